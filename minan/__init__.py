@@ -1,0 +1,1 @@
+"""MinAn 民安: safety supervision of civil-affairs service institutions."""

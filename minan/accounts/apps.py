@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "minan.accounts"
+    label = "accounts"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the audit receivers)

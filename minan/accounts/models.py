@@ -1,0 +1,119 @@
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from minan.core.scoping import ScopedModel, ScopedQuerySet
+
+from .roles import ADMIN_ROLES, ROLE_CHOICES
+
+
+class UserManager(DjangoUserManager.from_queryset(ScopedQuerySet)):  # type: ignore[misc]
+    """Django's user manager plus for_user()."""
+
+
+class User(AbstractUser, ScopedModel):
+    """A person with one or more roles and a scope. Users are disabled, never deleted.
+
+    `region` is where the account belongs (its place in the tree, used to scope the user directory);
+    what the user may see is its scope entries (`scopes`).
+    """
+
+    display_name = models.CharField(_("name"), max_length=50)
+    phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
+    region = models.ForeignKey(
+        "regions.Region", verbose_name=_("home region"), on_delete=models.PROTECT, related_name="+"
+    )
+    institution = models.ForeignKey(
+        "institutions.Institution",
+        verbose_name=_("institution"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+    )
+    must_change_password = models.BooleanField(_("must change password"), default=True)
+    password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("account expires at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("reason disabled"), max_length=100, blank=True)
+
+    scope_institution_field = "institution_id"
+
+    objects = UserManager()  # type: ignore[assignment]
+
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        ordering = ["region_path", "username"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        permissions = [
+            ("export_user", "Can export users"),
+            ("grant_role", "Can grant roles and scope"),
+            ("unlock_user", "Can unlock accounts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.username})"
+
+    @property
+    def role_codes(self) -> frozenset[str]:
+        cached = getattr(self, "_role_codes", None)
+        if cached is None:
+            cached = frozenset(self.role_grants.values_list("role", flat=True)) if self.pk else frozenset()
+            self._role_codes = cached
+        return cached
+
+    @property
+    def needs_second_factor(self) -> bool:
+        return bool(self.role_codes & ADMIN_ROLES)
+
+    def is_expired(self, now: "timezone.datetime | None" = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class RoleGrant(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(_("role"), max_length=30, choices=ROLE_CHOICES)
+    granted_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_role_per_user")]
+        verbose_name = _("role grant")
+
+
+class UserScope(models.Model):
+    """One scope entry: a region subtree or one institution, optionally narrowed to kinds."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="scopes")
+    region = models.ForeignKey("regions.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    institution = models.ForeignKey(
+        "institutions.Institution", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kinds = models.JSONField(_("institution kinds"), default=list, blank=True)
+    granted_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(region__isnull=False, institution__isnull=True)
+                | Q(region__isnull=True, institution__isnull=False),
+                name="scope_region_xor_institution",
+            )
+        ]
+        verbose_name = _("scope entry")
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's recent passwords, so that they are not reused."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

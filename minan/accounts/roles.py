@@ -1,0 +1,106 @@
+"""Roles are defined in code (DESIGN.md §2); a user's permissions are the union of their roles'.
+
+The three administrator roles are kept apart (三权分立, DOMAIN.md §13.1): no account holds two of
+them, and each needs a TOTP second factor.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+SYSTEM_ADMIN = "system_admin"
+SECURITY_ADMIN = "security_admin"
+AUDIT_ADMIN = "audit_admin"
+CITY_SAFETY_OFFICE = "city_safety_office"
+SECTOR_LEAD = "sector_lead"
+SUPERVISION_MEMBER = "supervision_member"
+COUNTY_OFFICER = "county_officer"
+CADRE = "cadre"
+INSPECTOR = "inspector"
+EXPERT = "expert"
+MEMBER_DEPARTMENT = "member_department"
+INSTITUTION_STAFF = "institution_staff"
+
+ADMIN_ROLES = frozenset({SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN})
+
+ROLE_LABELS = {
+    SYSTEM_ADMIN: _("System administrator"),
+    SECURITY_ADMIN: _("Security administrator"),
+    AUDIT_ADMIN: _("Audit administrator"),
+    CITY_SAFETY_OFFICE: _("City safety office"),
+    SECTOR_LEAD: _("Sector lead"),
+    SUPERVISION_MEMBER: _("Supervision group member"),
+    COUNTY_OFFICER: _("County officer"),
+    CADRE: _("Responsible cadre"),
+    INSPECTOR: _("Inspector"),
+    EXPERT: _("Expert"),
+    MEMBER_DEPARTMENT: _("Member department"),
+    INSTITUTION_STAFF: _("Institution staff"),
+}
+ROLE_CHOICES = list(ROLE_LABELS.items())
+
+_READ = ["regions.view_region", "institutions.view_institution"]
+_STAFF_DIRECTORY = ["accounts.view_user"]
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    # Configuration and users: creates accounts, loads regions, edits the calendar; grants no roles.
+    SYSTEM_ADMIN: frozenset(
+        _READ
+        + _STAFF_DIRECTORY
+        + [
+            "accounts.add_user",
+            "accounts.change_user",
+            "accounts.export_user",
+            "regions.add_region",
+            "regions.change_region",
+            "regions.load_region",
+            "core.view_calendaroverride",
+            "core.change_calendaroverride",
+        ]
+    ),
+    # Roles and policies: grants roles and scope, unlocks and disables accounts.
+    SECURITY_ADMIN: frozenset(
+        _READ + _STAFF_DIRECTORY + ["accounts.change_user", "accounts.grant_role", "accounts.unlock_user"]
+    ),
+    # Reads the audit trail, nothing else.
+    AUDIT_ADMIN: frozenset(["audit.view_auditevent", "audit.export_auditevent", "regions.view_region"]),
+    CITY_SAFETY_OFFICE: frozenset(
+        _READ
+        + _STAFF_DIRECTORY
+        + [
+            "accounts.add_user",
+            "accounts.change_user",
+            "accounts.export_user",
+            "accounts.grant_role",
+            "institutions.add_institution",
+            "institutions.change_institution",
+            "institutions.export_institution",
+            "core.view_calendaroverride",
+        ]
+    ),
+    SECTOR_LEAD: frozenset(_READ + _STAFF_DIRECTORY + ["institutions.change_institution", "institutions.export_institution"]),
+    SUPERVISION_MEMBER: frozenset(_READ + _STAFF_DIRECTORY + ["institutions.export_institution"]),
+    COUNTY_OFFICER: frozenset(
+        _READ
+        + _STAFF_DIRECTORY
+        + [
+            "accounts.add_user",
+            "accounts.change_user",
+            "accounts.export_user",
+            "accounts.grant_role",
+            "institutions.add_institution",
+            "institutions.change_institution",
+            "institutions.export_institution",
+        ]
+    ),
+    CADRE: frozenset(_READ),
+    INSPECTOR: frozenset(_READ),
+    EXPERT: frozenset(_READ),
+    MEMBER_DEPARTMENT: frozenset(_READ),
+    INSTITUTION_STAFF: frozenset(_READ),
+}
+
+
+def permissions_for_roles(roles: set[str] | frozenset[str]) -> frozenset[str]:
+    perms: set[str] = set()
+    for role in roles:
+        perms |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(perms)

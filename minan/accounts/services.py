@@ -1,0 +1,354 @@
+"""Every write to accounts goes through here: transactional, permission-checked, audited."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from minan.audit.services import diff, record, snapshot
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.scoping import in_scope, region_within_scope
+from minan.institutions.models import Institution
+from minan.regions.models import Region
+
+from .models import PasswordHistory, RoleGrant, User, UserScope
+from .roles import ADMIN_ROLES, ROLE_LABELS, SECURITY_ADMIN
+
+PROFILE_FIELDS = ("display_name", "phone", "email", "region_id", "institution_id", "expires_at", "is_active")
+
+
+def _require(actor: User, perm: str) -> None:
+    if not actor.has_perm(perm):
+        raise NotPermitted(_("You do not have permission to do this."))
+
+
+def _check_place(actor: User, region: Region, institution: Institution | None) -> None:
+    if institution is not None:
+        if institution.region_id != region.pk:
+            raise DomainError(_("The institution is not in the chosen region."), field="institution")
+        if not in_scope(actor, institution.region_path, kind=institution.kind, institution_id=institution.pk):
+            raise OutOfScope(_("The institution is outside your scope."), field="institution")
+    elif not in_scope(actor, region.region_path):
+        raise OutOfScope(_("The region is outside your scope."), field="region")
+
+
+def _validate_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages), code="weak_password", field="password") from exc
+
+
+def _store_password(user: User, password: str) -> None:
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    PasswordHistory.objects.create(user=user, password=user.password)
+    keep = settings.PASSWORD_HISTORY
+    old = list(user.password_history.values_list("pk", flat=True)[keep:])
+    if old:
+        PasswordHistory.objects.filter(pk__in=old).delete()
+
+
+@transaction.atomic
+def create_user(
+    actor: User | None,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    region: Region,
+    institution: Institution | None = None,
+    phone: str = "",
+    email: str = "",
+    expires_at: Any = None,
+    must_change_password: bool = True,
+    request: Any = None,
+) -> User:
+    """Create an account. `actor` None means the system itself (demo data, command line)."""
+    if actor is not None:
+        _require(actor, "accounts.add_user")
+        _check_place(actor, region, institution)
+    if User.objects.filter(username__iexact=username).exists():
+        raise DomainError(_("The username %(name)s is taken.") % {"name": username}, code="duplicate", field="username")
+    user = User(
+        username=username,
+        display_name=display_name,
+        region=region,
+        region_path=region.region_path,
+        institution=institution,
+        phone=phone,
+        email=email,
+        expires_at=expires_at,
+        must_change_password=must_change_password,
+    )
+    _validate_password(password, user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.save()
+    PasswordHistory.objects.create(user=user, password=user.password)
+    record("user.create", user=actor, request=request, obj=user, changes=diff({}, snapshot(user, PROFILE_FIELDS)))
+    return user
+
+
+@transaction.atomic
+def update_user(actor: User, target: User, *, request: Any = None, **fields: Any) -> User:
+    _require(actor, "accounts.change_user")
+    target = User.objects.for_user(actor, "change").select_for_update().filter(pk=target.pk).first()  # type: ignore[assignment]
+    if target is None:
+        raise OutOfScope(_("User not found."))
+    before = snapshot(target, PROFILE_FIELDS)
+    for name, value in fields.items():
+        if name not in {"display_name", "phone", "email", "region", "institution", "expires_at"}:
+            raise DomainError(_("Field %(name)s cannot be changed here.") % {"name": name}, field=name)
+        setattr(target, name, value)
+    _check_place(actor, target.region, target.institution)
+    target.region_path = target.region.region_path
+    target.save()
+    changes = diff(before, snapshot(target, PROFILE_FIELDS))
+    record("user.update", user=actor, request=request, obj=target, changes=changes)
+    return target
+
+
+@transaction.atomic
+def set_active(actor: User, target: User, active: bool, *, reason: str = "", request: Any = None) -> User:
+    _require(actor, "accounts.change_user")
+    if actor.pk == target.pk and not active:
+        raise DomainError(_("You cannot disable your own account."))
+    if not User.objects.for_user(actor, "change").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+    User.objects.filter(pk=target.pk).update(is_active=active, disabled_reason="" if active else reason[:100])
+    record(
+        "user.enable" if active else "user.disable",
+        user=actor,
+        request=request,
+        obj=target,
+        changes={"is_active": [target.is_active, active]},
+        detail=reason,
+    )
+    target.refresh_from_db()
+    return target
+
+
+def can_grant_role(actor: User | None, role: str) -> bool:
+    """A user grants only roles it holds; the security administrator's job is granting roles.
+
+    `actor` None is the system itself (command line, demo data), which may grant any role."""
+    if actor is None:
+        return role in ROLE_LABELS
+    if not actor.has_perm("accounts.grant_role") or role not in ROLE_LABELS:
+        return False
+    return role in actor.role_codes or SECURITY_ADMIN in actor.role_codes
+
+
+@transaction.atomic
+def grant_role(actor: User | None, target: User, role: str, *, request: Any = None) -> RoleGrant:
+    if not can_grant_role(actor, role):
+        record("role.grant", user=actor, request=request, obj=target, result="denied", detail=role)
+        raise NotPermitted(_("You cannot grant the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
+    if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+    held = set(target.role_grants.values_list("role", flat=True))
+    if role in held:
+        raise DomainError(_("The user already holds this role."), code="duplicate")
+    if role in ADMIN_ROLES and held & (ADMIN_ROLES - {role}):
+        raise DomainError(
+            _("System, security and audit administrator are separate duties: one account cannot hold two of them."),
+            code="separation_of_duties",
+        )
+    grant = RoleGrant.objects.create(user=target, role=role, granted_by=actor)
+    target.__dict__.pop("_role_codes", None)
+    record("role.grant", user=actor, request=request, obj=target, changes={"roles": [sorted(held), sorted(held | {role})]})
+    return grant
+
+
+@transaction.atomic
+def revoke_role(actor: User, target: User, role: str, *, request: Any = None) -> None:
+    if not can_grant_role(actor, role):
+        raise NotPermitted(_("You cannot revoke the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
+    if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+    deleted, _n = RoleGrant.objects.filter(user=target, role=role).delete()
+    if not deleted:
+        raise DomainError(_("The user does not hold this role."))
+    record("role.revoke", user=actor, request=request, obj=target, detail=role)
+
+
+@transaction.atomic
+def add_scope(
+    actor: User | None,
+    target: User,
+    *,
+    region: Region | None = None,
+    institution: Institution | None = None,
+    kinds: Iterable[str] = (),
+    request: Any = None,
+) -> UserScope:
+    """Give `target` a scope entry; the actor must hold that whole scope itself (None = system)."""
+    if actor is not None and not actor.has_perm("accounts.grant_role"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if (region is None) == (institution is None):
+        raise DomainError(_("Choose either a region or an institution."), field="region")
+    kinds = sorted(set(kinds))
+    unknown = set(kinds) - set(Institution.Kind.values)
+    if unknown:
+        raise DomainError(_("Unknown institution kind: %(kinds)s") % {"kinds": ", ".join(sorted(unknown))}, field="kinds")
+    if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+    if actor is None:
+        allowed = True
+    elif region is not None:
+        allowed = region_within_scope(actor, region.region_path) or (
+            kinds and all(in_scope(actor, region.region_path, kind=k) for k in kinds)
+        )
+    else:
+        assert institution is not None
+        allowed = in_scope(actor, institution.region_path, kind=institution.kind, institution_id=institution.pk)
+    if not allowed:
+        record("scope.grant", user=actor, request=request, obj=target, result="denied", detail=str(region or institution))
+        raise NotPermitted(_("You can only grant scope that lies inside your own."))
+    entry = UserScope.objects.create(user=target, region=region, institution=institution, kinds=kinds, granted_by=actor)
+    target.__dict__.pop("_scope_entries", None)
+    record(
+        "scope.grant",
+        user=actor,
+        request=request,
+        obj=target,
+        detail=f"{region or institution} {','.join(kinds)}".strip(),
+    )
+    return entry
+
+
+@transaction.atomic
+def remove_scope(actor: User, entry: UserScope, *, request: Any = None) -> None:
+    if not actor.has_perm("accounts.grant_role"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if not User.objects.for_user(actor, "view").filter(pk=entry.user_id).exists():
+        raise OutOfScope(_("User not found."))
+    place = entry.region.region_path if entry.region_id else entry.institution.region_path  # type: ignore[union-attr]
+    if not region_within_scope(actor, place) and not in_scope(actor, place, institution_id=entry.institution_id):
+        raise NotPermitted(_("You can only remove scope that lies inside your own."))
+    entry.delete()
+    record("scope.revoke", user=actor, request=request, obj=entry.user, detail=str(entry.region or entry.institution))
+
+
+@transaction.atomic
+def change_password(user: User, old_password: str | None, new_password: str, *, request: Any = None) -> None:
+    if old_password is not None and not user.check_password(old_password):
+        record("password.change", user=user, request=request, obj=user, result="failure", detail="wrong old password")
+        raise DomainError(_("The current password is wrong."), field="old_password")
+    _validate_password(new_password, user)
+    _store_password(user, new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    record("password.change", user=user, request=request, obj=user)
+
+
+@transaction.atomic
+def reset_password(actor: User, target: User, new_password: str, *, request: Any = None) -> None:
+    """An administrator sets a temporary password; the user must change it at next login."""
+    _require(actor, "accounts.change_user")
+    if not User.objects.for_user(actor, "change").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+    _validate_password(new_password, target)
+    _store_password(target, new_password)
+    target.must_change_password = True
+    target.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    record("password.reset", user=actor, request=request, obj=target)
+
+
+# --- second factor -----------------------------------------------------------------------------
+
+
+def totp_device(user: User, *, confirmed: bool | None = True) -> TOTPDevice | None:
+    qs = TOTPDevice.objects.filter(user=user)
+    if confirmed is not None:
+        qs = qs.filter(confirmed=confirmed)
+    return qs.order_by("-id").first()
+
+
+@transaction.atomic
+def start_totp_enrolment(user: User, *, request: Any = None) -> TOTPDevice:
+    """An unconfirmed device whose secret the user adds to an authenticator app."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    record("totp.enrol_start", user=user, request=request, obj=user)
+    return device
+
+
+@transaction.atomic
+def confirm_totp(user: User, device: TOTPDevice, code: str, *, request: Any = None) -> list[str]:
+    """Confirm enrolment with a first code; replaces older devices and issues recovery codes."""
+    if device.user_id != user.pk or device.confirmed:
+        raise DomainError(_("This enrolment is not valid any more; start again."))
+    if not device.verify_token(code.strip()):
+        record("totp.enrol_confirm", user=user, request=request, obj=user, result="failure")
+        raise DomainError(_("The code is wrong or expired."), field="code")
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = _new_recovery_codes(user)
+    record("totp.enrol_confirm", user=user, request=request, obj=user)
+    return codes
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    static, _created = StaticDevice.objects.get_or_create(user=user, name="recovery", defaults={"confirmed": True})
+    static.token_set.all().delete()
+    codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _i in range(settings.RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    return codes
+
+
+@transaction.atomic
+def regenerate_recovery_codes(user: User, *, request: Any = None) -> list[str]:
+    codes = _new_recovery_codes(user)
+    record("totp.recovery_codes", user=user, request=request, obj=user)
+    return codes
+
+
+def verify_second_factor(user: User, code: str) -> Any:
+    """The device that accepts `code` (TOTP first, then a one-time recovery code), or None."""
+    code = code.strip().replace(" ", "")
+    device = totp_device(user)
+    if device is not None and code.isdigit() and device.verify_token(code):
+        return device
+    for static in StaticDevice.objects.filter(user=user, confirmed=True):
+        if static.verify_token(code.lower()):
+            return static
+    return None
+
+
+# --- dormant and expired accounts ----------------------------------------------------------------
+
+
+@transaction.atomic
+def disable_dormant_accounts(now: Any = None) -> int:
+    """Disable accounts past their expiry date or unused for ACCOUNT_DORMANT_DAYS. Idempotent."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ACCOUNT_DORMANT_DAYS)
+    dormant = Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    count = 0
+    for user in User.objects.filter(is_active=True).filter(Q(expires_at__lte=now) | dormant):
+        reason = "expired" if user.is_expired(now) else "dormant"
+        # Conditional update: a second sweep running at once disables (and audits) nothing twice.
+        if User.objects.filter(pk=user.pk, is_active=True).update(is_active=False, disabled_reason=reason):
+            record("user.disable", obj=user, changes={"is_active": [True, False]}, detail=reason, username="system")
+            count += 1
+    return count
+
+
+def make_unusable_hash() -> str:
+    return make_password(None)

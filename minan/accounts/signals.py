@@ -1,0 +1,38 @@
+"""Authentication events go to the audit trail. Django and django-axes announce them only as
+signals, so these receivers are the one place that turns them into audit rows."""
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from minan.audit.services import record
+
+
+@receiver(user_logged_in)
+def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    record("login", user=user, request=request, obj=user)
+
+
+@receiver(user_logged_out)
+def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        record("logout", user=user, request=request, obj=user)
+
+
+@receiver(user_login_failed)
+def audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    record(
+        "login.failed",
+        request=request,
+        user=None,
+        username=str(credentials.get("username", ""))[:150],
+        result="failure",
+        object_type="accounts.user",
+    )
+
+
+@receiver(user_locked_out)
+def audit_locked_out(sender: Any, request: Any, username: str | None = None, ip_address: str | None = None, **kwargs: Any) -> None:
+    record("login.locked", request=request, user=None, username=username or "", result="denied", detail=f"ip={ip_address}")

@@ -1,0 +1,20 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
+from minan.audit.api import AuditEventViewSet
+from minan.institutions.api import InstitutionViewSet
+from minan.regions.api import RegionViewSet
+
+router = DefaultRouter()
+router.register("regions", RegionViewSet, basename="region")
+router.register("users", UserViewSet, basename="user")
+router.register("institutions", InstitutionViewSet, basename="institution")
+router.register("audit-events", AuditEventViewSet, basename="auditevent")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("me/", MeView.as_view(), name="me"),
+    *router.urls,
+]

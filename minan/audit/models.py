@@ -1,0 +1,79 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from minan.core.scoping import ScopedManager
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a security event or a write (DOMAIN.md §13.1).
+
+    Each row's `hash` is SHA-256 over its own content and the previous row's hash, so editing,
+    inserting or deleting a row breaks the chain at that row (`minan audit verify`).
+    """
+
+    class Result(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        DENIED = "denied", _("Denied")
+
+    at = models.DateTimeField(_("time"), db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=60, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    result = models.CharField(_("result"), max_length=10, choices=Result.choices, default=Result.SUCCESS)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    region_path = models.CharField(max_length=255, blank=True, db_index=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    # Read through the scoping mechanism like everything else; rows not tied to a place (logins,
+    # denials) are visible to every holder of the audit permission.
+    scope_unplaced_visible = True
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        permissions = [("export_auditevent", "Can export the audit trail")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.result}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise RuntimeError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("audit events are append-only; use `minan audit archive`")
+
+
+class AuditChainHead(models.Model):
+    """The single row every audit write locks first: it serialises the chain across processes."""
+
+    last_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+    count = models.BigIntegerField(default=0)
+
+
+class AuditArchive(models.Model):
+    """A block of old rows moved to a file; the chain continues from `last_hash`."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    rows = models.IntegerField()
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-last_id"]

@@ -1,0 +1,134 @@
+"""The only writer of the audit trail.
+
+`record()` is called by every service after its write, inside the same transaction, and by the
+authentication layer for logins, failures and denials. Rows are chained: each hash covers the row's
+content and the previous hash. The chain head row is updated first so that, on PostgreSQL and on
+SQLite alike, concurrent writers queue on it and never fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from minan.core.masking import mask_value
+
+from .models import AuditChainHead, AuditEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def client_ip(request: Any) -> str | None:
+    if request is None:
+        return None
+    from axes.helpers import get_client_ip_address
+
+    return get_client_ip_address(request) or None
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The exact bytes a row's hash covers."""
+    at = event.at.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+    body = {
+        "id": event.pk,
+        "at": at,
+        "user": event.user_id,
+        "username": event.username,
+        "ip": event.ip,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "result": event.result,
+        "changes": event.changes,
+        "detail": event.detail,
+        "region_path": event.region_path,
+        "prev": event.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for fields whose value changed, personal data masked."""
+    out: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = _plain(before.get(key)), _plain(after.get(key))
+        if old != new:
+            out[key] = [mask_value(key, old), mask_value(key, new)]
+    return out
+
+
+def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    return {name: _plain(getattr(obj, name)) for name in fields}
+
+
+def record(
+    action: str,
+    *,
+    user: Any = None,
+    request: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    result: str = AuditEvent.Result.SUCCESS,
+    changes: Mapping[str, Any] | None = None,
+    detail: str = "",
+    username: str = "",
+) -> AuditEvent:
+    if user is None and request is not None and getattr(request, "user", None) is not None:
+        user = request.user if request.user.is_authenticated else None
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk or ""
+    region_path = getattr(obj, "region_path", "") if obj is not None else ""
+    with transaction.atomic():
+        # Lock the head first (an UPDATE takes the row lock / SQLite write lock), then read it.
+        updated = AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1)
+        if not updated:
+            AuditChainHead.objects.create(pk=1, count=1)
+        head = AuditChainHead.objects.get(pk=1)
+        event = AuditEvent(
+            at=timezone.now(),
+            user=user if getattr(user, "pk", None) else None,
+            username=(getattr(user, "username", "") or username)[:150],
+            # Stored form (IPv6 is normalised on save), so the hash matches what verify reads back.
+            ip=AuditEvent._meta.get_field("ip").get_prep_value(client_ip(request)),
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id)[:64],
+            result=result,
+            changes=dict(changes or {}),
+            detail=detail[:500],
+            region_path=region_path or "",
+            prev_hash=head.last_hash,
+            hash="",
+        )
+        # The id is part of the hash, so insert first, then fill in the hash.
+        event.hash = f"pending-{head.count}"
+        models.Model.save(event)
+        event.hash = compute_hash(event)
+        AuditEvent.objects.filter(pk=event.pk).update(hash=event.hash)
+        AuditChainHead.objects.filter(pk=1).update(last_id=event.pk, last_hash=event.hash)
+    return event

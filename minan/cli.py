@@ -1,0 +1,50 @@
+"""`minan`: the project's command line, a thin wrapper around manage.py.
+
+`minan --help` lists the project's own subcommands; `minan help` lists every Django command too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The project's own commands, each with one line of help (kept in step by a test).
+COMMANDS = {
+    "serve": "Start the platform: web server and Huey worker, supervised together.",
+    "demo-data": "Build the Jining demo: region tree, institutions and one user per role (idempotent).",
+    "regions": "Region tree: `regions load FILE.csv|xlsx` loads or updates a tree; `regions export`.",
+    "audit": "Audit trail: `audit verify` checks the hash chain; `audit archive` moves old rows to files.",
+    "accounts": "Accounts: `accounts disable-dormant`, `accounts unlock USER`, `accounts reset-totp USER`.",
+    "calendar": "Working-day calendar: `calendar status`, `calendar add-working-days DATE N`.",
+}
+
+
+def run_django(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minan.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: minan <command> [options]",
+        "",
+        "MinAn 民安 — safety supervision of civil-affairs service institutions.",
+        "",
+        "Commands:",
+        *(f"  {name.ljust(width)}  {text}" for name, text in COMMANDS.items()),
+        "",
+        "Every Django command works too (migrate, createsuperuser, ...): `minan help` lists them,",
+        "`minan <command> --help` explains one. Settings come from the environment (docs/operations.md).",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    argv = sys.argv[:]
+    if len(argv) < 2 or argv[1] in {"-h", "--help"}:
+        print(usage())
+        return
+    run_django(["minan", *argv[1:]])

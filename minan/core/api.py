@@ -1,0 +1,93 @@
+"""The one base viewset for scoped data, and the API's structured errors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from minan.audit.services import record
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.scoping import permission_for
+
+ACTION_FOR_METHOD = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
+class ScopedPermission(permissions.BasePermission):
+    """The user's roles must grant the action on the viewset's model."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        action = view.scope_action_for(request)
+        if request.user.has_perm(permission_for(view.queryset.model, action)):
+            return True
+        record(
+            "permission.denied",
+            request=request,
+            user=request.user,
+            object_type=view.queryset.model._meta.label_lower,
+            result="denied",
+            detail=f"{action} {request.path}"[:500],
+        )
+        return False
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Base of every API viewset on scoped data: every read goes through for_user()."""
+
+    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ScopedPermission]  # type: ignore[misc]
+    scoped: ClassVar[bool] = True
+
+    def scope_action_for(self, request: Request) -> str:
+        custom = getattr(self, "action_scope", {}).get(self.action)
+        return custom or ACTION_FOR_METHOD.get(request.method or "GET", "view")
+
+    def get_queryset(self) -> QuerySet[Any]:
+        assert self.queryset is not None  # names the model; rows come only from for_user()
+        scoped = self.queryset.model.objects.for_user(self.request.user, self.scope_action_for(self.request))
+        return self.refine_queryset(scoped)
+
+    def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Hook for select_related, annotations and filters on top of the scoped rows."""
+        return queryset
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Structured errors: {"code": ..., "detail": ..., "field": ...}; out of scope is a plain 404."""
+    if isinstance(exc, OutOfScope):
+        exc = Http404()
+    if isinstance(exc, DomainError):
+        code = status.HTTP_403_FORBIDDEN if isinstance(exc, NotPermitted) else status.HTTP_400_BAD_REQUEST
+        body = {"code": exc.code, "detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=code)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        detail = response.data
+        if isinstance(exc, exceptions.ValidationError):
+            response.data = {"code": "invalid", "detail": "Invalid input.", "errors": detail}
+        else:
+            codes = exc.get_codes()
+            response.data = {
+                "code": codes if isinstance(codes, str) else "error",
+                "detail": detail.get("detail", detail) if isinstance(detail, dict) else detail,
+            }
+    return response

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str
+    permission: str | None
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+NAV = [
+    NavItem(_("Home"), "core:home", None),
+    NavItem(_("Institutions"), "institutions:list", "institutions.view_institution"),
+    NavItem(_("Regions"), "regions:list", "regions.view_region"),
+    NavItem(_("Users"), "accounts:user_list", "accounts.view_user"),
+    NavItem(_("Working-day calendar"), "core:calendar", "core.view_calendaroverride"),
+    NavItem(_("Audit trail"), "audit:list", "audit.view_auditevent"),
+]
+
+
+def menu_for(user: Any) -> list[NavItem]:
+    return [item for item in NAV if item.permission is None or user.has_perm(item.permission)]

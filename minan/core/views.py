@@ -1,0 +1,133 @@
+"""The one view mixin that reads scoped data, and the home page."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+from minan.audit.services import record
+from minan.core.scoping import permission_for
+
+
+class ScopedViewMixin(LoginRequiredMixin):
+    """Base of every HTML view that shows or changes scoped rows.
+
+    `get_queryset()` reads only through `Model.objects.for_user(user, action)`, so an object outside
+    the user's scope is a 404 like a missing one. A user whose roles lack the action gets 403, which
+    is audited as a permission denial.
+    """
+
+    model: ClassVar[Any]
+    scope_action: ClassVar[str] = "view"
+    scoped: ClassVar[bool] = True  # the generic route test looks for this
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.has_perm(permission_for(self.model, self.scope_action)):
+            record(
+                "permission.denied",
+                request=request,
+                object_type=self.model._meta.label_lower,
+                result="denied",
+                detail=f"{self.scope_action} {request.path}"[:500],
+            )
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.model.objects.for_user(self.request.user, self.scope_action)
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    template_name = "core/home.html"
+    scoped = True  # reads only through the scoped selectors below
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from minan.core import selectors
+
+        context = super().get_context_data(**kwargs)
+        context["figures"] = selectors.home_figures(self.request.user)
+        context["calendar_warning"] = selectors.calendar_warning(self.request.user)
+        return context
+
+
+class CalendarView(LoginRequiredMixin, TemplateView):
+    """Working-day calendar: years the package covers, years entered by hand, and overrides.
+
+    Not scoped: the calendar is national reference data; the permission decides who sees and edits it.
+    """
+
+    template_name = "core/calendar.html"
+    scoped = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.has_perm("core.view_calendaroverride"):
+            record("permission.denied", request=request, object_type="core.calendaroverride", result="denied",
+                   detail=f"view {request.path}")
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from django.utils import timezone
+
+        from minan.core import calendar
+        from minan.core.forms import CalendarOverrideForm, CalendarYearForm
+        from minan.core.models import CalendarOverride, CalendarYear
+
+        context = super().get_context_data(**kwargs)
+        today = timezone.localdate()
+        years = range(today.year - 1, today.year + 3)
+        context.update(
+            year_rows=[
+                (y, calendar.package_covers(y), CalendarYear.objects.filter(year=y).first()) for y in years
+            ],
+            overrides=CalendarOverride.objects.filter(date__year__gte=today.year - 1).select_related("entered_by"),
+            warning=calendar.missing_year_warning(today),
+            year_form=kwargs.get("year_form") or CalendarYearForm(),
+            override_form=kwargs.get("override_form") or CalendarOverrideForm(),
+            can_edit=self.request.user.has_perm("core.change_calendaroverride"),
+        )
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from minan.core import calendar
+        from minan.core.errors import DomainError
+        from minan.core.forms import CalendarOverrideForm, CalendarYearForm
+        from minan.core.models import CalendarOverride
+
+        action = request.POST.get("action")
+        year_form, override_form = CalendarYearForm(), CalendarOverrideForm()
+        try:
+            if action == "load-year":
+                year_form = CalendarYearForm(request.POST)
+                if year_form.is_valid():
+                    calendar.load_year(request.user, request=request, **year_form.cleaned_data)
+                    messages.success(request, _("Saved."))
+                    return redirect("core:calendar")
+            elif action == "override":
+                override_form = CalendarOverrideForm(request.POST)
+                if override_form.is_valid():
+                    calendar.set_override(request.user, request=request, day=override_form.cleaned_data["date"],
+                                          is_workday=override_form.cleaned_data["is_workday"],
+                                          name=override_form.cleaned_data["name"])
+                    messages.success(request, _("Saved."))
+                    return redirect("core:calendar")
+            elif action == "delete-override":
+                entry = CalendarOverride.objects.filter(pk=request.POST.get("id") or 0).first()
+                if entry is not None:
+                    calendar.delete_override(request.user, entry, request=request)
+                    messages.success(request, _("Deleted."))
+                return redirect("core:calendar")
+        except DomainError as exc:
+            raise_to = year_form if action == "load-year" else override_form
+            raise_to.add_error(None, exc.message)
+        context = self.get_context_data(year_form=year_form, override_form=override_form)
+        return self.render_to_response(context, status=400)
