@@ -48,3 +48,7 @@ def main() -> None:
         print(usage())
         return
     run_django(["minan", *argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

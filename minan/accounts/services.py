@@ -153,11 +153,16 @@ def can_grant_role(actor: User | None, role: str) -> bool:
     return role in actor.role_codes or SECURITY_ADMIN in actor.role_codes
 
 
-@transaction.atomic
 def grant_role(actor: User | None, target: User, role: str, *, request: Any = None) -> RoleGrant:
+    # The denial is audited outside the write transaction, so that it is kept.
     if not can_grant_role(actor, role):
         record("role.grant", user=actor, request=request, obj=target, result="denied", detail=role)
         raise NotPermitted(_("You cannot grant the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
+    with transaction.atomic():
+        return _grant_role(actor, target, role, request=request)
+
+
+def _grant_role(actor: User | None, target: User, role: str, *, request: Any = None) -> RoleGrant:
     if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
         raise OutOfScope(_("User not found."))
     held = set(target.role_grants.values_list("role", flat=True))
@@ -186,7 +191,6 @@ def revoke_role(actor: User, target: User, role: str, *, request: Any = None) ->
     record("role.revoke", user=actor, request=request, obj=target, detail=role)
 
 
-@transaction.atomic
 def add_scope(
     actor: User | None,
     target: User,
@@ -217,17 +221,21 @@ def add_scope(
         assert institution is not None
         allowed = in_scope(actor, institution.region_path, kind=institution.kind, institution_id=institution.pk)
     if not allowed:
+        # Audited outside the write transaction, so that the denial is kept.
         record("scope.grant", user=actor, request=request, obj=target, result="denied", detail=str(region or institution))
         raise NotPermitted(_("You can only grant scope that lies inside your own."))
-    entry = UserScope.objects.create(user=target, region=region, institution=institution, kinds=kinds, granted_by=actor)
-    target.__dict__.pop("_scope_entries", None)
-    record(
-        "scope.grant",
-        user=actor,
-        request=request,
-        obj=target,
-        detail=f"{region or institution} {','.join(kinds)}".strip(),
-    )
+    with transaction.atomic():
+        entry = UserScope.objects.create(
+            user=target, region=region, institution=institution, kinds=kinds, granted_by=actor
+        )
+        target.__dict__.pop("_scope_entries", None)
+        record(
+            "scope.grant",
+            user=actor,
+            request=request,
+            obj=target,
+            detail=f"{region or institution} {','.join(kinds)}".strip(),
+        )
     return entry
 
 
@@ -352,3 +360,12 @@ def disable_dormant_accounts(now: Any = None) -> int:
 
 def make_unusable_hash() -> str:
     return make_password(None)
+
+
+@transaction.atomic
+def provision_totp(actor: User | None, user: User, key_hex: str, *, request: Any = None) -> TOTPDevice:
+    """Install a known TOTP key (demo accounts; an operator provisioning a hardware token)."""
+    TOTPDevice.objects.filter(user=user).delete()
+    device = TOTPDevice.objects.create(user=user, name="provisioned", confirmed=True, key=key_hex)
+    record("totp.provision", user=actor, request=request, obj=user)
+    return device

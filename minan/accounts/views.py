@@ -235,9 +235,8 @@ class SecuritySettingsView(LoginRequiredMixin, View):
 # --- user directory ---------------------------------------------------------------------------------
 
 
-def _filtered_users(view: Any) -> Any:
-    qs = view.get_queryset().select_related("region", "institution").prefetch_related("role_grants")
-    params = view.request.GET
+def _filtered_users(qs: Any, params: Any) -> Any:
+    qs = qs.select_related("region", "institution").prefetch_related("role_grants")
     if q := params.get("q", "").strip()[:50]:
         qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
     if (role := params.get("role")) in ROLE_LABELS:
@@ -256,7 +255,7 @@ class UserListView(ScopedViewMixin, ListView):
     template_name = "accounts/user_list.html"
 
     def get_queryset(self) -> Any:
-        return _filtered_users(super())
+        return _filtered_users(super().get_queryset(), self.request.GET)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -280,7 +279,7 @@ class UserExportView(ScopedViewMixin, ListView):
                 "、".join(str(ROLE_LABELS[g.role]) for g in u.role_grants.all() if g.role in ROLE_LABELS),
                 _("Active") if u.is_active else _("Disabled"),
             ]
-            for u in _filtered_users(self)
+            for u in _filtered_users(self.get_queryset(), request.GET)
         ]
         headers = [_("Username"), _("Name"), _("Mobile phone"), _("Home region"), _("Institution"), _("Roles"), _("Status")]
         return xlsx_response(request, "users", _("Users"), headers, rows, model=User)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
@@ -35,7 +35,7 @@ def client_ip(request: Any) -> str | None:
 
 def canonical(event: AuditEvent) -> bytes:
     """The exact bytes a row's hash covers."""
-    at = event.at.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+    at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
     body = {
         "id": event.pk,
         "at": at,

@@ -32,7 +32,10 @@ def filter_events(qs: Any, params: Any) -> tuple[Any, list[str]]:
         raw = params.get(key, "").strip()
         if not raw:
             continue
-        day = parse_date(raw) if len(raw) == 10 else None
+        try:
+            day = parse_date(raw) if len(raw) == 10 else None
+        except ValueError:
+            day = None
         if day is None:
             errors.append(_("Ignored the date %(value)s: use YYYY-MM-DD.") % {"value": raw[:20]})
             continue

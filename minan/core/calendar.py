@@ -115,7 +115,8 @@ def missing_year_warning(today: dt.date, warn_from: str | None = None) -> str | 
     from django.conf import settings
 
     month, day = (int(part) for part in (warn_from or settings.CALENDAR_WARN_FROM).split("-"))
-    year = today.year + 1 if today >= dt.date(today.year, month, day) else today.year
+    # Compare (month, day) pairs rather than building a date: "02-29" is a valid setting in every year.
+    year = today.year + 1 if (today.month, today.day) >= (month, day) else today.year
     for check in sorted({today.year, year}):
         if not package_covers(check) and not CalendarYear.objects.filter(year=check).exists():
             return _(
@@ -137,6 +138,8 @@ def load_year(actor: Any, year: int, source: str, *, request: Any = None) -> Cal
         raise DomainError(_("The year must be between 2000 and 2100."), field="year")
     if not source.strip():
         raise DomainError(_("Name the notice the arrangement comes from."), field="source")
+    if len(source) > 200:
+        raise DomainError(_("The source notice is limited to 200 characters."), field="source")
     entry, created = CalendarYear.objects.get_or_create(year=year, defaults={"source": source, "entered_by": actor})
     if not created:
         raise DomainError(_("The year %(year)d is already loaded.") % {"year": year}, code="duplicate", field="year")

@@ -1,0 +1,59 @@
+# MinAn 民安. `make demo` sets up everything and starts the platform; `make test` runs every check.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package.json 2>/dev/null | sha1sum | cut -c1-12)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench clean
+
+demo: setup
+	$(BIN)/minan migrate --noinput -v0
+	$(BIN)/minan demo-data
+	$(BIN)/minan serve
+
+setup: $(STAMP) assets messages
+	@mkdir -p var
+	$(BIN)/minan collectstatic --noinput -v0
+
+$(STAMP):
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+# ECharts comes from the npm registry (pinned in package.json) and is served by the project itself.
+assets: minan/static/vendor/echarts.min.js
+minan/static/vendor/echarts.min.js: package.json
+	npm install --no-audit --no-fund --silent
+	@mkdir -p minan/static/vendor
+	cp node_modules/echarts/dist/echarts.min.js $@
+
+# Compiled with Babel (a Python dependency), so no system gettext is needed to run MinAn.
+messages: $(STAMP)
+	$(BIN)/pybabel compile -q -D django -d minan/locale
+
+test: setup lint typecheck migrations-check pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	MINAN_ENV=test $(BIN)/mypy minan
+
+migrations-check: $(STAMP)
+	MINAN_ENV=test $(BIN)/minan makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	MINAN_ENV=test $(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
+
+serve: setup
+	$(BIN)/minan serve
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules minan/static/vendor var/static

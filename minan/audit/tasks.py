@@ -1,0 +1,13 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from .chain import archive_before
+
+
+@db_periodic_task(crontab(hour="3", minute="20"))
+def archive_old_audit_rows() -> None:
+    archive_before(timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS))
