@@ -24,7 +24,9 @@ def tree(db: Any) -> dict[str, Any]:
 
     def make(code: str, name: str, level: str, parent: Region | None, statutory: bool = True) -> Region:
         path = (parent.region_path if parent else "") + code + "/"
-        return Region.objects.create(code=code, name=name, level=level, parent=parent, region_path=path, statutory=statutory)
+        return Region.objects.create(
+            code=code, name=name, level=level, parent=parent, region_path=path, statutory=statutory
+        )
 
     sd = make("370000", "山东省", "province", None)
     jn = make("370800", "济宁市", "city", sd)
@@ -32,7 +34,14 @@ def tree(db: Any) -> dict[str, Any]:
     zc = make("370883", "邹城市", "county", jn)
     rc_town = make("370811001", "古槐街道", "township", rc)
     zc_town = make("370883001", "钢山街道", "township", zc)
-    return {"province": sd, "city": jn, "rencheng": rc, "zoucheng": zc, "rc_town": rc_town, "zc_town": zc_town}
+    return {
+        "province": sd,
+        "city": jn,
+        "rencheng": rc,
+        "zoucheng": zc,
+        "rc_town": rc_town,
+        "zc_town": zc_town,
+    }
 
 
 @pytest.fixture

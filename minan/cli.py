@@ -47,7 +47,9 @@ def main() -> None:
     if len(argv) < 2 or argv[1] in {"-h", "--help"}:
         print(usage())
         return
-    run_django(["minan", *argv[1:]])
+    # Project commands are spelled with hyphens (demo-data); Django modules use underscores.
+    command = argv[1].replace("-", "_") if argv[1] in COMMANDS else argv[1]
+    run_django(["minan", command, *argv[2:]])
 
 
 if __name__ == "__main__":

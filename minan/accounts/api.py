@@ -4,7 +4,7 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_login_failed, user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from minan.core.api import ScopedViewSet
 from minan.core.masking import mask_phone
+from minan.core.views import current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
@@ -28,13 +29,28 @@ from .views import lockout_response
 class UserSerializer(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
     phone = serializers.SerializerMethodField()
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    institution = serializers.PrimaryKeyRelatedField(read_only=True)
+    region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+    institution: serializers.PrimaryKeyRelatedField[Institution] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
 
     class Meta:
         model = User
-        fields = ["id", "username", "display_name", "phone", "email", "region", "institution", "roles",
-                  "is_active", "last_login", "expires_at"]
+        fields = [
+            "id",
+            "username",
+            "display_name",
+            "phone",
+            "email",
+            "region",
+            "institution",
+            "roles",
+            "is_active",
+            "last_login",
+            "expires_at",
+        ]
 
     def get_roles(self, obj: User) -> list[str]:
         return sorted(g.role for g in obj.role_grants.all())
@@ -49,7 +65,9 @@ class UserWriteSerializer(serializers.Serializer):
     phone = serializers.RegexField(r"^1[3-9]\d{9}$", required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
-    institution = serializers.PrimaryKeyRelatedField(queryset=Institution.objects.all(), required=False, allow_null=True)
+    institution = serializers.PrimaryKeyRelatedField(
+        queryset=Institution.objects.all(), required=False, allow_null=True
+    )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     password = serializers.CharField(max_length=128, write_only=True, required=False)
 
@@ -62,8 +80,13 @@ class UserWriteSerializer(serializers.Serializer):
             self.fields["institution"].queryset = Institution.objects.for_user(request.user)  # type: ignore[attr-defined]
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                  mixins.UpdateModelMixin, ScopedViewSet):
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
     """Accounts inside your scope. Phone numbers are masked."""
 
     queryset = User.objects.all()
@@ -79,7 +102,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return qs
 
     def get_serializer_class(self) -> Any:
-        return UserWriteSerializer if self.action in {"create", "partial_update", "update"} else UserSerializer
+        return (
+            UserWriteSerializer if self.action in {"create", "partial_update", "update"} else UserSerializer
+        )
 
     @extend_schema(request=UserWriteSerializer, responses=UserSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -88,7 +113,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         values = dict(data.validated_data)
         if "username" not in values or "password" not in values:
             raise serializers.ValidationError({"username": ["required"], "password": ["required"]})
-        user = services.create_user(request.user, request=request, **values)
+        user = services.create_user(current_user(request), request=request, **values)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=UserWriteSerializer, responses=UserSerializer)
@@ -97,7 +122,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         data = UserWriteSerializer(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         values = {k: v for k, v in data.validated_data.items() if k not in {"username", "password"}}
-        user = services.update_user(request.user, target, request=request, **values)
+        user = services.update_user(current_user(request), target, request=request, **values)
         return Response(UserSerializer(user).data)
 
 
@@ -113,33 +138,48 @@ class ObtainTokenView(APIView):
     @extend_schema(
         request=inline_serializer(
             "TokenRequest",
-            {"username": serializers.CharField(), "password": serializers.CharField(),
-             "totp": serializers.CharField(required=False)},
+            {
+                "username": serializers.CharField(),
+                "password": serializers.CharField(),
+                "totp": serializers.CharField(required=False),
+            },
         ),
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request: Request) -> Response:
-        username = str(request.data.get("username", ""))[:150]
-        password = str(request.data.get("password", ""))[:128]
-        code = str(request.data.get("totp", "") or "")[:20]
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", ""))[:150]
+        password = str(data.get("password", ""))[:128]
+        code = str(data.get("totp", "") or "")[:20]
         if not username or not password:
             return Response({"code": "invalid", "detail": "username and password are required"}, status=400)
         django_request = request._request
         user = authenticate(django_request, username=username, password=password)
         if getattr(django_request, "axes_locked_out", False):
-            return Response({"code": "locked", "detail": lockout_response(django_request).content.decode()}, status=403)
+            return Response(
+                {"code": "locked", "detail": lockout_response(django_request).content.decode()}, status=403
+            )
         if user is None:
-            return Response({"code": "invalid_credentials", "detail": "Wrong username or password."}, status=400)
+            return Response(
+                {"code": "invalid_credentials", "detail": "Wrong username or password."}, status=400
+            )
         if user.needs_second_factor or services.totp_device(user) is not None:
             if not AxesProxyHandler.is_allowed(django_request, {"username": username}):
                 return Response({"code": "locked", "detail": "Too many failed attempts."}, status=403)
             if not code:
                 return Response({"code": "totp_required", "detail": "A TOTP code is required."}, status=400)
             if services.totp_device(user) is None or services.verify_second_factor(user, code) is None:
-                user_login_failed.send(sender=__name__, credentials={"username": username}, request=django_request)
-                return Response({"code": "invalid_totp", "detail": "The TOTP code is wrong or expired."}, status=400)
+                user_login_failed.send(
+                    sender=__name__, credentials={"username": username}, request=django_request
+                )
+                return Response(
+                    {"code": "invalid_totp", "detail": "The TOTP code is wrong or expired."}, status=400
+                )
         if user.must_change_password:
-            return Response({"code": "password_change_required", "detail": "Change your password in the web UI first."}, status=403)
+            return Response(
+                {"code": "password_change_required", "detail": "Change your password in the web UI first."},
+                status=403,
+            )
         token, _created = Token.objects.get_or_create(user=user)
         user_logged_in.send(sender=user.__class__, request=django_request, user=user)
         return Response({"token": token.key})

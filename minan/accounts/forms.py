@@ -10,8 +10,17 @@ from .roles import ROLE_CHOICES
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label=_("Password"), max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class SecondFactorForm(forms.Form):
@@ -19,14 +28,22 @@ class SecondFactorForm(forms.Form):
         label=_("Verification code"),
         max_length=20,
         help_text=_("The 6-digit code from your authenticator app, or one of your recovery codes."),
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
     )
 
 
 class PasswordChangeForm(forms.Form):
-    old_password = forms.CharField(label=_("Current password"), max_length=128, strip=False, widget=forms.PasswordInput)
-    new_password1 = forms.CharField(label=_("New password"), max_length=128, strip=False, widget=forms.PasswordInput)
-    new_password2 = forms.CharField(label=_("New password again"), max_length=128, strip=False, widget=forms.PasswordInput)
+    old_password = forms.CharField(
+        label=_("Current password"), max_length=128, strip=False, widget=forms.PasswordInput
+    )
+    new_password1 = forms.CharField(
+        label=_("New password"), max_length=128, strip=False, widget=forms.PasswordInput
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"), max_length=128, strip=False, widget=forms.PasswordInput
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -54,24 +71,49 @@ class UserCreateForm(ScopedChoiceMixin, forms.Form):
         error_messages={"invalid": _("Use 3 to 150 letters, digits or _ . @ -.")},
     )
     display_name = forms.CharField(label=_("Name"), max_length=50)
-    phone = forms.RegexField(label=_("Mobile phone"), regex=r"^1[3-9]\d{9}$", required=False,
-                             error_messages={"invalid": _("Enter an 11-digit mainland mobile number.")})
+    phone = forms.RegexField(
+        label=_("Mobile phone"),
+        regex=r"^1[3-9]\d{9}$",
+        required=False,
+        error_messages={"invalid": _("Enter an 11-digit mainland mobile number.")},
+    )
     email = forms.EmailField(label=_("Email"), required=False)
     region = forms.ModelChoiceField(label=_("Home region"), queryset=Region.objects.none())
-    institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none(), required=False)
-    expires_at = forms.DateTimeField(label=_("Account expires at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    password = forms.CharField(label=_("Initial password"), max_length=128, strip=False, widget=forms.PasswordInput,
-                               help_text=_("The user must change it at first login."))
+    institution = forms.ModelChoiceField(
+        label=_("Institution"), queryset=Institution.objects.none(), required=False
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Account expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    password = forms.CharField(
+        label=_("Initial password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput,
+        help_text=_("The user must change it at first login."),
+    )
 
 
 class UserEditForm(ScopedChoiceMixin, forms.Form):
     display_name = forms.CharField(label=_("Name"), max_length=50)
-    phone = forms.RegexField(label=_("Mobile phone"), regex=r"^1[3-9]\d{9}$", required=False,
-                             error_messages={"invalid": _("Enter an 11-digit mainland mobile number.")})
+    phone = forms.RegexField(
+        label=_("Mobile phone"),
+        regex=r"^1[3-9]\d{9}$",
+        required=False,
+        error_messages={"invalid": _("Enter an 11-digit mainland mobile number.")},
+    )
     email = forms.EmailField(label=_("Email"), required=False)
     region = forms.ModelChoiceField(label=_("Home region"), queryset=Region.objects.none())
-    institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none(), required=False)
-    expires_at = forms.DateTimeField(label=_("Account expires at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    institution = forms.ModelChoiceField(
+        label=_("Institution"), queryset=Institution.objects.none(), required=False
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Account expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
 
 
 class RoleGrantForm(forms.Form):
@@ -79,11 +121,18 @@ class RoleGrantForm(forms.Form):
 
 
 class ScopeGrantForm(ScopedChoiceMixin, forms.Form):
-    region = forms.ModelChoiceField(label=_("Region (with everything below it)"), queryset=Region.objects.none(), required=False)
-    institution = forms.ModelChoiceField(label=_("Or one institution"), queryset=Institution.objects.none(), required=False)
+    region = forms.ModelChoiceField(
+        label=_("Region (with everything below it)"), queryset=Region.objects.none(), required=False
+    )
+    institution = forms.ModelChoiceField(
+        label=_("Or one institution"), queryset=Institution.objects.none(), required=False
+    )
     kinds = forms.MultipleChoiceField(
-        label=_("Only these institution kinds"), choices=Institution.Kind.choices, required=False,
-        widget=forms.CheckboxSelectMultiple, help_text=_("Leave empty for every kind."),
+        label=_("Only these institution kinds"),
+        choices=Institution.Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave empty for every kind."),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -94,7 +143,9 @@ class ScopeGrantForm(ScopedChoiceMixin, forms.Form):
 
 
 class PasswordResetForm(forms.Form):
-    password = forms.CharField(label=_("Temporary password"), max_length=128, strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(
+        label=_("Temporary password"), max_length=128, strip=False, widget=forms.PasswordInput
+    )
 
 
 class DisableForm(forms.Form):

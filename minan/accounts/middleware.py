@@ -29,19 +29,20 @@ class AccountPolicyMiddleware:
             if not user.is_active or user.is_expired():
                 logout(request)
                 return redirect(settings.LOGIN_URL)
-            if user.needs_second_factor and not user.is_verified():
+            if user.needs_second_factor and not user.is_verified():  # type: ignore[attr-defined]
                 logout(request)
                 return redirect(settings.LOGIN_URL)
             if self._must_change_password(user) and not request.path.startswith(self.ALLOWED_PREFIXES):
                 if request.path.startswith("/api/"):
                     return JsonResponse(
-                        {"code": "password_change_required", "detail": "Change your password first."}, status=403
+                        {"code": "password_change_required", "detail": "Change your password first."},
+                        status=403,
                     )
                 return redirect(reverse("accounts:password_change"))
         return self.get_response(request)
 
     @staticmethod
-    def _must_change_password(user) -> bool:  # type: ignore[no-untyped-def]
+    def _must_change_password(user) -> bool:
         if user.must_change_password:
             return True
         max_age = settings.PASSWORD_MAX_AGE_DAYS

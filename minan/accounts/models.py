@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
@@ -41,7 +43,7 @@ class User(AbstractUser, ScopedModel):
 
     scope_institution_field = "institution_id"
 
-    objects = UserManager()  # type: ignore[assignment]
+    objects = UserManager()  # type: ignore[misc]
 
     REQUIRED_FIELDS = ["display_name"]
 
@@ -70,7 +72,7 @@ class User(AbstractUser, ScopedModel):
     def needs_second_factor(self) -> bool:
         return bool(self.role_codes & ADMIN_ROLES)
 
-    def is_expired(self, now: "timezone.datetime | None" = None) -> bool:
+    def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
 
 
@@ -84,12 +86,17 @@ class RoleGrant(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_role_per_user")]
         verbose_name = _("role grant")
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.role}"
+
 
 class UserScope(models.Model):
     """One scope entry: a region subtree or one institution, optionally narrowed to kinds."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="scopes")
-    region = models.ForeignKey("regions.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(
+        "regions.Region", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     institution = models.ForeignKey(
         "institutions.Institution", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -107,6 +114,9 @@ class UserScope(models.Model):
         ]
         verbose_name = _("scope entry")
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.region_id or ''}{self.institution_id or ''}"
+
 
 class PasswordHistory(models.Model):
     """Hashes of a user's recent passwords, so that they are not reused."""
@@ -117,3 +127,6 @@ class PasswordHistory(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.created_at:%Y-%m-%d}"

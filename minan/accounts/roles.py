@@ -76,7 +76,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "core.view_calendaroverride",
         ]
     ),
-    SECTOR_LEAD: frozenset(_READ + _STAFF_DIRECTORY + ["institutions.change_institution", "institutions.export_institution"]),
+    SECTOR_LEAD: frozenset(
+        _READ + _STAFF_DIRECTORY + ["institutions.change_institution", "institutions.export_institution"]
+    ),
     SUPERVISION_MEMBER: frozenset(_READ + _STAFF_DIRECTORY + ["institutions.export_institution"]),
     COUNTY_OFFICER: frozenset(
         _READ

@@ -82,7 +82,9 @@ def create_user(
         _require(actor, "accounts.add_user")
         _check_place(actor, region, institution)
     if User.objects.filter(username__iexact=username).exists():
-        raise DomainError(_("The username %(name)s is taken.") % {"name": username}, code="duplicate", field="username")
+        raise DomainError(
+            _("The username %(name)s is taken.") % {"name": username}, code="duplicate", field="username"
+        )
     user = User(
         username=username,
         display_name=display_name,
@@ -99,14 +101,16 @@ def create_user(
     user.password_changed_at = timezone.now()
     user.save()
     PasswordHistory.objects.create(user=user, password=user.password)
-    record("user.create", user=actor, request=request, obj=user, changes=diff({}, snapshot(user, PROFILE_FIELDS)))
+    record(
+        "user.create", user=actor, request=request, obj=user, changes=diff({}, snapshot(user, PROFILE_FIELDS))
+    )
     return user
 
 
 @transaction.atomic
 def update_user(actor: User, target: User, *, request: Any = None, **fields: Any) -> User:
     _require(actor, "accounts.change_user")
-    target = User.objects.for_user(actor, "change").select_for_update().filter(pk=target.pk).first()  # type: ignore[assignment]
+    target = User.objects.for_user(actor, "change").select_for_update().filter(pk=target.pk).first()
     if target is None:
         raise OutOfScope(_("User not found."))
     before = snapshot(target, PROFILE_FIELDS)
@@ -170,12 +174,20 @@ def _grant_role(actor: User | None, target: User, role: str, *, request: Any = N
         raise DomainError(_("The user already holds this role."), code="duplicate")
     if role in ADMIN_ROLES and held & (ADMIN_ROLES - {role}):
         raise DomainError(
-            _("System, security and audit administrator are separate duties: one account cannot hold two of them."),
+            _(
+                "System, security and audit administrator are separate duties: one account cannot hold two of them."
+            ),
             code="separation_of_duties",
         )
     grant = RoleGrant.objects.create(user=target, role=role, granted_by=actor)
     target.__dict__.pop("_role_codes", None)
-    record("role.grant", user=actor, request=request, obj=target, changes={"roles": [sorted(held), sorted(held | {role})]})
+    record(
+        "role.grant",
+        user=actor,
+        request=request,
+        obj=target,
+        changes={"roles": [sorted(held), sorted(held | {role})]},
+    )
     return grant
 
 
@@ -208,21 +220,32 @@ def add_scope(
     kinds = sorted(set(kinds))
     unknown = set(kinds) - set(Institution.Kind.values)
     if unknown:
-        raise DomainError(_("Unknown institution kind: %(kinds)s") % {"kinds": ", ".join(sorted(unknown))}, field="kinds")
+        raise DomainError(
+            _("Unknown institution kind: %(kinds)s") % {"kinds": ", ".join(sorted(unknown))}, field="kinds"
+        )
     if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
         raise OutOfScope(_("User not found."))
     if actor is None:
         allowed = True
     elif region is not None:
         allowed = region_within_scope(actor, region.region_path) or (
-            kinds and all(in_scope(actor, region.region_path, kind=k) for k in kinds)
+            bool(kinds) and all(in_scope(actor, region.region_path, kind=k) for k in kinds)
         )
     else:
         assert institution is not None
-        allowed = in_scope(actor, institution.region_path, kind=institution.kind, institution_id=institution.pk)
+        allowed = in_scope(
+            actor, institution.region_path, kind=institution.kind, institution_id=institution.pk
+        )
     if not allowed:
         # Audited outside the write transaction, so that the denial is kept.
-        record("scope.grant", user=actor, request=request, obj=target, result="denied", detail=str(region or institution))
+        record(
+            "scope.grant",
+            user=actor,
+            request=request,
+            obj=target,
+            result="denied",
+            detail=str(region or institution),
+        )
         raise NotPermitted(_("You can only grant scope that lies inside your own."))
     with transaction.atomic():
         entry = UserScope.objects.create(
@@ -246,16 +269,31 @@ def remove_scope(actor: User, entry: UserScope, *, request: Any = None) -> None:
     if not User.objects.for_user(actor, "view").filter(pk=entry.user_id).exists():
         raise OutOfScope(_("User not found."))
     place = entry.region.region_path if entry.region_id else entry.institution.region_path  # type: ignore[union-attr]
-    if not region_within_scope(actor, place) and not in_scope(actor, place, institution_id=entry.institution_id):
+    if not region_within_scope(actor, place) and not in_scope(
+        actor, place, institution_id=entry.institution_id
+    ):
         raise NotPermitted(_("You can only remove scope that lies inside your own."))
     entry.delete()
-    record("scope.revoke", user=actor, request=request, obj=entry.user, detail=str(entry.region or entry.institution))
+    record(
+        "scope.revoke",
+        user=actor,
+        request=request,
+        obj=entry.user,
+        detail=str(entry.region or entry.institution),
+    )
 
 
 @transaction.atomic
 def change_password(user: User, old_password: str | None, new_password: str, *, request: Any = None) -> None:
     if old_password is not None and not user.check_password(old_password):
-        record("password.change", user=user, request=request, obj=user, result="failure", detail="wrong old password")
+        record(
+            "password.change",
+            user=user,
+            request=request,
+            obj=user,
+            result="failure",
+            detail="wrong old password",
+        )
         raise DomainError(_("The current password is wrong."), field="old_password")
     _validate_password(new_password, user)
     _store_password(user, new_password)
@@ -313,7 +351,9 @@ def confirm_totp(user: User, device: TOTPDevice, code: str, *, request: Any = No
 
 
 def _new_recovery_codes(user: User) -> list[str]:
-    static, _created = StaticDevice.objects.get_or_create(user=user, name="recovery", defaults={"confirmed": True})
+    static, _created = StaticDevice.objects.get_or_create(
+        user=user, name="recovery", defaults={"confirmed": True}
+    )
     static.token_set.all().delete()
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _i in range(settings.RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
@@ -353,7 +393,13 @@ def disable_dormant_accounts(now: Any = None) -> int:
         reason = "expired" if user.is_expired(now) else "dormant"
         # Conditional update: a second sweep running at once disables (and audits) nothing twice.
         if User.objects.filter(pk=user.pk, is_active=True).update(is_active=False, disabled_reason=reason):
-            record("user.disable", obj=user, changes={"is_active": [True, False]}, detail=reason, username="system")
+            record(
+                "user.disable",
+                obj=user,
+                changes={"is_active": [True, False]},
+                detail=reason,
+                username="system",
+            )
             count += 1
     return count
 

@@ -34,5 +34,14 @@ def audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any = 
 
 
 @receiver(user_locked_out)
-def audit_locked_out(sender: Any, request: Any, username: str | None = None, ip_address: str | None = None, **kwargs: Any) -> None:
-    record("login.locked", request=request, user=None, username=username or "", result="denied", detail=f"ip={ip_address}")
+def audit_locked_out(
+    sender: Any, request: Any, username: str | None = None, ip_address: str | None = None, **kwargs: Any
+) -> None:
+    record(
+        "login.locked",
+        request=request,
+        user=None,
+        username=username or "",
+        result="denied",
+        detail=f"ip={ip_address}",
+    )

@@ -40,4 +40,6 @@ class PasswordHistoryValidator:
             raise ValidationError(self.get_help_text(), code="password_reused")
 
     def get_help_text(self) -> str:
-        return _("Your password must differ from your last %(n)d passwords.") % {"n": settings.PASSWORD_HISTORY}
+        return _("Your password must differ from your last %(n)d passwords.") % {
+            "n": settings.PASSWORD_HISTORY
+        }

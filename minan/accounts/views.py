@@ -25,7 +25,7 @@ from django_otp import login as otp_login
 from minan.core.errors import DomainError, OutOfScope
 from minan.core.export import xlsx_response
 from minan.core.masking import mask_phone
-from minan.core.views import ScopedViewMixin
+from minan.core.views import ScopedViewMixin, current_user
 
 from . import services
 from .forms import (
@@ -48,12 +48,16 @@ PENDING_SECONDS = 300
 
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("core:home")
 
 
-def lockout_response(request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
     """What a locked-out account or address sees (django-axes calls this)."""
     from django.conf import settings
 
@@ -64,7 +68,9 @@ def lockout_response(request: HttpRequest, response: HttpResponse | None = None,
     request.session.pop(PENDING_KEY, None)
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "locked", "detail": message}, status=403)
-    return render(request, "accounts/login.html", {"form": LoginForm(), "locked_message": message}, status=403)
+    return render(
+        request, "accounts/login.html", {"form": LoginForm(), "locked_message": message}, status=403
+    )
 
 
 class LoginView(View):
@@ -75,14 +81,18 @@ class LoginView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             return redirect(_safe_next(request))
-        return render(request, "accounts/login.html", {"form": LoginForm(), "next": request.GET.get("next", "")})
+        return render(
+            request, "accounts/login.html", {"form": LoginForm(), "next": request.GET.get("next", "")}
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = LoginForm(request.POST)
         context = {"form": form, "next": request.POST.get("next", "")}
         if not form.is_valid():
             return render(request, "accounts/login.html", context, status=400)
-        user = authenticate(request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
+        user = authenticate(
+            request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+        )
         if user is None:
             form.add_error(None, _("Wrong username or password, or the account is disabled."))
             return render(request, "accounts/login.html", context, status=400)
@@ -104,7 +114,7 @@ class SecondFactorView(View):
 
     scoped = False  # public page (half-signed-in)
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         pending = request.session.get(PENDING_KEY)
         if not pending or time.time() - pending["at"] > PENDING_SECONDS:
             request.session.pop(PENDING_KEY, None)
@@ -120,7 +130,9 @@ class SecondFactorView(View):
     def _context(self, form: SecondFactorForm) -> dict[str, Any]:
         context: dict[str, Any] = {"form": form, "pending_user": self.user}
         if services.totp_device(self.user) is None:
-            device = services.totp_device(self.user, confirmed=False) or services.start_totp_enrolment(self.user, request=self.request)
+            device = services.totp_device(self.user, confirmed=False) or services.start_totp_enrolment(
+                self.user, request=self.request
+            )
             context.update(enrolment_context(device))
         return context
 
@@ -154,7 +166,11 @@ class SecondFactorView(View):
         login(request, self.user)
         otp_login(request, device)
         if recovery_codes:
-            return render(request, "accounts/recovery_codes.html", {"codes": recovery_codes, "next": self.pending["next"]})
+            return render(
+                request,
+                "accounts/recovery_codes.html",
+                {"codes": recovery_codes, "next": self.pending["next"]},
+            )
         return redirect(self.pending["next"])
 
 
@@ -183,12 +199,15 @@ class PasswordChangeView(LoginRequiredMixin, View):
         if form.is_valid():
             try:
                 services.change_password(
-                    request.user, form.cleaned_data["old_password"], form.cleaned_data["new_password1"], request=request
+                    current_user(request),
+                    form.cleaned_data["old_password"],
+                    form.cleaned_data["new_password1"],
+                    request=request,
                 )
             except DomainError as exc:
                 form.add_error("new_password1" if exc.field == "password" else exc.field, exc.message)
             else:
-                update_session_auth_hash(request, request.user)
+                update_session_auth_hash(request, current_user(request))
                 messages.success(request, _("Your password has been changed."))
                 return redirect("core:home")
         return render(request, "accounts/password_change.html", {"form": form}, status=400)
@@ -200,33 +219,43 @@ class SecuritySettingsView(LoginRequiredMixin, View):
     scoped = False  # acts on the signed-in user only
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        device = services.totp_device(request.user)
+        device = services.totp_device(current_user(request))
         context: dict[str, Any] = {"device": device, "form": SecondFactorForm()}
         if request.GET.get("enrol") or device is None:
-            pending = services.totp_device(request.user, confirmed=False) or services.start_totp_enrolment(
-                request.user, request=request
-            )
+            pending = services.totp_device(
+                current_user(request), confirmed=False
+            ) or services.start_totp_enrolment(current_user(request), request=request)
             context.update(enrolment_context(pending))
         return render(request, "accounts/security.html", context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if request.POST.get("action") == "recovery":
-            if services.totp_device(request.user) is None:
+            if services.totp_device(current_user(request)) is None:
                 messages.error(request, _("Set up the authenticator app first."))
                 return redirect("accounts:security")
-            codes = services.regenerate_recovery_codes(request.user, request=request)
-            return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": reverse("accounts:security")})
+            codes = services.regenerate_recovery_codes(current_user(request), request=request)
+            return render(
+                request,
+                "accounts/recovery_codes.html",
+                {"codes": codes, "next": reverse("accounts:security")},
+            )
         form = SecondFactorForm(request.POST)
-        pending = services.totp_device(request.user, confirmed=False)
+        pending = services.totp_device(current_user(request), confirmed=False)
         if form.is_valid() and pending is not None:
             try:
-                codes = services.confirm_totp(request.user, pending, form.cleaned_data["code"], request=request)
+                codes = services.confirm_totp(
+                    current_user(request), pending, form.cleaned_data["code"], request=request
+                )
             except DomainError as exc:
                 form.add_error("code", exc.message)
             else:
                 otp_login(request, pending)
-                return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": reverse("accounts:security")})
-        context: dict[str, Any] = {"device": services.totp_device(request.user), "form": form}
+                return render(
+                    request,
+                    "accounts/recovery_codes.html",
+                    {"codes": codes, "next": reverse("accounts:security")},
+                )
+        context: dict[str, Any] = {"device": services.totp_device(current_user(request)), "form": form}
         if pending is not None:
             context.update(enrolment_context(pending))
         return render(request, "accounts/security.html", context, status=400)
@@ -241,9 +270,8 @@ def _filtered_users(qs: Any, params: Any) -> Any:
         qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
     if (role := params.get("role")) in ROLE_LABELS:
         qs = qs.filter(role_grants__role=role)
-    if region := params.get("region", "").strip():
-        if region.isdigit():
-            qs = qs.filter(region_path__contains=f"{region}/")
+    if (region := params.get("region", "").strip()) and region.isdigit():
+        qs = qs.filter(region_path__contains=f"{region}/")
     if params.get("active") in {"0", "1"}:
         qs = qs.filter(is_active=params["active"] == "1")
     return qs.distinct()
@@ -281,7 +309,15 @@ class UserExportView(ScopedViewMixin, ListView):
             ]
             for u in _filtered_users(self.get_queryset(), request.GET)
         ]
-        headers = [_("Username"), _("Name"), _("Mobile phone"), _("Home region"), _("Institution"), _("Roles"), _("Status")]
+        headers = [
+            _("Username"),
+            _("Name"),
+            _("Mobile phone"),
+            _("Home region"),
+            _("Institution"),
+            _("Roles"),
+            _("Status"),
+        ]
         return xlsx_response(request, "users", _("Users"), headers, rows, model=User)
 
 
@@ -292,14 +328,20 @@ class UserDetailView(ScopedViewMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.request.user
+        user = current_user(self.request)
         target = self.object
         scope_form = ScopeGrantForm()
         scope_form.limit_to(user)
         held = set(target.role_grants.values_list("role", flat=True))
         context.update(
-            roles=[(code, ROLE_LABELS[code], services.can_grant_role(user, code)) for code in sorted(held) if code in ROLE_LABELS],
-            grantable=[(c, label) for c, label in ROLE_CHOICES if c not in held and services.can_grant_role(user, c)],
+            roles=[
+                (code, ROLE_LABELS[code], services.can_grant_role(user, code))
+                for code in sorted(held)
+                if code in ROLE_LABELS
+            ],
+            grantable=[
+                (c, label) for c, label in ROLE_CHOICES if c not in held and services.can_grant_role(user, c)
+            ],
             scopes=target.scopes.select_related("region", "institution"),
             scope_form=scope_form,
             can_grant=user.has_perm("accounts.grant_role"),
@@ -315,15 +357,15 @@ class UserCreateView(ScopedViewMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = UserCreateForm()
-        form.limit_to(request.user)
+        form.limit_to(current_user(request))
         return render(request, "accounts/user_form.html", {"form": form, "creating": True})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = UserCreateForm(request.POST)
-        form.limit_to(request.user)
+        form.limit_to(current_user(request))
         if form.is_valid():
             try:
-                target = services.create_user(request.user, request=request, **form.cleaned_data)
+                target = services.create_user(current_user(request), request=request, **form.cleaned_data)
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
@@ -339,16 +381,16 @@ class UserEditView(ScopedViewMixin, SingleObjectMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         target = self.get_object()
         form = UserEditForm(initial={f: getattr(target, f) for f in UserEditForm.base_fields})
-        form.limit_to(request.user)
+        form.limit_to(current_user(request))
         return render(request, "accounts/user_form.html", {"form": form, "target": target})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         target = self.get_object()
         form = UserEditForm(request.POST)
-        form.limit_to(request.user)
+        form.limit_to(current_user(request))
         if form.is_valid():
             try:
-                services.update_user(request.user, target, request=request, **form.cleaned_data)
+                services.update_user(current_user(request), target, request=request, **form.cleaned_data)
             except OutOfScope:
                 form.add_error(None, _("The chosen place is outside your scope."))
             except DomainError as exc:
@@ -368,7 +410,7 @@ class UserActionView(ScopedViewMixin, SingleObjectMixin, View):
 
     def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
         target = self.get_object()
-        actor = request.user
+        actor = current_user(request)
         try:
             if action == "grant-role":
                 form = RoleGrantForm(request.POST)
@@ -381,7 +423,7 @@ class UserActionView(ScopedViewMixin, SingleObjectMixin, View):
                 scope_form = ScopeGrantForm(request.POST)
                 scope_form.limit_to(actor)
                 if not scope_form.is_valid():
-                    raise DomainError(" ".join(m for ms in scope_form.errors.values() for m in ms))
+                    raise DomainError(" ".join(str(m) for ms in scope_form.errors.values() for m in ms))
                 services.add_scope(actor, target, request=request, **scope_form.cleaned_data)
             elif action == "remove-scope":
                 entry = UserScope.objects.filter(pk=arg, user=target).first() if arg.isdigit() else None
@@ -392,7 +434,9 @@ class UserActionView(ScopedViewMixin, SingleObjectMixin, View):
                 disable_form = DisableForm(request.POST)
                 if not disable_form.is_valid():
                     raise DomainError(_("Give a reason."))
-                services.set_active(actor, target, False, reason=disable_form.cleaned_data["reason"], request=request)
+                services.set_active(
+                    actor, target, False, reason=disable_form.cleaned_data["reason"], request=request
+                )
             elif action == "enable":
                 services.set_active(actor, target, True, request=request)
             elif action == "reset-password":

@@ -11,8 +11,20 @@ from .views import filter_events
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["id", "at", "username", "ip", "action", "object_type", "object_id", "result", "changes", "detail",
-                  "prev_hash", "hash"]
+        fields = [
+            "id",
+            "at",
+            "username",
+            "ip",
+            "action",
+            "object_type",
+            "object_id",
+            "result",
+            "changes",
+            "detail",
+            "prev_hash",
+            "hash",
+        ]
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -34,10 +34,15 @@ def verify_chain(chunk_size: int = 5000) -> VerifyResult:
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
         if event.prev_hash != expected_prev:
             return VerifyResult(
-                False, checked, event.pk, "the previous-hash link is broken: a row before it was deleted or inserted"
+                False,
+                checked,
+                event.pk,
+                "the previous-hash link is broken: a row before it was deleted or inserted",
             )
         if compute_hash(event) != event.hash:
-            return VerifyResult(False, checked, event.pk, "the row's content does not match its hash: it was edited")
+            return VerifyResult(
+                False, checked, event.pk, "the row's content does not match its hash: it was edited"
+            )
         expected_prev = event.hash
         last_id = event.pk
         checked += 1
@@ -49,7 +54,7 @@ def verify_chain(chunk_size: int = 5000) -> VerifyResult:
     return VerifyResult(True, checked)
 
 
-def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None) -> AuditArchive | None:  # type: ignore[no-untyped-def]
+def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None) -> AuditArchive | None:
     """Move the chain prefix older than `cutoff` to a gzipped JSON-lines file.
 
     Refuses to cut inside the retention period and refuses to archive a broken chain.
@@ -63,7 +68,9 @@ def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None
     directory = Path(directory or settings.AUDIT_ARCHIVE_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     with transaction.atomic():
-        first_kept = AuditEvent.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+        first_kept = (
+            AuditEvent.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+        )
         rows = AuditEvent.objects.order_by("id")
         if first_kept is not None:
             rows = rows.filter(id__lt=first_kept)
@@ -99,9 +106,14 @@ def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None
                 count, last = count + 1, event
         assert last is not None
         archive = AuditArchive.objects.create(
-            first_id=first_id, last_id=last.pk, last_hash=last.hash, rows=count, path=str(path), sha256=digest.hexdigest()
+            first_id=first_id,
+            last_id=last.pk,
+            last_hash=last.hash,
+            rows=count,
+            path=str(path),
+            sha256=digest.hexdigest(),
         )
-        rows.filter(id__lte=last.pk)._raw_delete(rows.db)  # type: ignore[attr-defined]
+        rows.filter(id__lte=last.pk)._raw_delete(rows.db)
         record(
             "audit.archive",
             user=user,

@@ -67,10 +67,32 @@ class AuditEventExportView(ScopedViewMixin, ListView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         qs, _errors = filter_events(self.get_queryset(), request.GET)
         rows = (
-            [e.pk, e.at, e.username, e.ip or "", e.action, e.object_type, e.object_id, e.get_result_display(),
-             str(e.changes) if e.changes else "", e.detail, e.hash]
+            [
+                e.pk,
+                e.at,
+                e.username,
+                e.ip or "",
+                e.action,
+                e.object_type,
+                e.object_id,
+                e.get_result_display(),
+                str(e.changes) if e.changes else "",
+                e.detail,
+                e.hash,
+            ]
             for e in qs[:100_000].iterator(chunk_size=2000)
         )
-        headers = [_("No."), _("Time"), _("User"), _("Client address"), _("Action"), _("Object type"), _("Object id"),
-                   _("Result"), _("Changes"), _("Detail"), _("Hash")]
+        headers = [
+            _("No."),
+            _("Time"),
+            _("User"),
+            _("Client address"),
+            _("Action"),
+            _("Object type"),
+            _("Object id"),
+            _("Result"),
+            _("Changes"),
+            _("Detail"),
+            _("Hash"),
+        ]
         return xlsx_response(request, "audit", _("Audit trail"), headers, rows, model=AuditEvent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
@@ -34,13 +34,14 @@ class ScopedPermission(permissions.BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         action = view.scope_action_for(request)
-        if request.user.has_perm(permission_for(view.queryset.model, action)):
+        model: Any = cast(Any, view).queryset.model
+        if request.user.has_perm(permission_for(model, action)):
             return True
         record(
             "permission.denied",
             request=request,
             user=request.user,
-            object_type=view.queryset.model._meta.label_lower,
+            object_type=model._meta.label_lower,
             result="denied",
             detail=f"{action} {request.path}"[:500],
         )
@@ -58,8 +59,9 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return custom or ACTION_FOR_METHOD.get(request.method or "GET", "view")
 
     def get_queryset(self) -> QuerySet[Any]:
-        assert self.queryset is not None  # names the model; rows come only from for_user()
-        scoped = self.queryset.model.objects.for_user(self.request.user, self.scope_action_for(self.request))
+        declared: Any = cast(Any, self).queryset  # names the model; rows come only from for_user()
+        model: Any = declared.model
+        scoped = model.objects.for_user(self.request.user, self.scope_action_for(self.request))
         return self.refine_queryset(scoped)
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:

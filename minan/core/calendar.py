@@ -25,7 +25,8 @@ class CalendarNotLoaded(DomainError):
 
     def __init__(self, year: int) -> None:
         super().__init__(
-            _("The working-day calendar for %(year)d is not loaded; an administrator must enter it.") % {"year": year}
+            _("The working-day calendar for %(year)d is not loaded; an administrator must enter it.")
+            % {"year": year}
         )
         self.year = year
 
@@ -50,7 +51,9 @@ class _Days:
         if year in self.fetched:
             return
         self.fetched.add(year)
-        self.overrides.update(CalendarOverride.objects.filter(date__year=year).values_list("date", "is_workday"))
+        self.overrides.update(
+            CalendarOverride.objects.filter(date__year=year).values_list("date", "is_workday")
+        )
         if CalendarYear.objects.filter(year=year).exists():
             self.loaded_years.add(year)
 
@@ -140,15 +143,21 @@ def load_year(actor: Any, year: int, source: str, *, request: Any = None) -> Cal
         raise DomainError(_("Name the notice the arrangement comes from."), field="source")
     if len(source) > 200:
         raise DomainError(_("The source notice is limited to 200 characters."), field="source")
-    entry, created = CalendarYear.objects.get_or_create(year=year, defaults={"source": source, "entered_by": actor})
+    entry, created = CalendarYear.objects.get_or_create(
+        year=year, defaults={"source": source, "entered_by": actor}
+    )
     if not created:
-        raise DomainError(_("The year %(year)d is already loaded.") % {"year": year}, code="duplicate", field="year")
+        raise DomainError(
+            _("The year %(year)d is already loaded.") % {"year": year}, code="duplicate", field="year"
+        )
     record("calendar.load_year", user=actor, request=request, obj=entry, detail=source)
     return entry
 
 
 @transaction.atomic
-def set_override(actor: Any, day: dt.date, is_workday: bool, name: str = "", *, request: Any = None) -> CalendarOverride:
+def set_override(
+    actor: Any, day: dt.date, is_workday: bool, name: str = "", *, request: Any = None
+) -> CalendarOverride:
     _require_editor(actor)
     before = CalendarOverride.objects.filter(date=day).values_list("is_workday", flat=True).first()
     entry, _created = CalendarOverride.objects.update_or_create(

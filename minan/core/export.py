@@ -47,7 +47,13 @@ def workbook_bytes(title: str, headers: Sequence[Any], rows: Iterable[Sequence[A
 
 
 def xlsx_response(
-    request: HttpRequest, name: str, title: Any, headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, model: Any
+    request: HttpRequest,
+    name: str,
+    title: Any,
+    headers: Sequence[Any],
+    rows: Iterable[Sequence[Any]],
+    *,
+    model: Any,
 ) -> HttpResponse:
     data, count = workbook_bytes(str(title), headers, rows)
     record(

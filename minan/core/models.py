@@ -11,8 +11,12 @@ class CalendarYear(models.Model):
     """
 
     year = models.PositiveSmallIntegerField(_("year"), unique=True)
-    source = models.CharField(_("source notice"), max_length=200, help_text=_("e.g. the State Council notice number"))
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(
+        _("source notice"), max_length=200, help_text=_("e.g. the State Council notice number")
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     entered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -29,7 +33,9 @@ class CalendarOverride(models.Model):
     date = models.DateField(_("date"), unique=True)
     is_workday = models.BooleanField(_("working day"))
     name = models.CharField(_("holiday name"), max_length=50, blank=True)
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     entered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -14,6 +14,15 @@ from django.views.generic import TemplateView
 from minan.audit.services import record
 from minan.core.scoping import permission_for
 
+if TYPE_CHECKING:
+    from minan.accounts.models import User
+
+
+def current_user(request: HttpRequest) -> User:
+    """The signed-in user (views behind LoginRequiredMixin / IsAuthenticated only)."""
+    assert request.user.is_authenticated
+    return cast("User", request.user)
+
 
 class ScopedViewMixin(LoginRequiredMixin):
     """Base of every HTML view that shows or changes scoped rows.
@@ -23,12 +32,15 @@ class ScopedViewMixin(LoginRequiredMixin):
     is audited as a permission denial.
     """
 
-    model: ClassVar[Any]
+    model: Any
+    request: HttpRequest
     scope_action: ClassVar[str] = "view"
     scoped: ClassVar[bool] = True  # the generic route test looks for this
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not request.user.has_perm(permission_for(self.model, self.scope_action)):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not request.user.has_perm(
+            permission_for(self.model, self.scope_action)
+        ):
             record(
                 "permission.denied",
                 request=request,
@@ -65,10 +77,15 @@ class CalendarView(LoginRequiredMixin, TemplateView):
     template_name = "core/calendar.html"
     scoped = False
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not request.user.has_perm("core.view_calendaroverride"):
-            record("permission.denied", request=request, object_type="core.calendaroverride", result="denied",
-                   detail=f"view {request.path}")
+            record(
+                "permission.denied",
+                request=request,
+                object_type="core.calendaroverride",
+                result="denied",
+                detail=f"view {request.path}",
+            )
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
@@ -86,7 +103,9 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             year_rows=[
                 (y, calendar.package_covers(y), CalendarYear.objects.filter(year=y).first()) for y in years
             ],
-            overrides=CalendarOverride.objects.filter(date__year__gte=today.year - 1).select_related("entered_by"),
+            overrides=CalendarOverride.objects.filter(date__year__gte=today.year - 1).select_related(
+                "entered_by"
+            ),
             warning=calendar.missing_year_warning(today),
             year_form=kwargs.get("year_form") or CalendarYearForm(),
             override_form=kwargs.get("override_form") or CalendarOverrideForm(),
@@ -115,9 +134,13 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             elif action == "override":
                 override_form = CalendarOverrideForm(request.POST)
                 if override_form.is_valid():
-                    calendar.set_override(request.user, request=request, day=override_form.cleaned_data["date"],
-                                          is_workday=override_form.cleaned_data["is_workday"],
-                                          name=override_form.cleaned_data["name"])
+                    calendar.set_override(
+                        request.user,
+                        request=request,
+                        day=override_form.cleaned_data["date"],
+                        is_workday=override_form.cleaned_data["is_workday"],
+                        name=override_form.cleaned_data["name"],
+                    )
                     messages.success(request, _("Saved."))
                     return redirect("core:calendar")
             elif action == "delete-override":

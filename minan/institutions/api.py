@@ -3,12 +3,15 @@ from typing import Any
 from rest_framework import mixins, serializers
 
 from minan.core.api import ScopedViewSet
+from minan.regions.models import Region
 
 from .models import Institution
 
 
 class InstitutionSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Institution

@@ -20,7 +20,9 @@ class Institution(ScopedModel):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     region = models.ForeignKey("regions.Region", verbose_name=_("region"), on_delete=models.PROTECT)
-    uscc = models.CharField(_("unified social credit code"), max_length=18, unique=True, null=True, blank=True)
+    uscc = models.CharField(
+        _("unified social credit code"), max_length=18, unique=True, null=True, blank=True
+    )
     address = models.CharField(_("address"), max_length=200, blank=True)
     beds = models.PositiveIntegerField(_("beds"), default=0)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.OPERATING)

@@ -18,7 +18,9 @@ FIELDS = ("name", "kind", "region_id", "uscc", "address", "beds", "status")
 
 
 @transaction.atomic
-def create_institution(actor: Any, *, name: str, kind: str, region: Region, request: Any = None, **fields: Any) -> Institution:
+def create_institution(
+    actor: Any, *, name: str, kind: str, region: Region, request: Any = None, **fields: Any
+) -> Institution:
     """Create an institution; `actor` None is the system (demo data, imports run by an operator)."""
     if actor is not None:
         if not actor.has_perm("institutions.add_institution"):
@@ -28,6 +30,11 @@ def create_institution(actor: Any, *, name: str, kind: str, region: Region, requ
     institution = Institution(name=name, kind=kind, region=region, region_path=region.region_path, **fields)
     institution.full_clean()
     institution.save()
-    record("institution.create", user=actor, request=request, obj=institution,
-           changes=diff({}, snapshot(institution, FIELDS)))
+    record(
+        "institution.create",
+        user=actor,
+        request=request,
+        obj=institution,
+        changes=diff({}, snapshot(institution, FIELDS)),
+    )
     return institution

@@ -28,6 +28,7 @@ def _no_otp_throttle(settings: Any) -> None:
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     settings.OTP_STATIC_THROTTLE_FACTOR = 0
 
+
 LOGIN = "/accounts/login/"
 
 
@@ -228,7 +229,9 @@ def test_oversize_and_empty_login_input(client: Any, rencheng_officer: User) -> 
 
 def test_api_token_for_plain_user(rencheng_officer: User) -> None:
     api = APIClient()
-    response = api.post("/api/v1/auth/token/", {"username": "rc_officer", "password": PASSWORD}, format="json")
+    response = api.post(
+        "/api/v1/auth/token/", {"username": "rc_officer", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 200
     api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert api.get("/api/v1/me/").json()["username"] == "rc_officer"
@@ -240,7 +243,10 @@ def test_api_token_requires_totp_for_admins(make_user: Any) -> None:
     api = APIClient()
     body = {"username": "apiadmin", "password": PASSWORD}
     assert api.post("/api/v1/auth/token/", body, format="json").json()["code"] == "totp_required"
-    assert api.post("/api/v1/auth/token/", {**body, "totp": "000000"}, format="json").json()["code"] == "invalid_totp"
+    assert (
+        api.post("/api/v1/auth/token/", {**body, "totp": "000000"}, format="json").json()["code"]
+        == "invalid_totp"
+    )
     ok = api.post("/api/v1/auth/token/", {**body, "totp": current_code(device)}, format="json")
     assert ok.status_code == 200 and len(ok.json()["token"]) == 40
 
@@ -248,7 +254,11 @@ def test_api_token_requires_totp_for_admins(make_user: Any) -> None:
 def test_api_token_wrong_credentials_and_lockout(rencheng_officer: User) -> None:
     api = APIClient()
     for _i in range(5):
-        response = api.post("/api/v1/auth/token/", {"username": "rc_officer", "password": "bad"}, format="json")
+        response = api.post(
+            "/api/v1/auth/token/", {"username": "rc_officer", "password": "bad"}, format="json"
+        )
         assert response.status_code in {400, 403}
-    response = api.post("/api/v1/auth/token/", {"username": "rc_officer", "password": PASSWORD}, format="json")
+    response = api.post(
+        "/api/v1/auth/token/", {"username": "rc_officer", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 403 and response.json()["code"] == "locked"

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.django_db
 
 
 def make_events(n: int) -> list[AuditEvent]:
-    return [record("test.event", object_type="test", object_id=i, detail=f"event {i}", username="tester") for i in range(n)]
+    return [
+        record("test.event", object_type="test", object_id=i, detail=f"event {i}", username="tester")
+        for i in range(n)
+    ]
 
 
 def test_rows_are_chained() -> None:
@@ -96,7 +99,11 @@ def test_verify_command_reports_intact_chain() -> None:
 def test_service_writes_are_audited_with_masked_personal_data(make_user: Any, tree: dict[str, Any]) -> None:
     officer = make_user("officer", roles=["county_officer"], region=tree["rencheng"])
     target = accounts.create_user(
-        officer, username="phoneuser", display_name="张三", password="Abcdef#12345", region=tree["rencheng"],
+        officer,
+        username="phoneuser",
+        display_name="张三",
+        password="Abcdef#12345",
+        region=tree["rencheng"],
         phone="13812341234",
     )
     event = AuditEvent.objects.get(action="user.create", object_id=str(target.pk))

@@ -32,7 +32,10 @@ def walk(resolver: URLResolver, prefix: str = "") -> list[tuple[str, str, Any]]:
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
             ns = f"{entry.namespace}:" if entry.namespace else ""
-            found += [(route, ns + name if name else "", cb) for route, name, cb in walk(entry, prefix + str(entry.pattern))]
+            found += [
+                (route, ns + name if name else "", cb)
+                for route, name, cb in walk(entry, prefix + str(entry.pattern))
+            ]
         elif isinstance(entry, URLPattern):
             found.append((prefix + str(entry.pattern), entry.name or "", entry.callback))
     return found
@@ -109,7 +112,7 @@ def test_every_scoped_route_hides_the_other_county(
         "auditevent": None,
     }
     checked = 0
-    for route, name, callback in ROUTES:
+    for route, _name, callback in ROUTES:
         cls = view_class(callback)
         if cls is None or not getattr(cls, "scoped", False):
             continue
@@ -127,7 +130,9 @@ def test_every_scoped_route_hides_the_other_county(
         is_list = url.rstrip("/").split("/")[-1] not in {str(pk), "370883"} and "<" not in route
         if is_list:
             assert response.status_code in {200, 403}, (url, response.status_code)
-            if response.status_code == 200 and response.get("Content-Type", "").startswith(("text/html", "application/json")):
+            if response.status_code == 200 and response.get("Content-Type", "").startswith(
+                ("text/html", "application/json")
+            ):
                 assert "邹城" not in response.content.decode(), url
         else:
             assert response.status_code in {404, 405, 403}, (url, response.status_code)

@@ -26,14 +26,18 @@ def zoucheng_user(make_user: Any, tree: dict[str, Any]) -> User:
     return make_user("zc_officer", roles=["county_officer"], region=tree["zoucheng"])
 
 
-def test_for_user_returns_only_rows_inside_the_scope(rencheng_officer: User, institutions: dict[str, Any]) -> None:
+def test_for_user_returns_only_rows_inside_the_scope(
+    rencheng_officer: User, institutions: dict[str, Any]
+) -> None:
     names = set(Institution.objects.for_user(rencheng_officer).values_list("name", flat=True))
     assert names == {"任城区古槐敬老院", "任城区殡仪馆"}
     codes = set(Region.objects.for_user(rencheng_officer).values_list("code", flat=True))
     assert codes == {"370811", "370811001"}
 
 
-def test_kinds_narrow_a_region_scope(make_user: Any, tree: dict[str, Any], institutions: dict[str, Any]) -> None:
+def test_kinds_narrow_a_region_scope(
+    make_user: Any, tree: dict[str, Any], institutions: dict[str, Any]
+) -> None:
     lead = make_user("lead", roles=["sector_lead"], region=tree["city"], kinds=("elderly_care",))
     names = set(Institution.objects.for_user(lead).values_list("name", flat=True))
     assert names == {"任城区古槐敬老院", "邹城市钢山养老中心"}
@@ -46,7 +50,9 @@ def test_institution_scope_sees_only_that_institution(make_user: Any, institutio
     assert not User.objects.for_user(staff).exists()
 
 
-def test_role_without_the_permission_sees_nothing(make_user: Any, tree: dict[str, Any], institutions: Any) -> None:
+def test_role_without_the_permission_sees_nothing(
+    make_user: Any, tree: dict[str, Any], institutions: Any
+) -> None:
     auditor = make_user("auditor2", roles=["audit_admin"], region=tree["city"])
     assert not Institution.objects.for_user(auditor).exists()
     assert Region.objects.for_user(auditor).count() == 5  # city and below
@@ -58,7 +64,11 @@ def test_inactive_user_sees_nothing(rencheng_officer: User, institutions: Any) -
 
 
 def test_county_officer_cannot_open_other_county_in_ui(
-    client: Any, rencheng_officer: User, zoucheng_user: User, institutions: dict[str, Any], tree: dict[str, Any]
+    client: Any,
+    rencheng_officer: User,
+    zoucheng_user: User,
+    institutions: dict[str, Any],
+    tree: dict[str, Any],
 ) -> None:
     login_client(client, rencheng_officer)
     zc = institutions["zc_elderly"]
@@ -78,7 +88,9 @@ def test_county_officer_cannot_open_other_county_in_ui(
         {"display_name": "hijacked", "region": tree["rencheng"].pk},
     )
     assert response.status_code == 404
-    response = client.post(reverse("accounts:user_action", args=[zoucheng_user.pk, "disable"]), {"reason": "x"})
+    response = client.post(
+        reverse("accounts:user_action", args=[zoucheng_user.pk, "disable"]), {"reason": "x"}
+    )
     assert response.status_code == 404
     zoucheng_user.refresh_from_db()
     assert zoucheng_user.display_name == "zc_officer" and zoucheng_user.is_active
@@ -133,7 +145,9 @@ def test_write_moving_object_out_of_scope_is_refused(
     assert colleague.region == tree["rencheng"] and colleague.region_path == "370000/370800/370811/"
 
 
-def test_scope_grant_limited_to_own_scope(rencheng_officer: User, make_user: Any, tree: dict[str, Any]) -> None:
+def test_scope_grant_limited_to_own_scope(
+    rencheng_officer: User, make_user: Any, tree: dict[str, Any]
+) -> None:
     colleague = make_user("rc_inspector", roles=["inspector"], region=tree["rencheng"])
     before = colleague.scopes.count()
     with pytest.raises(NotPermitted):
@@ -145,7 +159,9 @@ def test_scope_grant_limited_to_own_scope(rencheng_officer: User, make_user: Any
     assert colleague.scopes.count() == before + 1
 
 
-def test_role_grant_limited_to_roles_held(rencheng_officer: User, make_user: Any, tree: dict[str, Any]) -> None:
+def test_role_grant_limited_to_roles_held(
+    rencheng_officer: User, make_user: Any, tree: dict[str, Any]
+) -> None:
     colleague = make_user("rc_new", region=tree["rencheng"])
     with pytest.raises(NotPermitted):
         services.grant_role(rencheng_officer, colleague, "city_safety_office")

@@ -18,17 +18,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="sub", required=True)
-        sub.add_parser("disable-dormant", help="Disable accounts that expired or went unused (also runs daily).")
+        sub.add_parser(
+            "disable-dormant", help="Disable accounts that expired or went unused (also runs daily)."
+        )
         unlock = sub.add_parser("unlock", help="Lift a login lockout for a user.")
         unlock.add_argument("username")
-        totp = sub.add_parser("reset-totp", help="Remove a user's authenticator so they enrol again at next login.")
+        totp = sub.add_parser(
+            "reset-totp", help="Remove a user's authenticator so they enrol again at next login."
+        )
         totp.add_argument("username")
-        create = sub.add_parser("create", help="Create an account with one role and a region scope (first administrators).")
+        create = sub.add_parser(
+            "create", help="Create an account with one role and a region scope (first administrators)."
+        )
         create.add_argument("--username", required=True)
         create.add_argument("--name", required=True)
         create.add_argument("--role", required=True, choices=sorted(ROLE_LABELS))
         create.add_argument("--region", required=True, help="region code for home and scope, e.g. 370800")
-        create.add_argument("--password", required=True, help="initial password; must be changed at first login")
+        create.add_argument(
+            "--password", required=True, help="initial password; must be changed at first login"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         sub = options["sub"]
@@ -51,8 +59,13 @@ class Command(BaseCommand):
                 raise CommandError(f"unknown region {options['region']}")
             try:
                 with transaction.atomic():
-                    user = services.create_user(None, username=options["username"], display_name=options["name"],
-                                                password=options["password"], region=region)
+                    user = services.create_user(
+                        None,
+                        username=options["username"],
+                        display_name=options["name"],
+                        password=options["password"],
+                        region=region,
+                    )
                     services.grant_role(None, user, options["role"])
                     services.add_scope(None, user, region=region)
             except DomainError as exc:

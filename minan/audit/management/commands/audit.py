@@ -15,15 +15,21 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="sub", required=True)
         sub.add_parser("verify", help="Check every row against the chain; exit 1 at the first broken row.")
         archive = sub.add_parser("archive", help="Move rows older than the retention period to a gzip file.")
-        archive.add_argument("--days", type=int, default=settings.AUDIT_RETENTION_DAYS,
-                             help=f"keep this many days online (at least 180; default {settings.AUDIT_RETENTION_DAYS})")
+        archive.add_argument(
+            "--days",
+            type=int,
+            default=settings.AUDIT_RETENTION_DAYS,
+            help=f"keep this many days online (at least 180; default {settings.AUDIT_RETENTION_DAYS})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["sub"] == "verify":
             result = verify_chain()
             if not result.ok:
-                raise CommandError(f"audit chain broken at row {result.bad_id}: {result.reason} "
-                                   f"({result.checked} rows before it are intact)")
+                raise CommandError(
+                    f"audit chain broken at row {result.bad_id}: {result.reason} "
+                    f"({result.checked} rows before it are intact)"
+                )
             self.stdout.write(f"audit chain intact: {result.checked} rows verified")
         else:
             if options["days"] < 180:
@@ -35,4 +41,6 @@ class Command(BaseCommand):
             if archive is None:
                 self.stdout.write("nothing to archive")
             else:
-                self.stdout.write(f"archived rows {archive.first_id}–{archive.last_id} ({archive.rows}) to {archive.path}")
+                self.stdout.write(
+                    f"archived rows {archive.first_id}–{archive.last_id} ({archive.rows}) to {archive.path}"
+                )

@@ -53,7 +53,9 @@ class Command(BaseCommand):
             result = load_regions(None, jining)
             self._institutions()
             created = self._users()
-        self.stdout.write(f"regions: {result.created} created, {result.updated} updated; users created: {created}")
+        self.stdout.write(
+            f"regions: {result.created} created, {result.updated} updated; users created: {created}"
+        )
         self._print_accounts()
 
     def _institutions(self) -> None:
@@ -66,12 +68,21 @@ class Command(BaseCommand):
                 (f"{short}殡仪馆", Institution.Kind.FUNERAL, county, 0),
             ]
             if first_town is not None:
-                rows.append((f"{short}{first_town.name}敬老院", Institution.Kind.ELDERLY_CARE, first_town, 60))
+                rows.append(
+                    (f"{short}{first_town.name}敬老院", Institution.Kind.ELDERLY_CARE, first_town, 60)
+                )
             if county.code in {"370811", "370883", "370881"}:
                 rows.append((f"{short}儿童福利院", Institution.Kind.CHILD_WELFARE, county, 80))
             for name, kind, region, beds in rows:
                 if not Institution.objects.filter(name=name).exists():
-                    create_institution(None, name=name, kind=kind, region=region, beds=beds, address=f"山东省济宁市{region.name}")
+                    create_institution(
+                        None,
+                        name=name,
+                        kind=kind,
+                        region=region,
+                        beds=beds,
+                        address=f"山东省济宁市{region.name}",
+                    )
 
     def _users(self) -> int:
         created = 0
@@ -108,7 +119,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<13} {ROLE_LABELS[role]} · {name}")
         self.stdout.write("")
         self.stdout.write("Administrators also need a TOTP code. Add these to an authenticator app:")
-        for user in User.objects.filter(username__in=[u[0] for u in DEMO_USERS if u[2] in ADMIN_ROLES]).order_by("pk"):
+        for user in User.objects.filter(
+            username__in=[u[0] for u in DEMO_USERS if u[2] in ADMIN_ROLES]
+        ).order_by("pk"):
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             if device is not None:
                 self.stdout.write(f"  {user.username:<13} {device.config_url}")

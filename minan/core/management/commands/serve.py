@@ -48,10 +48,14 @@ class Command(BaseCommand):
                 [
                     os.path.join(bin_dir, "gunicorn"),
                     "minan.wsgi:application",
-                    "--bind", options["bind"],
-                    "--workers", str(options["web_workers"]),
-                    "--access-logfile", "-",
-                    "--graceful-timeout", "10",
+                    "--bind",
+                    options["bind"],
+                    "--workers",
+                    str(options["web_workers"]),
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "10",
                 ],
             )
         ]
