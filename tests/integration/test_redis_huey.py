@@ -7,6 +7,7 @@ its keys afterwards.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -37,7 +38,7 @@ def redis_huey(redis_url: str) -> Iterator[Any]:
         yield huey
     finally:
         huey.storage.flush_all()
-        leftover = huey.storage.conn.keys(f"*{huey.name}*")
+        leftover = huey.storage.conn.keys(f"huey.*.{huey.storage.name}*")
         assert not leftover, f"Redis keys left behind: {leftover}"
 
 
@@ -64,13 +65,17 @@ def test_a_real_consumer_runs_the_task(redis_huey: Any, tmp_path: Path) -> None:
     def write(path: str, text: str) -> int:
         return Path(path).write_text(text, encoding="utf-8")
 
-    consumer = redis_huey.create_consumer(workers=1, worker_type="thread", periodic=False, blocking=True)
+    consumer = redis_huey.create_consumer(workers=1, worker_type="thread", periodic=False)
+    # Consumer.start() installs its own SIGINT/SIGTERM/SIGHUP handlers; give pytest its own back.
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     consumer.start()
     try:
         result = write(str(target), "巡查记录")
         written = result.get(blocking=True, timeout=20)
     finally:
         consumer.stop(graceful=True)
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
     assert written == len("巡查记录")
     assert target.read_text(encoding="utf-8") == "巡查记录"
@@ -83,9 +88,20 @@ def test_settings_choose_redis_huey_when_redis_url_is_set(redis_url: str) -> Non
         "from huey.contrib.djhuey import HUEY\n"
         "print(settings.HUEY['huey_class']); print(settings.HUEY['url']); print(type(HUEY).__name__)\n"
     )
-    env = {**os.environ, "MINAN_ENV": "test", "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "minan.settings"}
+    env = {
+        **os.environ,
+        "MINAN_ENV": "test",
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "minan.settings",
+    }
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["huey.RedisHuey", redis_url, "RedisHuey"]
