@@ -32,7 +32,7 @@ minan/static/vendor/echarts.min.js: package.json
 
 # Compiled with Babel (a Python dependency), so no system gettext is needed to run MinAn.
 messages: $(STAMP)
-	$(BIN)/pybabel compile -q -D django -d minan/locale
+	$(BIN)/pybabel compile -D django -d minan/locale
 
 test: setup lint typecheck migrations-check pytest
 
