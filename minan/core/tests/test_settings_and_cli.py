@@ -97,13 +97,20 @@ def test_demo_data_is_idempotent() -> None:
 
 
 @pytest.mark.django_db
-def test_home_figures_come_from_the_scope(client: Any, rencheng_officer: Any, city_office: Any, institutions: Any) -> None:
+def test_home_figures_come_from_the_scope(
+    client: Any, rencheng_officer: Any, city_office: Any, institutions: Any
+) -> None:
     login_client(client, rencheng_officer)
     page = client.get(reverse("core:home")).content.decode()
     assert 'data-figure="institutions">2<' in page and 'data-figure="counties">1<' in page
     login_client(client, city_office)
     page = client.get(reverse("core:home")).content.decode()
     assert 'data-figure="institutions">4<' in page and 'data-figure="counties">2<' in page
+
+
+def test_chinese_even_when_the_browser_asks_for_english(client: Any) -> None:
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="zh-hans"' in page and "<h1>登录</h1>" in page
 
 
 @pytest.mark.django_db
@@ -119,7 +126,11 @@ def test_translation_catalogue_is_complete() -> None:
 
     with open(ROOT / "minan/locale/zh_Hans/LC_MESSAGES/django.po", "rb") as fh:
         catalog = read_po(fh)
-    missing = [m.id for m in catalog if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
+    missing = [
+        m.id
+        for m in catalog
+        if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))
+    ]
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert not missing, f"untranslated: {missing[:10]}"
     assert not fuzzy, f"fuzzy: {fuzzy[:10]}"
