@@ -70,7 +70,7 @@ class UserCreateForm(ScopedChoiceMixin, forms.Form):
         regex=r"^[A-Za-z0-9_.@-]{3,150}$",
         error_messages={"invalid": _("Use 3 to 150 letters, digits or _ . @ -.")},
     )
-    display_name = forms.CharField(label=_("Name"), max_length=50)
+    display_name = forms.CharField(label=_("Full name"), max_length=50)
     phone = forms.RegexField(
         label=_("Mobile phone"),
         regex=r"^1[3-9]\d{9}$",
@@ -97,7 +97,7 @@ class UserCreateForm(ScopedChoiceMixin, forms.Form):
 
 
 class UserEditForm(ScopedChoiceMixin, forms.Form):
-    display_name = forms.CharField(label=_("Name"), max_length=50)
+    display_name = forms.CharField(label=_("Full name"), max_length=50)
     phone = forms.RegexField(
         label=_("Mobile phone"),
         regex=r"^1[3-9]\d{9}$",

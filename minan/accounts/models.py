@@ -23,7 +23,7 @@ class User(AbstractUser, ScopedModel):
     what the user may see is its scope entries (`scopes`).
     """
 
-    display_name = models.CharField(_("name"), max_length=50)
+    display_name = models.CharField(_("full name"), max_length=50)
     phone = models.CharField(_("mobile phone"), max_length=20, blank=True)
     region = models.ForeignKey(
         "regions.Region", verbose_name=_("home region"), on_delete=models.PROTECT, related_name="+"
