@@ -47,6 +47,8 @@ def verify_chain(chunk_size: int = 5000) -> VerifyResult:
         last_id = event.pk
         checked += 1
     head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None and checked:
+        return VerifyResult(False, checked, last_id, "the chain head row is missing")
     if head is not None and head.last_hash != expected_prev:
         return VerifyResult(
             False, checked, last_id, f"the chain ends before row {head.last_id}: rows at the end were deleted"

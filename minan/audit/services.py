@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -105,9 +105,15 @@ def record(
     region_path = getattr(obj, "region_path", "") if obj is not None else ""
     with transaction.atomic():
         # Lock the head first (an UPDATE takes the row lock / SQLite write lock), then read it.
-        updated = AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1)
-        if not updated:
-            AuditChainHead.objects.create(pk=1, count=1)
+        if not AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1):
+            # First write ever: two writers may race to create the head; the loser's insert fails
+            # inside its savepoint once the winner commits, and it then queues on the update.
+            try:
+                with transaction.atomic():
+                    AuditChainHead.objects.create(pk=1, count=0)
+            except IntegrityError:
+                pass
+            AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1)
         head = AuditChainHead.objects.get(pk=1)
         event = AuditEvent(
             at=timezone.now(),

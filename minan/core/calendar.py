@@ -8,6 +8,7 @@ year → for a year an administrator marked as loaded, Monday–Friday work → 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import chinese_calendar
@@ -19,6 +20,8 @@ from minan.core.errors import DomainError, NotPermitted
 
 from .models import CalendarOverride, CalendarYear
 
+logger = logging.getLogger("minan.calendar")
+
 
 class CalendarNotLoaded(DomainError):
     code = "calendar_not_loaded"
@@ -29,6 +32,8 @@ class CalendarNotLoaded(DomainError):
             % {"year": year}
         )
         self.year = year
+        # Reported, not only raised: operators see every deadline that could not be computed.
+        logger.error("working-day calendar for %d is not loaded; a deadline could not be computed", year)
 
 
 def package_covers(year: int) -> bool:
