@@ -75,8 +75,10 @@ def main() -> None:
     )
     officer = User.objects.get(username="rencheng")
     prefix = "370000/370800/370811/"
-    print(f"institutions: {Institution.objects.count()}, in 任城区: "
-          f"{Institution.objects.filter(region_path__startswith=prefix).count()}")
+    print(
+        f"institutions: {Institution.objects.count()}, in 任城区: "
+        f"{Institution.objects.filter(region_path__startswith=prefix).count()}"
+    )
 
     def scoped() -> None:
         officer.__dict__.pop("_scope_entries", None)
@@ -92,16 +94,24 @@ def main() -> None:
 
     base = timed(by_hand)
     mech = timed(scoped)
-    print(f"scoped read (count + first page of 50): by hand {base * 1000:.2f} ms, for_user {mech * 1000:.2f} ms, "
-          f"ratio {mech / base:.2f}")
+    print(
+        f"scoped read (count + first page of 50): by hand {base * 1000:.2f} ms, for_user {mech * 1000:.2f} ms, "
+        f"ratio {mech / base:.2f}"
+    )
 
     def plain_inserts() -> None:
         # Baseline: the same row, one transaction per write, no chain.
         for i in range(AUDIT_WRITES // 10):
             with transaction.atomic():
                 AuditEvent.objects.bulk_create(
-                    [AuditEvent(at=django.utils.timezone.now(), action="bench.plain", prev_hash="0" * 64,
-                                hash=f"plain-{time.perf_counter_ns()}-{i}")]
+                    [
+                        AuditEvent(
+                            at=django.utils.timezone.now(),
+                            action="bench.plain",
+                            prev_hash="0" * 64,
+                            hash=f"plain-{time.perf_counter_ns()}-{i}",
+                        )
+                    ]
                 )
 
     def chained() -> None:
@@ -110,8 +120,10 @@ def main() -> None:
 
     base_w = timed(plain_inserts, repeat=10) / (AUDIT_WRITES // 10)
     chain_w = timed(chained, repeat=10) / (AUDIT_WRITES // 10)
-    print(f"audit write: plain insert {base_w * 1e6:.0f} µs, record() {chain_w * 1e6:.0f} µs, "
-          f"ratio {chain_w / base_w:.2f} ({1 / chain_w:.0f} chained writes/s, one writer)")
+    print(
+        f"audit write: plain insert {base_w * 1e6:.0f} µs, record() {chain_w * 1e6:.0f} µs, "
+        f"ratio {chain_w / base_w:.2f} ({1 / chain_w:.0f} chained writes/s, one writer)"
+    )
     from minan.audit.chain import verify_chain
 
     # The baseline rows are not part of the chain; remove them before verifying.
@@ -121,7 +133,9 @@ def main() -> None:
     start = time.perf_counter()
     result = verify_chain()
     elapsed = time.perf_counter() - start
-    print(f"audit verify: {result.checked} rows in {elapsed:.2f} s ({result.checked / elapsed:.0f} rows/s), ok={result.ok}")
+    print(
+        f"audit verify: {result.checked} rows in {elapsed:.2f} s ({result.checked / elapsed:.0f} rows/s), ok={result.ok}"
+    )
 
 
 if __name__ == "__main__":

@@ -415,3 +415,30 @@ def provision_totp(actor: User | None, user: User, key_hex: str, *, request: Any
     device = TOTPDevice.objects.create(user=user, name="provisioned", confirmed=True, key=key_hex)
     record("totp.provision", user=actor, request=request, obj=user)
     return device
+
+
+def _require_unlock(actor: User | None, target: User) -> None:
+    if actor is None:
+        return
+    _require(actor, "accounts.unlock_user")
+    if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
+        raise OutOfScope(_("User not found."))
+
+
+@transaction.atomic
+def unlock_user(actor: User | None, target: User, *, request: Any = None) -> None:
+    """Lift a login lockout of this account (the lock on a client address expires by itself)."""
+    from axes.utils import reset
+
+    _require_unlock(actor, target)
+    reset(username=target.username)
+    record("user.unlock", user=actor, request=request, obj=target, username="" if actor else "system")
+
+
+@transaction.atomic
+def reset_totp(actor: User | None, target: User, *, request: Any = None) -> None:
+    """Remove the user's authenticator and recovery codes; they enrol again at the next login."""
+    _require_unlock(actor, target)
+    TOTPDevice.objects.filter(user=target).delete()
+    StaticDevice.objects.filter(user=target).delete()
+    record("totp.reset", user=actor, request=request, obj=target, username="" if actor else "system")

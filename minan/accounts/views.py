@@ -346,6 +346,7 @@ class UserDetailView(ScopedViewMixin, DetailView):
             scope_form=scope_form,
             can_grant=user.has_perm("accounts.grant_role"),
             can_change=user.has_perm("accounts.change_user"),
+            can_unlock=user.has_perm("accounts.unlock_user"),
             phone_masked=mask_phone(target.phone) if target.phone else "",
         )
         return context
@@ -439,6 +440,10 @@ class UserActionView(ScopedViewMixin, SingleObjectMixin, View):
                 )
             elif action == "enable":
                 services.set_active(actor, target, True, request=request)
+            elif action == "unlock":
+                services.unlock_user(actor, target, request=request)
+            elif action == "reset-totp":
+                services.reset_totp(actor, target, request=request)
             elif action == "reset-password":
                 reset_form = PasswordResetForm(request.POST)
                 if not reset_form.is_valid():

@@ -157,3 +157,35 @@ def test_openapi_schema_is_valid(client: Any) -> None:
     out = StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
     assert "/api/v1/regions/" in out.getvalue() and "/api/v1/auth/token/" in out.getvalue()
+
+
+def test_security_admin_unlocks_a_locked_account(client: Any, make_user: Any, tree: Any) -> None:
+    from conftest import PASSWORD
+
+    make_user("locked", region=tree["rencheng"])
+    for _i in range(5):
+        client.post("/accounts/login/", {"username": "locked", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "locked", "password": PASSWORD}, REMOTE_ADDR="10.0.0.2"
+        ).status_code
+        == 403
+    )
+    secadmin = make_user("secadmin", roles=["security_admin"], region=tree["city"])
+    admin_client = login_client(type(client)(), secadmin)
+    target = User.objects.get(username="locked")
+    admin_client.post(reverse("accounts:user_action", args=[target.pk, "unlock"]))
+    assert AuditEvent.objects.filter(action="user.unlock", username="secadmin").count() == 1
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "locked", "password": PASSWORD}, REMOTE_ADDR="10.0.0.2"
+        ).status_code
+        == 302
+    )
+
+
+def test_unlock_needs_the_permission(client: Any, rencheng_officer: User, make_user: Any, tree: Any) -> None:
+    target = make_user("someone", region=tree["rencheng"])
+    login_client(client, rencheng_officer)
+    client.post(reverse("accounts:user_action", args=[target.pk, "reset-totp"]))
+    assert not AuditEvent.objects.filter(action="totp.reset").exists()

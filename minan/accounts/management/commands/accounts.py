@@ -1,14 +1,11 @@
 from typing import Any
 
-from axes.utils import reset
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from minan.accounts import services
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS
-from minan.audit.services import record
 from minan.core.errors import DomainError
 from minan.regions.models import Region
 
@@ -44,14 +41,11 @@ class Command(BaseCommand):
             self.stdout.write(f"disabled {services.disable_dormant_accounts()} accounts")
         elif sub == "unlock":
             user = self._user(options["username"])
-            reset(username=user.username)
-            record("user.unlock", obj=user, username="system")
+            services.unlock_user(None, user)
             self.stdout.write(f"unlocked {user.username}")
         elif sub == "reset-totp":
             user = self._user(options["username"])
-            with transaction.atomic():
-                TOTPDevice.objects.filter(user=user).delete()
-                record("totp.reset", obj=user, username="system")
+            services.reset_totp(None, user)
             self.stdout.write(f"{user.username} will set up an authenticator at next login")
         else:
             region = Region.objects.filter(code=options["region"]).first()
