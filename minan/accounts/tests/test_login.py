@@ -262,3 +262,18 @@ def test_api_token_wrong_credentials_and_lockout(rencheng_officer: User) -> None
         "/api/v1/auth/token/", {"username": "rc_officer", "password": PASSWORD}, format="json"
     )
     assert response.status_code == 403 and response.json()["code"] == "locked"
+
+
+def test_idle_session_ends_after_thirty_minutes(client: Any, rencheng_officer: User) -> None:
+    import time_machine
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.post(LOGIN, {"username": "rc_officer", "password": PASSWORD})
+    with time_machine.travel(start + timedelta(minutes=29), tick=False):
+        assert client.get("/").status_code == 200  # activity moves the expiry on
+    with time_machine.travel(start + timedelta(minutes=29 + 29), tick=False):
+        assert client.get("/").status_code == 200
+    with time_machine.travel(start + timedelta(minutes=29 + 29 + 31), tick=False):
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"].startswith(LOGIN)
