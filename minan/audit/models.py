@@ -60,6 +60,18 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise RuntimeError("audit events are append-only; use `minan audit archive`")
 
+    @property
+    def action_label(self) -> str:
+        from .labels import action_label
+
+        return action_label(self.action)
+
+    @property
+    def object_label(self) -> str:
+        from .labels import object_label
+
+        return object_label(self.object_type) if self.object_type else ""
+
 
 class AuditChainHead(models.Model):
     """The single row every audit write locks first: it serialises the chain across processes."""

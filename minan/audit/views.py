@@ -70,10 +70,10 @@ class AuditEventExportView(ScopedViewMixin, ListView):
             [
                 e.pk,
                 e.at,
-                e.username,
+                e.username or _("System"),
                 e.ip or "",
-                e.action,
-                e.object_type,
+                e.action_label,
+                e.object_label,
                 e.object_id,
                 e.get_result_display(),
                 str(e.changes) if e.changes else "",

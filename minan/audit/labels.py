@@ -1,0 +1,47 @@
+"""Readable names of audit actions, for the audit list and its export."""
+
+from django.apps import apps
+from django.utils.translation import gettext_lazy as _
+
+ACTION_LABELS = {
+    "login": _("Sign-in"),
+    "logout": _("Sign-out"),
+    "login.failed": _("Failed sign-in"),
+    "login.locked": _("Sign-in locked"),
+    "permission.denied": _("Permission denied"),
+    "export": _("Export"),
+    "user.create": _("Account created"),
+    "user.update": _("Account changed"),
+    "user.disable": _("Account disabled"),
+    "user.enable": _("Account enabled"),
+    "user.unlock": _("Lockout lifted"),
+    "role.grant": _("Role granted"),
+    "role.revoke": _("Role revoked"),
+    "scope.grant": _("Scope granted"),
+    "scope.revoke": _("Scope removed"),
+    "password.change": _("Password changed"),
+    "password.reset": _("Password reset"),
+    "totp.enrol_start": _("Authenticator set-up started"),
+    "totp.enrol_confirm": _("Authenticator set up"),
+    "totp.provision": _("Authenticator provisioned"),
+    "totp.recovery_codes": _("Recovery codes issued"),
+    "totp.reset": _("Authenticator reset"),
+    "regions.load": _("Regions loaded"),
+    "institution.create": _("Institution created"),
+    "calendar.load_year": _("Calendar year loaded"),
+    "calendar.override": _("Calendar entry set"),
+    "calendar.override_delete": _("Calendar entry deleted"),
+    "audit.archive": _("Audit rows archived"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def object_label(object_type: str) -> str:
+    """The model's verbose name for an `app.model` label; the label itself if unknown."""
+    try:
+        return str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return object_type
