@@ -63,39 +63,6 @@ class ScopedChoiceMixin:
             fields["institution"].queryset = Institution.objects.for_user(user)
 
 
-class UserCreateForm(ScopedChoiceMixin, forms.Form):
-    username = forms.RegexField(
-        label=_("Username"),
-        max_length=150,
-        regex=r"^[A-Za-z0-9_.@-]{3,150}$",
-        error_messages={"invalid": _("Use 3 to 150 letters, digits or _ . @ -.")},
-    )
-    display_name = forms.CharField(label=_("Full name"), max_length=50)
-    phone = forms.RegexField(
-        label=_("Mobile phone"),
-        regex=r"^1[3-9]\d{9}$",
-        required=False,
-        error_messages={"invalid": _("Enter an 11-digit mainland mobile number.")},
-    )
-    email = forms.EmailField(label=_("Email"), required=False)
-    region = forms.ModelChoiceField(label=_("Home region"), queryset=Region.objects.none())
-    institution = forms.ModelChoiceField(
-        label=_("Institution"), queryset=Institution.objects.none(), required=False
-    )
-    expires_at = forms.DateTimeField(
-        label=_("Account expires at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
-    password = forms.CharField(
-        label=_("Initial password"),
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput,
-        help_text=_("The user must change it at first login."),
-    )
-
-
 class UserEditForm(ScopedChoiceMixin, forms.Form):
     display_name = forms.CharField(label=_("Full name"), max_length=50)
     phone = forms.RegexField(
@@ -114,6 +81,33 @@ class UserEditForm(ScopedChoiceMixin, forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+
+class UserCreateForm(UserEditForm):
+    username = forms.RegexField(
+        label=_("Username"),
+        max_length=150,
+        regex=r"^[A-Za-z0-9_.@-]{3,150}$",
+        error_messages={"invalid": _("Use 3 to 150 letters, digits or _ . @ -.")},
+    )
+    password = forms.CharField(
+        label=_("Initial password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput,
+        help_text=_("The user must change it at first login."),
+    )
+
+    field_order = [
+        "username",
+        "display_name",
+        "phone",
+        "email",
+        "region",
+        "institution",
+        "expires_at",
+        "password",
+    ]
 
 
 class RoleGrantForm(forms.Form):

@@ -381,18 +381,17 @@ def _write(rows: list[_Row], existing: dict[str, _Existing]) -> LoadResult:
             path_of[row.code] = path
             parent_id = pk_of[row.parent_code] if row.parent_code else None
             current = existing.get(row.code)
+            candidate = Region(
+                code=row.code,
+                name=row.name,
+                level=row.level,
+                parent_id=parent_id,
+                statutory=row.statutory,
+                note=row.note,
+                region_path=path,
+            )
             if current is None:
-                new.append(
-                    Region(
-                        code=row.code,
-                        name=row.name,
-                        level=row.level,
-                        parent_id=parent_id,
-                        statutory=row.statutory,
-                        note=row.note,
-                        region_path=path,
-                    )
-                )
+                new.append(candidate)
             elif (current.name, current.level, current.statutory, current.note, current.region_path) == (
                 row.name,
                 row.level,
@@ -402,18 +401,8 @@ def _write(rows: list[_Row], existing: dict[str, _Existing]) -> LoadResult:
             ):
                 unchanged += 1
             else:
-                changed.append(
-                    Region(
-                        pk=current.pk,
-                        code=row.code,
-                        name=row.name,
-                        level=row.level,
-                        parent_id=parent_id,
-                        statutory=row.statutory,
-                        note=row.note,
-                        region_path=path,
-                    )
-                )
+                candidate.pk = current.pk
+                changed.append(candidate)
         if new:
             Region.objects.bulk_create(new, batch_size=500)
             missing = [region.code for region in new if region.pk is None]
