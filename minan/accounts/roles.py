@@ -37,7 +37,7 @@ ROLE_LABELS = {
 }
 ROLE_CHOICES = list(ROLE_LABELS.items())
 
-_READ = ["regions.view_region", "institutions.view_institution"]
+_READ = ["regions.view_region", "institutions.view_institution", "institutions.view_insurancepolicy"]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -54,6 +54,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "regions.load_region",
             "core.view_calendaroverride",
             "core.change_calendaroverride",
+            # The registry's CONFIGURABLE lists and the classification scheme.
+            "institutions.change_riskclass",
+            "institutions.change_subtype",
+            "institutions.change_ownership",
         ]
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.
@@ -73,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.add_institution",
             "institutions.change_institution",
             "institutions.export_institution",
+            "institutions.import_institution",
             "core.view_calendaroverride",
         ]
     ),
@@ -91,6 +96,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.add_institution",
             "institutions.change_institution",
             "institutions.export_institution",
+            "institutions.import_institution",
         ]
     ),
     CADRE: frozenset(_READ),

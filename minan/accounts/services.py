@@ -68,7 +68,7 @@ def create_user(
     *,
     username: str,
     display_name: str,
-    password: str,
+    password: str | None,
     region: Region,
     institution: Institution | None = None,
     phone: str = "",
@@ -96,11 +96,16 @@ def create_user(
         expires_at=expires_at,
         must_change_password=must_change_password,
     )
-    _validate_password(password, user)
-    user.set_password(password)
-    user.password_changed_at = timezone.now()
-    user.save()
-    PasswordHistory.objects.create(user=user, password=user.password)
+    if password is None:
+        # A person on record (e.g. a commissioner) who cannot sign in until an administrator sets a password.
+        user.set_unusable_password()
+        user.save()
+    else:
+        _validate_password(password, user)
+        user.set_password(password)
+        user.password_changed_at = timezone.now()
+        user.save()
+        PasswordHistory.objects.create(user=user, password=user.password)
     record(
         "user.create", user=actor, request=request, obj=user, changes=diff({}, snapshot(user, PROFILE_FIELDS))
     )

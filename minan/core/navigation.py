@@ -22,6 +22,9 @@ class NavItem:
 NAV = [
     NavItem(_("Home"), "core:home", None),
     NavItem(_("Institutions"), "institutions:list", "institutions.view_institution"),
+    NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
+    NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
+    NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),
     NavItem(_("Regions"), "regions:list", "regions.view_region"),
     NavItem(_("Users"), "accounts:user_list", "accounts.view_user"),
     NavItem(_("Working-day calendar"), "core:calendar", "core.view_calendaroverride"),

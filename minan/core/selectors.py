@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from minan.institutions.models import Institution
+from minan.institutions.selectors import counts_by_county
 
 
 def home_figures(user: Any) -> dict[str, Any]:
@@ -22,6 +23,8 @@ def home_figures(user: Any) -> dict[str, Any]:
         "operating": institutions.filter(status=Institution.Status.OPERATING).count(),
         "counties": Region.objects.for_user(user).filter(level=Region.Level.COUNTY).count(),
         "users": User.objects.for_user(user).filter(is_active=True).count(),
+        "by_county": counts_by_county(user),
+        "kinds": Institution.Kind.choices,
         "can_see_institutions": user.has_perm("institutions.view_institution"),
         "can_see_users": user.has_perm("accounts.view_user"),
     }

@@ -1,11 +1,38 @@
+from __future__ import annotations
+
 from typing import Any
 
-from django.db.models import Q
-from django.views.generic import DetailView, ListView
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic.detail import SingleObjectMixin
 
-from minan.core.views import ScopedViewMixin
+from minan.core.errors import DomainError
+from minan.core.masking import mask_phone
+from minan.core.views import ScopedViewMixin, current_user
+from minan.regions.models import Region
 
-from .models import Institution
+from . import lists, services
+from .forms import CommissionerForm, InstitutionForm, OwnershipForm, PolicyForm, SubtypeForm
+from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskClass, Subtype
+from .selectors import SORTS, filter_institutions, insurance_overview
+
+TABS = [
+    ("facts", _("Facts")),
+    ("commissioners", _("Four commissioners")),
+    ("insurance", _("Insurance")),
+    ("code", _("Public code")),
+    ("history", _("History")),
+]
+# Tabs the later modules fill; shown so that staff know where things will be.
+LATER_TABS = [_("Duty"), _("Inspections"), _("Hazards"), _("Alarms"), _("Documents")]
 
 
 class InstitutionListView(ScopedViewMixin, ListView):
@@ -14,22 +41,220 @@ class InstitutionListView(ScopedViewMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self) -> Any:
-        qs = super().get_queryset().select_related("region")
-        params = self.request.GET
-        if q := params.get("q", "").strip()[:50]:
-            qs = qs.filter(Q(name__icontains=q) | Q(uscc__iexact=q) | Q(address__icontains=q))
-        if (kind := params.get("kind")) in Institution.Kind.values:
-            qs = qs.filter(kind=kind)
-        if (region := params.get("region", "").strip()).isdigit():
-            qs = qs.filter(region_path__contains=f"{region}/")
-        return qs
+        return filter_institutions(super().get_queryset(), self.request.GET)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["kind_choices"] = Institution.Kind.choices
+        user = current_user(self.request)
+        context.update(
+            kind_choices=Institution.Kind.choices,
+            status_choices=Institution.Status.choices,
+            classes=RiskClass.objects.all(),
+            counties=Region.objects.for_user(user).filter(level=Region.Level.COUNTY),
+            sorts=list(SORTS),
+            stars=range(6),
+        )
+        return context
+
+
+class InsuranceView(ScopedViewMixin, TemplateView):
+    """综合责任保险: coverage rate, policies ending soon and operating institutions without cover.
+
+    Every figure comes from `insurance_overview`, which reads through for_user()."""
+
+    model = InsurancePolicy
+    template_name = "institutions/insurance.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["overview"] = insurance_overview(current_user(self.request))
         return context
 
 
 class InstitutionDetailView(ScopedViewMixin, DetailView):
     model = Institution
     template_name = "institutions/institution_detail.html"
+
+    def get_queryset(self) -> Any:
+        qs = super().get_queryset()
+        return qs.select_related(
+            "region", "region__parent", "subtype", "ownership", "risk_class", "class_override"
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        institution: Institution = self.object
+        user = current_user(self.request)
+        tab = self.request.GET.get("tab", "facts")
+        tab = tab if tab in dict(TABS) else "facts"
+        today = timezone.localdate()
+        context.update(
+            tab=tab, tabs=TABS, later_tabs=LATER_TABS, today=today, classes=RiskClass.objects.all()
+        )
+        context["can_change"] = user.has_perm("institutions.change_institution")
+        context["contact_phone_masked"] = (
+            mask_phone(institution.contact_phone) if institution.contact_phone else ""
+        )
+        if tab == "commissioners":
+            held = {c.role: c for c in institution.commissioners.select_related("user")}
+            context["commissioner_rows"] = [
+                (role, label, held.get(role)) for role, label in Commissioner.Role.choices
+            ]
+            context["commissioner_form"] = CommissionerForm(user=user)
+        elif tab == "insurance":
+            context["policies"] = institution.policies.all()
+            context["policy_form"] = PolicyForm()
+        elif tab == "history":
+            context["changes"] = institution.changes.select_related("user")[:200]
+        return context
+
+
+class InstitutionCreateView(ScopedViewMixin, View):
+    model = Institution
+    scope_action = "add"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = InstitutionForm(user=current_user(request))
+        return render(request, "institutions/institution_form.html", {"form": form, "creating": True})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = InstitutionForm(request.POST, user=current_user(request))
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            try:
+                institution = services.create_institution(current_user(request), request=request, **data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request, _("The institution %(name)s was created.") % {"name": institution.name}
+                )
+                return redirect("institutions:detail", pk=institution.pk)
+        return render(
+            request, "institutions/institution_form.html", {"form": form, "creating": True}, status=400
+        )
+
+
+class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
+    model = Institution
+    scope_action = "change"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        institution = self.get_object()
+        form = InstitutionForm(instance=institution, user=current_user(request))
+        return render(request, "institutions/institution_form.html", {"form": form, "object": institution})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        institution = self.get_object()
+        form = InstitutionForm(
+            request.POST, instance=Institution.objects.get(pk=institution.pk), user=current_user(request)
+        )
+        if form.is_valid():
+            try:
+                services.update_institution(
+                    current_user(request), institution, request=request, **form.cleaned_data
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("institutions:detail", pk=institution.pk)
+        return render(
+            request, "institutions/institution_form.html", {"form": form, "object": institution}, status=400
+        )
+
+
+class InstitutionActionView(ScopedViewMixin, SingleObjectMixin, View):
+    """POST actions from the detail page: commissioners and insurance. Each calls one service."""
+
+    model = Institution
+    scope_action = "change"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
+        institution = self.get_object()
+        actor = current_user(request)
+        tab = "commissioners"
+        try:
+            if action == "set-commissioner":
+                form = CommissionerForm(request.POST, user=actor)
+                if not form.is_valid():
+                    raise DomainError(_("Choose a role and a person inside your scope."))
+                services.set_commissioner(
+                    actor, institution, form.cleaned_data["role"], form.cleaned_data["user"], request=request
+                )
+            elif action == "remove-commissioner":
+                services.remove_commissioner(actor, institution, arg, request=request)
+            elif action == "add-policy":
+                tab = "insurance"
+                policy_form = PolicyForm(request.POST)
+                if not policy_form.is_valid():
+                    raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
+                services.add_policy(
+                    actor, institution, services.PolicyData(**policy_form.cleaned_data), request=request
+                )
+            elif action == "delete-policy":
+                tab = "insurance"
+                policy = InsurancePolicy.objects.filter(
+                    pk=arg if arg.isdigit() else 0, institution=institution
+                ).first()
+                if policy is None:
+                    raise DomainError(_("That policy does not exist."))
+                services.delete_policy(actor, policy, request=request)
+            else:
+                raise DomainError(_("Unknown action."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Saved."))
+        return redirect(reverse("institutions:detail", args=[institution.pk]) + f"?tab={tab}")
+
+
+class ListsView(LoginRequiredMixin, TemplateView):
+    """The CONFIGURABLE lists: subtypes per kind and ownership models.
+
+    Not scoped: reference data for every region; roles decide who sees (view_institution) and who
+    edits (change_subtype / change_ownership)."""
+
+    template_name = "institutions/lists.html"
+    scoped = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not request.user.has_perm("institutions.view_institution"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = current_user(self.request)
+        context.update(
+            subtypes=Subtype.objects.all(),
+            ownerships=Ownership.objects.all(),
+            subtype_form=kwargs.get("subtype_form") or SubtypeForm(),
+            ownership_form=kwargs.get("ownership_form") or OwnershipForm(),
+            can_edit_subtypes=user.has_perm("institutions.change_subtype"),
+            can_edit_ownership=user.has_perm("institutions.change_ownership"),
+        )
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        actor = current_user(request)
+        subtype_form, ownership_form = SubtypeForm(), OwnershipForm()
+        try:
+            if request.POST.get("list") == "subtype":
+                subtype_form = SubtypeForm(request.POST)
+                if subtype_form.is_valid():
+                    lists.save_subtype(actor, request=request, **subtype_form.cleaned_data)
+                    messages.success(request, _("Saved."))
+                    return redirect("institutions:lists")
+            else:
+                ownership_form = OwnershipForm(request.POST)
+                if ownership_form.is_valid():
+                    lists.save_ownership(actor, request=request, **ownership_form.cleaned_data)
+                    messages.success(request, _("Saved."))
+                    return redirect("institutions:lists")
+        except DomainError as exc:
+            target = subtype_form if request.POST.get("list") == "subtype" else ownership_form
+            target.add_error(exc.field if exc.field in target.fields else None, exc.message)
+        context = self.get_context_data(subtype_form=subtype_form, ownership_form=ownership_form)
+        return self.render_to_response(context, status=400)

@@ -14,8 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
+from minan.institutions import demo as registry
 from minan.institutions.models import Institution
-from minan.institutions.services import create_institution
 from minan.regions.models import Region
 from minan.regions.services import load_regions
 
@@ -51,38 +51,12 @@ class Command(BaseCommand):
         jining = Path(__file__).resolve().parents[3] / "regions" / "data" / "jining.csv"
         with transaction.atomic():
             result = load_regions(None, jining)
-            self._institutions()
+            registry.build(self.stdout)
             created = self._users()
         self.stdout.write(
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"
         )
         self._print_accounts()
-
-    def _institutions(self) -> None:
-        counties = Region.objects.filter(level=Region.Level.COUNTY, statutory=True).order_by("code")
-        for county in counties:
-            short = county.name
-            first_town = Region.objects.filter(parent=county).order_by("code").first()
-            rows = [
-                (f"{short}社会福利中心", Institution.Kind.ELDERLY_CARE, county, 260),
-                (f"{short}殡仪馆", Institution.Kind.FUNERAL, county, 0),
-            ]
-            if first_town is not None:
-                rows.append(
-                    (f"{short}{first_town.name}敬老院", Institution.Kind.ELDERLY_CARE, first_town, 60)
-                )
-            if county.code in {"370811", "370883", "370881"}:
-                rows.append((f"{short}儿童福利院", Institution.Kind.CHILD_WELFARE, county, 80))
-            for name, kind, region, beds in rows:
-                if not Institution.objects.filter(name=name).exists():
-                    create_institution(
-                        None,
-                        name=name,
-                        kind=kind,
-                        region=region,
-                        beds=beds,
-                        address=f"山东省济宁市{region.name}",
-                    )
 
     def _users(self) -> int:
         created = 0
