@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "minan.accounts",
     "minan.audit",
     "minan.institutions",
+    "minan.public",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,9 @@ AUDIT_ARCHIVE_DIR = Path(os.environ.get("MINAN_AUDIT_ARCHIVE_DIR", VAR_DIR / "au
 
 # Working-day calendar: from this month and day, administrators are warned if next year is missing.
 CALENDAR_WARN_FROM = os.environ.get("MINAN_CALENDAR_WARN_FROM", "11-01")
+
+# 一院一码: the address the public reaches (QR codes point at <base>/p/<token>/); empty = the request's host.
+MINAN_PUBLIC_BASE_URL = os.environ.get("MINAN_PUBLIC_BASE_URL", "")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -7,6 +7,7 @@ urlpatterns = [
     path("regions/", include("minan.regions.urls")),
     path("institutions/", include("minan.institutions.urls")),
     path("audit/", include("minan.audit.urls")),
+    path("p/", include("minan.public.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("minan.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

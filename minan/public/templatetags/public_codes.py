@@ -1,0 +1,24 @@
+"""`{% public_code_url institution as url %}`: the absolute URL an institution's QR code encodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def public_code_url(context: Any, institution: Any) -> str:
+    from minan.institutions.codes import public_url
+
+    request = context.get("request")
+    return public_url(request, institution) if request is not None else ""
+
+
+@register.simple_tag
+def county_code(institution: Any) -> str:
+    """The county-level code of an institution (third segment of its region path), or ""."""
+    parts = [code for code in institution.region_path.split("/") if code]
+    return parts[2] if len(parts) > 2 else ""
