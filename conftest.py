@@ -14,8 +14,13 @@ PASSWORD = "Minan@Test2026"
 
 
 @pytest.fixture(autouse=True)
-def _no_axes_leak(settings: Any) -> None:
-    settings.AXES_ENABLED = True
+def _default_language() -> Any:
+    # A request in an earlier test (e.g. the language switch) leaves its language active in the thread.
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -179,6 +179,8 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
         raise RegionLoadError([(0, _("The file is not a readable XLSX workbook."))]) from exc
     try:
         sheet = workbook.worksheets[0]
+        # A sheet may under-state its size; read-only mode would then stop early and drop rows silently.
+        sheet.reset_dimensions()
         for line, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
             yield line, [_cell_text(value) for value in values]
     finally:

@@ -21,7 +21,9 @@ def free_port() -> int:
 
 
 def children_of(pid: int) -> list[str]:
-    out = subprocess.run(["ps", "-ww", "-o", "args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ps", "-ww", "-o", "args=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 
