@@ -25,7 +25,7 @@ from django_otp import login as otp_login
 from minan.core.errors import DomainError, OutOfScope
 from minan.core.export import xlsx_response
 from minan.core.masking import mask_phone
-from minan.core.views import ScopedViewMixin, current_user
+from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 
 from . import services
 from .forms import (
@@ -402,57 +402,51 @@ class UserEditView(ScopedViewMixin, SingleObjectMixin, View):
         return render(request, "accounts/user_form.html", {"form": form, "target": target}, status=400)
 
 
-class UserActionView(ScopedViewMixin, SingleObjectMixin, View):
+class UserActionView(ScopedActionView):
     """POST-only actions on one user from its detail page; each calls one service."""
 
     model = User
-    scope_action = "change"
-    http_method_names = ["post"]
 
-    def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
-        target = self.get_object()
-        actor = current_user(request)
-        try:
-            if action == "grant-role":
-                form = RoleGrantForm(request.POST)
-                if not form.is_valid():
-                    raise DomainError(_("Choose a role."))
-                services.grant_role(actor, target, form.cleaned_data["role"], request=request)
-            elif action == "revoke-role":
-                services.revoke_role(actor, target, arg, request=request)
-            elif action == "add-scope":
-                scope_form = ScopeGrantForm(request.POST)
-                scope_form.limit_to(actor)
-                if not scope_form.is_valid():
-                    raise DomainError(" ".join(str(m) for ms in scope_form.errors.values() for m in ms))
-                services.add_scope(actor, target, request=request, **scope_form.cleaned_data)
-            elif action == "remove-scope":
-                entry = UserScope.objects.filter(pk=arg, user=target).first() if arg.isdigit() else None
-                if entry is None:
-                    raise DomainError(_("That scope entry does not exist."))
-                services.remove_scope(actor, entry, request=request)
-            elif action == "disable":
-                disable_form = DisableForm(request.POST)
-                if not disable_form.is_valid():
-                    raise DomainError(_("Give a reason."))
-                services.set_active(
-                    actor, target, False, reason=disable_form.cleaned_data["reason"], request=request
-                )
-            elif action == "enable":
-                services.set_active(actor, target, True, request=request)
-            elif action == "unlock":
-                services.unlock_user(actor, target, request=request)
-            elif action == "reset-totp":
-                services.reset_totp(actor, target, request=request)
-            elif action == "reset-password":
-                reset_form = PasswordResetForm(request.POST)
-                if not reset_form.is_valid():
-                    raise DomainError(_("Enter a temporary password."))
-                services.reset_password(actor, target, reset_form.cleaned_data["password"], request=request)
-            else:
-                raise DomainError(_("Unknown action."))
-        except DomainError as exc:
-            messages.error(request, exc.message)
+    def success_url(self, target: Any, action: str) -> str:
+        return reverse("accounts:user_detail", args=[target.pk])
+
+    def perform(self, action: str, arg: str, target: Any, actor: Any) -> None:
+        request = self.request
+        if action == "grant-role":
+            form = RoleGrantForm(request.POST)
+            if not form.is_valid():
+                raise DomainError(_("Choose a role."))
+            services.grant_role(actor, target, form.cleaned_data["role"], request=request)
+        elif action == "revoke-role":
+            services.revoke_role(actor, target, arg, request=request)
+        elif action == "add-scope":
+            scope_form = ScopeGrantForm(request.POST)
+            scope_form.limit_to(actor)
+            if not scope_form.is_valid():
+                raise DomainError(" ".join(str(m) for ms in scope_form.errors.values() for m in ms))
+            services.add_scope(actor, target, request=request, **scope_form.cleaned_data)
+        elif action == "remove-scope":
+            entry = UserScope.objects.filter(pk=arg, user=target).first() if arg.isdigit() else None
+            if entry is None:
+                raise DomainError(_("That scope entry does not exist."))
+            services.remove_scope(actor, entry, request=request)
+        elif action == "disable":
+            disable_form = DisableForm(request.POST)
+            if not disable_form.is_valid():
+                raise DomainError(_("Give a reason."))
+            services.set_active(
+                actor, target, False, reason=disable_form.cleaned_data["reason"], request=request
+            )
+        elif action == "enable":
+            services.set_active(actor, target, True, request=request)
+        elif action == "unlock":
+            services.unlock_user(actor, target, request=request)
+        elif action == "reset-totp":
+            services.reset_totp(actor, target, request=request)
+        elif action == "reset-password":
+            reset_form = PasswordResetForm(request.POST)
+            if not reset_form.is_valid():
+                raise DomainError(_("Enter a temporary password."))
+            services.reset_password(actor, target, reset_form.cleaned_data["password"], request=request)
         else:
-            messages.success(request, _("Saved."))
-        return redirect("accounts:user_detail", pk=target.pk)
+            raise DomainError(_("Unknown action."))

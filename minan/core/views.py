@@ -9,7 +9,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import TemplateView
+from django.views.generic.detail import SingleObjectMixin
 
 from minan.audit.services import record
 from minan.core.scoping import permission_for
@@ -154,3 +156,35 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             raise_to.add_error(None, exc.message)
         context = self.get_context_data(year_form=year_form, override_form=override_form)
         return self.render_to_response(context, status=400)
+
+
+class ScopedActionView(ScopedViewMixin, SingleObjectMixin, View):
+    """POST-only actions on one scoped object from its detail page.
+
+    `perform()` calls one service per action; a refused action (DomainError) becomes an error message,
+    and either way the user returns to `success_url()`.
+    """
+
+    scope_action = "change"
+    http_method_names = ["post"]
+
+    def perform(self, action: str, arg: str, target: Any, actor: User) -> None:
+        raise NotImplementedError
+
+    def success_url(self, target: Any, action: str) -> str:
+        raise NotImplementedError
+
+    def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from minan.core.errors import DomainError
+
+        target = self.get_object()
+        try:
+            self.perform(action, arg, target, current_user(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Saved."))
+        return redirect(self.success_url(target, action))

@@ -16,7 +16,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from minan.core.errors import DomainError
 from minan.core.masking import mask_phone
-from minan.core.views import ScopedViewMixin, current_user
+from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 from minan.regions.models import Region
 
 from . import lists, services
@@ -164,50 +164,43 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
         )
 
 
-class InstitutionActionView(ScopedViewMixin, SingleObjectMixin, View):
+class InstitutionActionView(ScopedActionView):
     """POST actions from the detail page: commissioners and insurance. Each calls one service."""
 
     model = Institution
-    scope_action = "change"
-    http_method_names = ["post"]
+    TABS = {"add-policy": "insurance", "delete-policy": "insurance"}
 
-    def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
-        institution = self.get_object()
-        actor = current_user(request)
-        tab = "commissioners"
-        try:
-            if action == "set-commissioner":
-                form = CommissionerForm(request.POST, user=actor)
-                if not form.is_valid():
-                    raise DomainError(_("Choose a role and a person inside your scope."))
-                services.set_commissioner(
-                    actor, institution, form.cleaned_data["role"], form.cleaned_data["user"], request=request
-                )
-            elif action == "remove-commissioner":
-                services.remove_commissioner(actor, institution, arg, request=request)
-            elif action == "add-policy":
-                tab = "insurance"
-                policy_form = PolicyForm(request.POST)
-                if not policy_form.is_valid():
-                    raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
-                services.add_policy(
-                    actor, institution, services.PolicyData(**policy_form.cleaned_data), request=request
-                )
-            elif action == "delete-policy":
-                tab = "insurance"
-                policy = InsurancePolicy.objects.filter(
-                    pk=arg if arg.isdigit() else 0, institution=institution
-                ).first()
-                if policy is None:
-                    raise DomainError(_("That policy does not exist."))
-                services.delete_policy(actor, policy, request=request)
-            else:
-                raise DomainError(_("Unknown action."))
-        except DomainError as exc:
-            messages.error(request, exc.message)
+    def success_url(self, target: Any, action: str) -> str:
+        tab = self.TABS.get(action, "commissioners")
+        return reverse("institutions:detail", args=[target.pk]) + f"?tab={tab}"
+
+    def perform(self, action: str, arg: str, target: Any, actor: Any) -> None:
+        request = self.request
+        if action == "set-commissioner":
+            form = CommissionerForm(request.POST, user=actor)
+            if not form.is_valid():
+                raise DomainError(_("Choose a role and a person inside your scope."))
+            services.set_commissioner(
+                actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
+            )
+        elif action == "remove-commissioner":
+            services.remove_commissioner(actor, target, arg, request=request)
+        elif action == "add-policy":
+            policy_form = PolicyForm(request.POST)
+            if not policy_form.is_valid():
+                raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
+            services.add_policy(
+                actor, target, services.PolicyData(**policy_form.cleaned_data), request=request
+            )
+        elif action == "delete-policy":
+            policy = InsurancePolicy.objects.filter(
+                pk=arg if arg.isdigit() else 0, institution=target
+            ).first()
+            if policy is None:
+                raise DomainError(_("That policy does not exist."))
+            services.delete_policy(actor, policy, request=request)
         else:
-            messages.success(request, _("Saved."))
-        return redirect(reverse("institutions:detail", args=[institution.pk]) + f"?tab={tab}")
+            raise DomainError(_("Unknown action."))
 
 
 class ListsView(LoginRequiredMixin, TemplateView):
