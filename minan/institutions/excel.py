@@ -32,7 +32,7 @@ from typing import IO, Any, NamedTuple
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -795,6 +795,9 @@ def import_institutions(
                 Institution.objects.bulk_create(institutions[start : start + CREATE_BATCH])
                 if progress:
                     progress(len(rows) + min(start + CREATE_BATCH, len(institutions)), total)
+            # Foreign keys are checked at commit by default (deferred); check them now, inside the
+            # transaction, so that a relation deleted since the check refuses the file here.
+            connection.check_constraints(table_names=[Institution._meta.db_table])
             if any(i.pk is None for i in institutions):  # a backend that does not return ids
                 ids = dict(
                     Institution.objects.filter(

@@ -385,7 +385,6 @@ def test_checking_does_not_query_per_row(city_office: Any, tree: Any) -> None:
     assert count(20) == count(2)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_relation_deleted_meanwhile_refuses_the_file(city_office: Any, tree: Any, monkeypatch: Any) -> None:
     """The existence of region, subtype and ownership is checked once per file; the insert is guarded by
     the foreign keys, so a subtype deleted between check and write refuses the whole file."""
