@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "minan.accounts",
     "minan.audit",
     "minan.institutions",
+    "minan.duty",
     "minan.public",
 ]
 
@@ -176,6 +177,9 @@ RECOVERY_CODE_COUNT = 10
 # Audit trail: at least 180 days online (网络安全法 Art. 21), default 365; older rows are archived.
 AUDIT_RETENTION_DAYS = max(180, env_int("MINAN_AUDIT_RETENTION_DAYS", 365))
 AUDIT_ARCHIVE_DIR = Path(os.environ.get("MINAN_AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive"))
+
+# 包保: cadres responsible for more institutions than this are flagged.
+CADRE_MAX_LOAD = env_int("MINAN_CADRE_MAX_LOAD", 15)
 
 # Working-day calendar: from this month and day, administrators are warned if next year is missing.
 CALENDAR_WARN_FROM = os.environ.get("MINAN_CALENDAR_WARN_FROM", "11-01")

@@ -37,7 +37,12 @@ ROLE_LABELS = {
 }
 ROLE_CHOICES = list(ROLE_LABELS.items())
 
-_READ = ["regions.view_region", "institutions.view_institution", "institutions.view_insurancepolicy"]
+_READ = [
+    "regions.view_region",
+    "institutions.view_institution",
+    "institutions.view_insurancepolicy",
+    "duty.view_dutyassignment",
+]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -78,6 +83,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.change_institution",
             "institutions.export_institution",
             "institutions.import_institution",
+            "duty.add_dutyassignment",
+            "duty.change_dutyassignment",
             "core.view_calendaroverride",
         ]
     ),
@@ -97,6 +104,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.change_institution",
             "institutions.export_institution",
             "institutions.import_institution",
+            "duty.add_dutyassignment",
+            "duty.change_dutyassignment",
         ]
     ),
     CADRE: frozenset(_READ),

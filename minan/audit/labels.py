@@ -43,6 +43,8 @@ ACTION_LABELS = {
     "classrule.change": _("Classification rule changed"),
     "classrule.delete": _("Classification rule deleted"),
     "subtype.change": _("Subtype list changed"),
+    "duty.assign": _("Responsible cadre assigned"),
+    "duty.end": _("Responsible cadre assignment ended"),
     "ownership.change": _("Ownership list changed"),
     "calendar.load_year": _("Calendar year loaded"),
     "calendar.override": _("Calendar entry set"),

@@ -14,6 +14,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
+from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
@@ -26,13 +27,14 @@ from .selectors import SORTS, filter_institutions, insurance_overview
 
 TABS = [
     ("facts", _("Facts")),
+    ("duty", _("Duty")),
     ("commissioners", _("Four commissioners")),
     ("insurance", _("Insurance")),
     ("code", _("Public code")),
     ("history", _("History")),
 ]
 # Tabs the later modules fill; shown so that staff know where things will be.
-LATER_TABS = [_("Duty"), _("Inspections"), _("Hazards"), _("Alarms"), _("Documents")]
+LATER_TABS = [_("Inspections"), _("Hazards"), _("Alarms"), _("Documents")]
 
 
 class InstitutionListView(ScopedViewMixin, ListView):
@@ -104,6 +106,14 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
         elif tab == "insurance":
             context["policies"] = institution.policies.all()
             context["policy_form"] = PolicyForm()
+        elif tab == "duty":
+            from minan.duty.models import DutyAssignment
+
+            context["assignments"] = DutyAssignment.objects.filter(institution=institution).select_related(
+                "cadre"
+            )
+            context["cadres"] = User.objects.for_user(user).filter(role_grants__role="cadre", is_active=True)
+            context["can_assign"] = user.has_perm("duty.add_dutyassignment")
         elif tab == "history":
             context["changes"] = institution.changes.select_related("user")[:200]
         return context
@@ -168,7 +178,12 @@ class InstitutionActionView(ScopedActionView):
     """POST actions from the detail page: commissioners and insurance. Each calls one service."""
 
     model = Institution
-    TABS = {"add-policy": "insurance", "delete-policy": "insurance"}
+    TABS = {
+        "add-policy": "insurance",
+        "delete-policy": "insurance",
+        "assign-cadre": "duty",
+        "end-duty": "duty",
+    }
 
     def success_url(self, target: Any, action: str) -> str:
         tab = self.TABS.get(action, "commissioners")
@@ -183,6 +198,17 @@ class InstitutionActionView(ScopedActionView):
             services.set_commissioner(
                 actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
             )
+        elif action == "assign-cadre":
+            from minan.duty import services as duty
+
+            cadre = User.objects.for_user(actor).filter(pk=request.POST.get("cadre") or 0).first()
+            if cadre is None:
+                raise DomainError(_("Choose a cadre inside your scope."))
+            duty.assign_cadre(actor, target, cadre, request=request)
+        elif action == "end-duty":
+            from minan.duty import services as duty
+
+            duty.end_assignment(actor, target, request.POST.get("reason", ""), request=request)
         elif action == "remove-commissioner":
             services.remove_commissioner(actor, target, arg, request=request)
         elif action == "add-policy":

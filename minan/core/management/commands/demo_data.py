@@ -77,7 +77,12 @@ class Command(BaseCommand):
                 )
                 accounts.grant_role(None, user, role)
                 for place in places:
-                    if place.isdigit():
+                    if role == "cadre":
+                        # A responsible cadre sees what it is responsible for: 包保 assignments.
+                        from minan.duty.services import assign_cadre
+
+                        assign_cadre(None, Institution.objects.get(name=place), user)
+                    elif place.isdigit():
                         accounts.add_scope(None, user, region=Region.objects.get(code=place), kinds=kinds)
                     else:
                         accounts.add_scope(None, user, institution=Institution.objects.get(name=place))
