@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
+from minan.duty.api import DutyAssignmentViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.regions.api import RegionViewSet
 
@@ -11,6 +12,7 @@ router.register("regions", RegionViewSet, basename="region")
 router.register("users", UserViewSet, basename="user")
 router.register("institutions", InstitutionViewSet, basename="institution")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
+router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignment")
 
 app_name = "api"
 urlpatterns = [

@@ -22,6 +22,7 @@ class NavItem:
 NAV = [
     NavItem(_("Home"), "core:home", None),
     NavItem(_("Institutions"), "institutions:list", "institutions.view_institution"),
+    NavItem(_("Duty coverage"), "duty:coverage", "duty.add_dutyassignment"),
     NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
     NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
     NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),

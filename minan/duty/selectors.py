@@ -37,3 +37,28 @@ def cadre_loads(user: Any) -> Any:
 
 def max_load() -> int:
     return int(settings.CADRE_MAX_LOAD)
+
+
+def coverage_by_county(user: Any) -> list[tuple[str, str, int, int, float]]:
+    """(county code, name, operating institutions, with an active cadre, percent) inside the scope."""
+    from minan.regions.models import Region
+
+    covered = DutyAssignment.objects.filter(institution=OuterRef("pk"), active=True, cadre__is_active=True)
+    rows = (
+        Institution.objects.for_user(user)
+        .filter(status=Institution.Status.OPERATING)
+        .annotate(covered=Exists(covered))
+        .values_list("region_path", "covered")
+    )
+    counts: dict[str, list[int]] = {}
+    for path, is_covered in rows:
+        parts = path.strip("/").split("/")
+        county = parts[2] if len(parts) > 2 else parts[-1]
+        entry = counts.setdefault(county, [0, 0])
+        entry[0] += 1
+        entry[1] += int(bool(is_covered))
+    names = dict(Region.objects.filter(code__in=counts).values_list("code", "name"))
+    return [
+        (code, names.get(code, code), n, ok, round(100 * ok / n, 1))
+        for code, (n, ok) in sorted(counts.items())
+    ]

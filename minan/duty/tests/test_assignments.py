@@ -154,3 +154,24 @@ def test_two_concurrent_reassignments_leave_exactly_one_active(
         t.join()
     assert not errors
     assert DutyAssignment.objects.filter(institution=home, active=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_coverage_page_and_api(
+    client: Any, rencheng_officer: Any, city_office: Any, cadres: list[User], institutions: Any, settings: Any
+) -> None:
+    from rest_framework.test import APIClient
+
+    services.assign_cadre(rencheng_officer, institutions["rc_elderly"], cadres[0])
+    settings.CADRE_MAX_LOAD = 0  # every cadre with one institution is over the limit
+    login_client(client, rencheng_officer)
+    page = client.get(reverse("duty:coverage")).content.decode()
+    assert 'data-figure="unassigned">1<' in page and 'data-figure="overloaded">1<' in page
+    assert "任城区殡仪馆" in page and "邹城市" not in page
+    login_client(client, city_office)
+    page = client.get(reverse("duty:coverage")).content.decode()
+    assert 'data-figure="unassigned">3<' in page and "50.0%" in page and "0.0%" in page
+    api = APIClient()
+    api.force_authenticate(rencheng_officer)
+    rows = api.get("/api/v1/duty-assignments/?active=1").json()["results"]
+    assert [(r["institution"], r["cadre_name"]) for r in rows] == [(institutions["rc_elderly"].pk, "cadre0")]
