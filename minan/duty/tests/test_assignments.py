@@ -175,3 +175,24 @@ def test_coverage_page_and_api(
     api.force_authenticate(rencheng_officer)
     rows = api.get("/api/v1/duty-assignments/?active=1").json()["results"]
     assert [(r["institution"], r["cadre_name"]) for r in rows] == [(institutions["rc_elderly"].pk, "cadre0")]
+
+
+@pytest.mark.django_db
+def test_bulk_assignment_is_all_or_nothing(
+    client: Any, rencheng_officer: Any, cadres: list[User], institutions: Any
+) -> None:
+    login_client(client, rencheng_officer)
+    own = [institutions["rc_elderly"].pk, institutions["rc_funeral"].pk]
+    response = client.post(reverse("duty:coverage"), {"institutions": own, "cadre": cadres[1].pk})
+    assert response.status_code == 302
+    assert set(DutyAssignment.objects.filter(active=True).values_list("institution_id", flat=True)) == set(
+        own
+    )
+    # One institution of another county in the selection: nothing is assigned.
+    response = client.post(
+        reverse("duty:coverage"),
+        {"institutions": [*own, institutions["zc_elderly"].pk], "cadre": cadres[0].pk},
+    )
+    assert set(DutyAssignment.objects.filter(active=True).values_list("cadre_id", flat=True)) == {
+        cadres[1].pk
+    }
