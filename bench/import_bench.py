@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import io
 import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("MINAN_ENV", "test")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minan.settings")
-os.environ.setdefault("MINAN_VAR_DIR", tempfile.mkdtemp(prefix="minan-bench-"))
+import _django  # noqa: E402  (bench/ is on sys.path when a script here runs)
 
-import django  # noqa: E402
+_django.start()
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "5000"))
@@ -117,8 +107,7 @@ def main() -> None:
         print(f"database: PostgreSQL ({connection.settings_dict['NAME']})")
     else:
         print(f"database: SQLite file in {os.environ['MINAN_VAR_DIR']}")
-    call_command("migrate", verbosity=0)
-    call_command("demo_data", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    _django.load_demo()
 
     from minan.accounts import roles
     from minan.accounts.models import User

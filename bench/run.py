@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("MINAN_ENV", "test")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minan.settings")
-os.environ.setdefault("MINAN_VAR_DIR", tempfile.mkdtemp(prefix="minan-bench-"))
+import _django  # noqa: E402  (bench/ is on sys.path when a script here runs)
 
-import django  # noqa: E402
+_django.start()
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 INSTITUTIONS = int(os.environ.get("BENCH_INSTITUTIONS", "40000"))  # national scale
 AUDIT_WRITES = int(os.environ.get("BENCH_AUDIT_WRITES", "2000"))
@@ -50,8 +41,7 @@ def main() -> None:
         print(f"database: PostgreSQL ({name})")
     else:
         print(f"database: SQLite file in {os.environ['MINAN_VAR_DIR']}")
-    call_command("migrate", verbosity=0)
-    call_command("demo_data", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    _django.load_demo()
 
     from minan.accounts.models import User
     from minan.audit.models import AuditEvent
@@ -106,7 +96,7 @@ def main() -> None:
                 AuditEvent.objects.bulk_create(
                     [
                         AuditEvent(
-                            at=django.utils.timezone.now(),
+                            at=timezone.now(),
                             action="bench.plain",
                             prev_hash="0" * 64,
                             hash=f"plain-{time.perf_counter_ns()}-{i}",
