@@ -156,9 +156,8 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         institution = self.get_object()
-        form = InstitutionForm(
-            request.POST, instance=Institution.objects.get(pk=institution.pk), user=current_user(request)
-        )
+        # The form only validates input (its _post_clean is off), so the scoped object itself is safe to pass.
+        form = InstitutionForm(request.POST, instance=institution, user=current_user(request))
         if form.is_valid():
             try:
                 services.update_institution(
