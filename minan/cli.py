@@ -14,7 +14,7 @@ COMMANDS = {
     "demo-data": "Build the Jining demo: region tree, institutions and one user per role (idempotent).",
     "regions": "Region tree: `regions load FILE.csv|xlsx` loads or updates a tree; `regions export`.",
     "audit": "Audit trail: `audit verify` checks the hash chain; `audit archive` moves old rows to files.",
-    "accounts": "Accounts: `accounts disable-dormant`, `accounts unlock USER`, `accounts reset-totp USER`.",
+    "accounts": "Accounts: `accounts create`, `accounts disable-dormant`, `accounts unlock USER`, `accounts reset-totp USER`.",
     "calendar": "Working-day calendar: `calendar status`, `calendar add-working-days DATE N`.",
 }
 
