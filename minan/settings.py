@@ -181,6 +181,9 @@ AUDIT_ARCHIVE_DIR = Path(os.environ.get("MINAN_AUDIT_ARCHIVE_DIR", VAR_DIR / "au
 # 包保: cadres responsible for more institutions than this are flagged.
 CADRE_MAX_LOAD = env_int("MINAN_CADRE_MAX_LOAD", 15)
 
+# Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
+MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)
+
 # Working-day calendar: from this month and day, administrators are warned if next year is missing.
 CALENDAR_WARN_FROM = os.environ.get("MINAN_CALENDAR_WARN_FROM", "11-01")
 

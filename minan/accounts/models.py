@@ -103,6 +103,8 @@ class UserScope(models.Model):
     kinds = models.JSONField(_("institution kinds"), default=list, blank=True)
     # Entries the 包保 service manages for a responsible cadre; removed with the assignment.
     via_duty = models.BooleanField(default=False, editable=False)
+    # Entries the supervision-group service manages: the counties of the groups the user belongs to.
+    via_group = models.BooleanField(default=False, editable=False)
     granted_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now)
 

@@ -42,6 +42,9 @@ _READ = [
     "institutions.view_institution",
     "institutions.view_insurancepolicy",
     "duty.view_dutyassignment",
+    "duty.view_supervisiongroup",
+    "duty.view_dutypost",
+    "duty.view_dutyvisit",
 ]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 
@@ -85,13 +88,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.import_institution",
             "duty.add_dutyassignment",
             "duty.change_dutyassignment",
+            "duty.export_dutyassignment",
+            "duty.add_supervisiongroup",
+            "duty.change_supervisiongroup",
+            "duty.change_dutypost",
             "core.view_calendaroverride",
         ]
     ),
     SECTOR_LEAD: frozenset(
-        _READ + _STAFF_DIRECTORY + ["institutions.change_institution", "institutions.export_institution"]
+        _READ
+        + _STAFF_DIRECTORY
+        + ["institutions.change_institution", "institutions.export_institution", "duty.export_dutyassignment"]
     ),
-    SUPERVISION_MEMBER: frozenset(_READ + _STAFF_DIRECTORY + ["institutions.export_institution"]),
+    SUPERVISION_MEMBER: frozenset(
+        _READ + _STAFF_DIRECTORY + ["institutions.export_institution", "duty.export_dutyassignment"]
+    ),
     COUNTY_OFFICER: frozenset(
         _READ
         + _STAFF_DIRECTORY
@@ -106,9 +117,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.import_institution",
             "duty.add_dutyassignment",
             "duty.change_dutyassignment",
+            "duty.export_dutyassignment",
         ]
     ),
-    CADRE: frozenset(_READ),
+    # Records 包保督查 visits to the institutions assigned to them (the service checks the assignment).
+    CADRE: frozenset(_READ + ["duty.add_dutyvisit"]),
     INSPECTOR: frozenset(_READ),
     EXPERT: frozenset(_READ),
     MEMBER_DEPARTMENT: frozenset(_READ),

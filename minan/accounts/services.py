@@ -278,6 +278,10 @@ def remove_scope(actor: User, entry: UserScope, *, request: Any = None) -> None:
         actor, place, institution_id=entry.institution_id
     ):
         raise NotPermitted(_("You can only remove scope that lies inside your own."))
+    if entry.via_duty or entry.via_group:
+        raise DomainError(
+            _("This entry follows a duty assignment or a supervision group; change it there."), code="managed"
+        )
     entry.delete()
     record(
         "scope.revoke",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from minan.accounts.models import User
 from minan.institutions.models import Institution
 
-from .models import DutyAssignment
+from .models import DutyAssignment, DutyItem, DutyVisit, Recurrence
 
 
 def unassigned(user: Any) -> Any:
@@ -62,3 +66,143 @@ def coverage_by_county(user: Any) -> list[tuple[str, str, int, int, float]]:
         (code, names.get(code, code), n, ok, round(100 * ok / n, 1))
         for code, (n, ok) in sorted(counts.items())
     ]
+
+
+# --- duty visits: the rule and what is due ---------------------------------------------------------------
+
+_MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3, Recurrence.HALF_YEARLY: 6, Recurrence.YEARLY: 12}
+
+
+def visit_rule() -> str | None:
+    """How often each assigned institution must be visited: the recurrence of the duty that carries the
+    visit task (seeded on the responsible cadre's post as monthly). None when no duty carries it."""
+    return (
+        DutyItem.objects.filter(task=DutyItem.Task.DUTY_VISIT)
+        .exclude(recurrence="")
+        .values_list("recurrence", flat=True)
+        .first()
+    )
+
+
+def add_period(day: dt.date, recurrence: str) -> dt.date:
+    """`day` plus one period; months keep the day of the month, clamped to the month's last day."""
+    if recurrence == Recurrence.DAILY:
+        return day + dt.timedelta(days=1)
+    if recurrence == Recurrence.WEEKLY:
+        return day + dt.timedelta(days=7)
+    months = day.month - 1 + _MONTHS[Recurrence(recurrence)]
+    year, month = day.year + months // 12, months % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class VisitDue:
+    assignment: DutyAssignment
+    last_visit: dt.date | None
+    next_due: dt.date | None  # None: no visit rule configured
+
+    @property
+    def overdue(self) -> bool:
+        return self.next_due is not None and self.next_due < timezone.localdate()
+
+
+def visit_schedule(assignments: Any, rule: str | None = None) -> list[VisitDue]:
+    """For each active assignment: the cadre's last visit since the assignment began and the next due
+    date (last visit, or the start of the assignment, plus one period of the rule)."""
+    rule = visit_rule() if rule is None else rule
+    last = (
+        DutyVisit.objects.filter(
+            institution=OuterRef("institution"),
+            cadre=OuterRef("cadre"),
+            visited_on__gte=OuterRef("starts_on"),
+        )
+        .order_by("-visited_on")
+        .values("visited_on")[:1]
+    )
+    rows = assignments.filter(active=True).annotate(last_visit=Subquery(last))
+    return [
+        VisitDue(a, a.last_visit, add_period(a.last_visit or a.starts_on, rule) if rule else None)
+        for a in rows
+    ]
+
+
+def overdue_visits(user: Any) -> list[VisitDue]:
+    """Active assignments inside the user's scope whose visit is overdue: a cadre sees their own, a
+    supervision group (leader and members) the counties it covers, a county officer the county."""
+    assignments = DutyAssignment.objects.for_user(user).select_related("institution", "cadre")
+    due = [row for row in visit_schedule(assignments) if row.overdue]
+    return sorted(due, key=lambda r: (r.next_due or dt.date.max, r.assignment.institution.name))
+
+
+def my_institutions(user: Any) -> list[VisitDue]:
+    """The cadre's own active assignments with the institution, its class and visit dates."""
+    assignments = (
+        DutyAssignment.objects.for_user(user)
+        .filter(cadre=user)
+        .select_related("institution__region", "institution__risk_class", "institution__class_override")
+        .order_by("institution__name")
+    )
+    return visit_schedule(assignments)
+
+
+def institution_facts(code: str, ids: list[int]) -> dict[int, int] | None:
+    """Per-institution figures other modules provide (e.g. `open_hazards`, `open_alarms`) through the
+    classification fact registry; None while no module provides the figure."""
+    from minan.institutions import classification
+
+    if not classification.has_source(code):
+        return None
+    return classification.fact_values(code, ids, timezone.localdate())
+
+
+# --- coverage figures for the dashboard -------------------------------------------------------------------
+
+
+def _county_of(path: str) -> str:
+    parts = path.strip("/").split("/")
+    return parts[2] if len(parts) > 2 else parts[-1]
+
+
+@dataclass
+class CountyCoverage:
+    code: str
+    name: str
+    operating: int = 0
+    with_cadre: int = 0
+    visited: int = 0
+
+    @property
+    def cadre_rate(self) -> float:
+        return round(100 * self.with_cadre / self.operating, 1) if self.operating else 0.0
+
+    @property
+    def visit_rate(self) -> float:
+        return round(100 * self.visited / self.operating, 1) if self.operating else 0.0
+
+
+def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCoverage, list[CountyCoverage]]:
+    """% of operating institutions with an active cadre and % visited this calendar month, in total and
+    per county, inside the user's scope. One query."""
+    from minan.regions.models import Region
+
+    today = today or timezone.localdate()
+    covered = DutyAssignment.objects.filter(institution=OuterRef("pk"), active=True, cadre__is_active=True)
+    visited = DutyVisit.objects.filter(institution=OuterRef("pk"), visited_on__gte=today.replace(day=1))
+    rows = (
+        Institution.objects.for_user(user)
+        .filter(status=Institution.Status.OPERATING)
+        .annotate(covered=Exists(covered), visited=Exists(visited))
+        .values_list("region_path", "covered", "visited")
+    )
+    total = CountyCoverage("", "")
+    counties: dict[str, CountyCoverage] = {}
+    for path, is_covered, is_visited in rows:
+        code = _county_of(path)
+        entry = counties.setdefault(code, CountyCoverage(code, code))
+        for target in (entry, total):
+            target.operating += 1
+            target.with_cadre += int(bool(is_covered))
+            target.visited += int(bool(is_visited))
+    for code, name in Region.objects.filter(code__in=counties).values_list("code", "name"):
+        counties[code].name = name
+    return total, [counties[c] for c in sorted(counties)]

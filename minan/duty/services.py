@@ -7,20 +7,34 @@ partial unique index `one_active_cadre_per_institution` is the last line of defe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.accounts.models import User, UserScope
-from minan.accounts.roles import CADRE
+from minan.accounts.roles import CADRE, ROLE_LABELS, SUPERVISION_MEMBER
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.scoping import region_within_scope
 from minan.institutions.models import Institution, InstitutionChange
+from minan.regions.models import Region
 
-from .models import DutyAssignment
+from .models import (
+    DutyAssignment,
+    DutyItem,
+    DutyPost,
+    DutyVisit,
+    DutyVisitPhoto,
+    GroupCounty,
+    Recurrence,
+    SupervisionGroup,
+)
 
 
 def _check(actor: Any, institution: Institution, cadre: User | None) -> None:
@@ -108,3 +122,303 @@ def bulk_assign(actor: Any, institutions: list[Institution], cadre: User, *, req
             if current is None or current.cadre_id != cadre.pk:
                 assign_cadre(actor, institution, cadre, request=request)
     return len(institutions)
+
+
+# --- supervision groups ----------------------------------------------------------------------------------
+
+
+def sync_group_scope(user: User) -> None:
+    """Make the user's `via_group` scope entries equal to the counties of the active groups they lead or
+    belong to. Idempotent; called for everyone a group change touches."""
+    wanted = set(
+        GroupCounty.objects.filter(group__active=True)
+        .filter(Q(group__leader=user) | Q(group__members=user))
+        .values_list("county_id", flat=True)
+    )
+    existing = {e.region_id: e for e in UserScope.objects.filter(user=user, via_group=True)}
+    stale = [e.pk for region_id, e in existing.items() if region_id not in wanted]
+    UserScope.objects.filter(pk__in=stale).delete()
+    UserScope.objects.bulk_create(
+        UserScope(user=user, region_id=region_id, via_group=True) for region_id in wanted - set(existing)
+    )
+    user.__dict__.pop("_scope_entries", None)
+
+
+def _common_path(paths: Sequence[str]) -> str:
+    """The deepest region path that contains all `paths` (the group's place)."""
+    parts = [p.strip("/").split("/")[:-1] for p in paths]  # each county's parent chain
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return "/".join(common) + "/" if common else ""
+
+
+@transaction.atomic
+def save_group(
+    actor: Any,
+    group: SupervisionGroup | None,
+    *,
+    name: str,
+    leader: User,
+    members: Sequence[User],
+    counties: Sequence[Region],
+    request: Any = None,
+) -> SupervisionGroup:
+    """Create or change a supervision group. A county already covered by another group is refused:
+    that group must release it first, so a county never has two groups (or silently changes group)."""
+    creating = group is None
+    if not actor.has_perm("duty.add_supervisiongroup" if creating else "duty.change_supervisiongroup"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if group is not None:
+        if not SupervisionGroup.objects.for_user(actor, "change").filter(pk=group.pk, active=True).exists():
+            raise OutOfScope(_("Supervision group not found."))
+        SupervisionGroup.objects.select_for_update().filter(pk=group.pk).first()
+    name = name.strip()
+    if not name:
+        raise DomainError(_("Give the group a name."), field="name")
+    if not counties:
+        raise DomainError(_("Choose at least one county."), field="counties")
+    for county in counties:
+        if county.level != Region.Level.COUNTY:
+            raise DomainError(
+                _("%(name)s is not a county-level division.") % {"name": county.name}, field="counties"
+            )
+        if not region_within_scope(actor, county.region_path):
+            raise DomainError(
+                _("%(name)s lies outside your scope.") % {"name": county.name}, field="counties"
+            )
+    people = User.objects.for_user(actor)
+    for person, field in [(leader, "leader"), *((m, "members") for m in members)]:
+        if not person.is_active or not people.filter(pk=person.pk).exists():
+            raise DomainError(_("Choose people inside your scope."), field=field)
+        if SUPERVISION_MEMBER not in person.role_codes:
+            raise DomainError(
+                _("%(name)s does not hold the role “%(role)s”.")
+                % {"name": person.display_name, "role": ROLE_LABELS[SUPERVISION_MEMBER]},
+                field=field,
+            )
+    county_ids = {c.pk for c in counties}
+    taken = (
+        GroupCounty.objects.select_for_update()
+        .filter(county_id__in=county_ids)
+        .exclude(group=group)
+        .select_related("county", "group")
+    )
+    for link in taken:
+        raise DomainError(
+            _("%(county)s is already covered by %(group)s; remove it from that group first.")
+            % {"county": link.county.name, "group": link.group.name},
+            field="counties",
+            code="county_taken",
+        )
+    before: dict[str, Any] = {}
+    touched: set[int] = {leader.pk, *(m.pk for m in members)}
+    if group is None:
+        group = SupervisionGroup(region_path=_common_path([c.region_path for c in counties]))
+    else:
+        before = _group_state(group)
+        touched |= {group.leader_id, *group.members.values_list("pk", flat=True)}
+    group.name = name
+    group.leader = leader
+    try:
+        with transaction.atomic():
+            group.save()
+            group.members.set(members)
+            GroupCounty.objects.filter(group=group).exclude(county_id__in=county_ids).delete()
+            today = timezone.localdate()
+            for county_id in county_ids - set(
+                GroupCounty.objects.filter(group=group).values_list("county_id", flat=True)
+            ):
+                GroupCounty.objects.create(group=group, county_id=county_id, since=today)
+    except IntegrityError as exc:  # a concurrent save took the county or the name first
+        raise DomainError(
+            _("Another change to the groups was saved at the same time; reload and try again."),
+            code="conflict",
+        ) from exc
+    for person in User.objects.filter(pk__in=touched):
+        sync_group_scope(person)
+    after = _group_state(group)
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    record("duty.group.create" if creating else "duty.group.change", user=actor, request=request, obj=group,
+           changes=changes)  # fmt: skip
+    return group
+
+
+def _group_state(group: SupervisionGroup) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "leader": group.leader_id,
+        "members": sorted(group.members.values_list("pk", flat=True)),
+        "counties": sorted(group.county_links.values_list("county__code", flat=True)),
+    }
+
+
+@transaction.atomic
+def disband_group(actor: Any, group: SupervisionGroup, reason: str, *, request: Any = None) -> None:
+    """End a group: its counties become uncovered and its people lose the scope the group gave them."""
+    if not actor.has_perm("duty.change_supervisiongroup"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if not SupervisionGroup.objects.for_user(actor, "change").filter(pk=group.pk, active=True).exists():
+        raise OutOfScope(_("Supervision group not found."))
+    if not reason.strip():
+        raise DomainError(_("Give a reason."), field="reason")
+    touched = {group.leader_id, *group.members.values_list("pk", flat=True)}
+    counties = list(group.county_links.values_list("county__code", flat=True))
+    SupervisionGroup.objects.filter(pk=group.pk, active=True).update(active=False)
+    GroupCounty.objects.filter(group=group).delete()
+    for person in User.objects.filter(pk__in=touched):
+        sync_group_scope(person)
+    record("duty.group.disband", user=actor, request=request, obj=group,
+           changes={"counties": [counties, []]}, detail=reason.strip()[:200])  # fmt: skip
+
+
+# --- duty lists --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_post(
+    actor: Any,
+    post: DutyPost | None,
+    *,
+    code: str,
+    name: str,
+    role: str,
+    holders: Sequence[User],
+    items: Sequence[tuple[str, str, str]],
+    request: Any = None,
+) -> DutyPost:
+    """Create or change a post and replace its numbered duties with `items` (text, recurrence, task)."""
+    if not actor.has_perm("duty.change_dutypost"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if not name.strip():
+        raise DomainError(_("Give the post a name."), field="name")
+    if role and role not in ROLE_LABELS:
+        raise DomainError(_("Unknown role."), field="role")
+    people = User.objects.for_user(actor)
+    if any(not people.filter(pk=h.pk).exists() for h in holders):
+        raise DomainError(_("Choose people inside your scope."), field="holders")
+    cleaned: list[tuple[str, str, str]] = []
+    for number, (text, recurrence, task) in enumerate(items, start=1):
+        text = text.strip()
+        if not text:
+            continue
+        if recurrence not in Recurrence.values or task not in DutyItem.Task.values:
+            raise DomainError(_("Duty %(n)d: choose a listed value.") % {"n": number}, field="items")
+        if task == DutyItem.Task.DUTY_VISIT and not recurrence:
+            raise DomainError(
+                _("Duty %(n)d: a visit task needs to say how often it recurs.") % {"n": number}, field="items"
+            )
+        cleaned.append((text[:300], recurrence, task))
+    if not cleaned:
+        raise DomainError(_("A post needs at least one duty."), field="items")
+    visit_tasks = sum(1 for _t, _r, task in cleaned if task == DutyItem.Task.DUTY_VISIT)
+    other_visit_tasks = DutyItem.objects.filter(task=DutyItem.Task.DUTY_VISIT).exclude(post=post).exists()
+    if visit_tasks > 1 or (visit_tasks and other_visit_tasks):
+        raise DomainError(_("Only one duty may carry the visit rule."), field="items", code="duplicate")
+    before = _post_state(post) if post is not None else {}
+    if post is None:
+        if not code or DutyPost.objects.filter(code=code).exists():
+            raise DomainError(_("Choose a code that is not taken."), field="code")
+        post = DutyPost(code=code)
+    post.name = name.strip()[:60]
+    post.role = role
+    post.save()
+    post.holders.set(holders)
+    post.items.all().delete()
+    DutyItem.objects.bulk_create(
+        DutyItem(post=post, number=n, text=t, recurrence=r, task=k)
+        for n, (t, r, k) in enumerate(cleaned, start=1)
+    )
+    after = _post_state(post)
+    record("duty.post.save", user=actor, request=request, obj=post,
+           changes={k: [before.get(k), v] for k, v in after.items() if before.get(k) != v})  # fmt: skip
+    return post
+
+
+def _post_state(post: DutyPost) -> dict[str, Any]:
+    return {
+        "name": post.name,
+        "role": post.role,
+        "holders": sorted(post.holders.values_list("pk", flat=True)),
+        "items": [f"{i.number}. {i.text} [{i.recurrence}/{i.task}]" for i in post.items.all()],
+    }
+
+
+# --- duty visits (包保督查) ---------------------------------------------------------------------------------
+
+PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+MAX_PHOTOS = 6
+
+
+def _photo_type(upload: Any) -> str | None:
+    """The photo's content type if Pillow reads it as an intact JPEG or PNG (not by name or header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            image_format = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    finally:
+        upload.seek(0)
+    return PHOTO_FORMATS.get(image_format or "")
+
+
+@transaction.atomic
+def record_visit(
+    actor: Any,
+    institution: Institution,
+    *,
+    visited_on: date,
+    checked: str,
+    findings: str = "",
+    photos: Sequence[Any] = (),
+    request: Any = None,
+) -> DutyVisit:
+    """The institution's responsible cadre records a 包保督查 visit (with up to six JPEG/PNG photos)."""
+    assignment = (
+        DutyAssignment.objects.for_user(actor)
+        .filter(institution=institution, cadre=actor, active=True)
+        .first()
+        if getattr(actor, "pk", None)
+        else None
+    )
+    if assignment is None:
+        raise NotPermitted(_("Only the institution's responsible cadre can record a duty visit."))
+    if visited_on > timezone.localdate():
+        raise DomainError(_("The visit date cannot be in the future."), field="visited_on")
+    if visited_on < assignment.starts_on:
+        raise DomainError(_("The visit date is before your assignment began."), field="visited_on")
+    if not checked.strip():
+        raise DomainError(_("Say what was checked."), field="checked")
+    if len(photos) > MAX_PHOTOS:
+        raise DomainError(_("At most %(n)d photos.") % {"n": MAX_PHOTOS}, field="photos")
+    limit = int(settings.MAX_PHOTO_BYTES)
+    typed = []
+    for upload in photos:
+        if upload.size > limit:
+            raise DomainError(
+                _("%(name)s is larger than %(mb)d MB.") % {"name": upload.name, "mb": limit // (1024 * 1024)},
+                field="photos",
+            )
+        content_type = _photo_type(upload)
+        if content_type is None:
+            raise DomainError(
+                _("%(name)s is not a JPEG or PNG image.") % {"name": upload.name}, field="photos"
+            )
+        typed.append((upload, content_type))
+    visit = DutyVisit.objects.create(
+        institution=institution, cadre=actor, visited_on=visited_on, checked=checked.strip()[:2000],
+        findings=findings.strip()[:4000], region_path=institution.region_path,
+    )  # fmt: skip
+    for upload, content_type in typed:
+        extension = ".jpg" if content_type == "image/jpeg" else ".png"
+        photo = DutyVisitPhoto(visit=visit, content_type=content_type, size=upload.size)
+        photo.image.save(f"visit-{visit.pk}{extension}", upload, save=True)
+    record("duty.visit", user=actor, request=request, obj=institution,
+           detail=f"{visited_on.isoformat()} photos={len(typed)}")  # fmt: skip
+    return visit

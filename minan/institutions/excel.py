@@ -372,7 +372,7 @@ def _file_error(message: str) -> ImportRefused:
     return ImportRefused([RowError(0, "", message)])
 
 
-def _read_bytes(source: str | Path | bytes | IO[Any]) -> bytes:
+def read_upload(source: str | Path | bytes | IO[Any]) -> bytes:
     too_large = _("The file is larger than %(size)d MB.") % {"size": MAX_FILE_BYTES // (1024 * 1024)}
     if isinstance(source, bytes):
         data = source
@@ -438,7 +438,7 @@ def _check_archive(data: bytes) -> None:
         raise _file_error(_("The file is not a readable XLSX workbook.")) from exc
 
 
-def _sheet_rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
+def sheet_rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -484,11 +484,11 @@ def parse_rows(file: str | Path | bytes | IO[Any], filename: str) -> list[Row]:
     in the file (header = 1). Raises ImportRefused for problems of the whole file (type, size, headers)."""
     if Path(filename).suffix.lower() != ".xlsx":
         raise _file_error(_("Only .xlsx files can be imported."))
-    data = _read_bytes(file)
+    data = read_upload(file)
     mapping: dict[str, int] | None = None
     rows: list[Row] = []
     too_many = _("The file has more than %(max)d data rows.") % {"max": MAX_ROWS}
-    for line, cells in _sheet_rows(data):
+    for line, cells in sheet_rows(data):
         if line > MAX_LINES_FACTOR * MAX_ROWS:
             raise _file_error(too_many)
         if not any(cell is not None and str(cell).strip() for cell in cells):
