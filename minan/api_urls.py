@@ -3,7 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
-from minan.duty.api import DutyAssignmentViewSet
+from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.regions.api import RegionViewSet
 
@@ -13,6 +13,9 @@ router.register("users", UserViewSet, basename="user")
 router.register("institutions", InstitutionViewSet, basename="institution")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignment")
+router.register("duty-posts", DutyPostViewSet, basename="dutypost")
+router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
+router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 
 app_name = "api"
 urlpatterns = [

@@ -25,7 +25,7 @@ from minan.institutions.models import Institution
 from minan.regions.models import Region
 
 from .models import PasswordHistory, RoleGrant, User, UserScope
-from .roles import ADMIN_ROLES, ROLE_LABELS, SECURITY_ADMIN
+from .roles import ADMIN_ROLES, CADRE, ROLE_LABELS, SECURITY_ADMIN, SUPERVISION_MEMBER
 
 PROFILE_FIELDS = ("display_name", "phone", "email", "region_id", "institution_id", "expires_at", "is_active")
 
@@ -202,6 +202,11 @@ def revoke_role(actor: User, target: User, role: str, *, request: Any = None) ->
         raise NotPermitted(_("You cannot revoke the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
     if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
         raise OutOfScope(_("User not found."))
+    # Scope that 包保 manages must end where it began, or the person would keep seeing those places.
+    if role == CADRE and target.scopes.filter(via_duty=True).exists():
+        raise DomainError(_("The person is still a responsible cadre; reassign their institutions first."))
+    if role == SUPERVISION_MEMBER and target.scopes.filter(via_group=True).exists():
+        raise DomainError(_("The person still belongs to a supervision group; remove them from it first."))
     deleted, _n = RoleGrant.objects.filter(user=target, role=role).delete()
     if not deleted:
         raise DomainError(_("The user does not hold this role."))

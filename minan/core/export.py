@@ -25,25 +25,39 @@ def _cell(value: Any) -> Any:
     return value
 
 
+Sheet = tuple[str, Sequence[Any], Iterable[Sequence[Any]]]  # title, headers, rows
+
+
 def workbook_bytes(title: str, headers: Sequence[Any], rows: Iterable[Sequence[Any]]) -> tuple[bytes, int]:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=str(title)[:31])
-    header_font = Font(bold=True)
+    return sheets_bytes([(title, headers, rows)])
+
+
+def sheets_bytes(sheets: Sequence[Sheet]) -> tuple[bytes, int]:
+    """An xlsx workbook with one sheet per (title, headers, rows); returns it and the number of rows."""
     from openpyxl.cell import WriteOnlyCell
 
-    header_cells = []
-    for h in headers:
-        cell = WriteOnlyCell(ws, value=str(h))
-        cell.font = header_font
-        header_cells.append(cell)
-    ws.append(header_cells)
+    wb = Workbook(write_only=True)
+    header_font = Font(bold=True)
     count = 0
-    for row in rows:
-        ws.append([_cell(v) for v in row])
-        count += 1
+    for title, headers, rows in sheets:
+        ws = wb.create_sheet(title=_sheet_title(str(title)))
+        header_cells = []
+        for h in headers:
+            cell = WriteOnlyCell(ws, value=str(h))
+            cell.font = header_font
+            header_cells.append(cell)
+        ws.append(header_cells)
+        for row in rows:
+            ws.append([_cell(v) for v in row])
+            count += 1
     buffer = BytesIO()
     wb.save(buffer)
     return buffer.getvalue(), count
+
+
+def _sheet_title(title: str) -> str:
+    # Excel forbids []:*?/\ in sheet names and allows at most 31 characters.
+    return "".join("_" if ch in "[]:*?/\\" else ch for ch in title)[:31] or "-"
 
 
 def xlsx_response(
@@ -55,7 +69,12 @@ def xlsx_response(
     *,
     model: Any,
 ) -> HttpResponse:
-    data, count = workbook_bytes(str(title), headers, rows)
+    return sheets_response(request, name, [(str(title), headers, rows)], model=model)
+
+
+def sheets_response(request: HttpRequest, name: str, sheets: Sequence[Sheet], *, model: Any) -> HttpResponse:
+    """The workbook as a download; the export is audited with its row count and filters."""
+    data, count = sheets_bytes(sheets)
     record(
         "export",
         request=request,

@@ -22,7 +22,13 @@ class NavItem:
 NAV = [
     NavItem(_("Home"), "core:home", None),
     NavItem(_("Institutions"), "institutions:list", "institutions.view_institution"),
+    NavItem(_("My institutions"), "duty:mine", "duty.add_dutyvisit"),
+    NavItem(_("My duty list"), "duty:my_list", "duty.view_dutypost"),
     NavItem(_("Duty coverage"), "duty:coverage", "duty.add_dutyassignment"),
+    NavItem(_("Duty lists"), "duty:posts", "duty.change_dutypost"),
+    NavItem(_("Supervision groups"), "duty:groups", "duty.view_supervisiongroup"),
+    NavItem(_("Duty ledger"), "duty:ledger", "duty.export_dutyassignment"),
+    NavItem(_("Duty visits"), "duty:visits", "duty.view_dutyvisit"),
     NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
     NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
     NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),

@@ -109,7 +109,14 @@ class ScopedQuerySet(models.QuerySet):
             return self.none()
         if not user.has_perm(permission_for(self.model, action)):
             return self.none()
-        q = scope_q(self.model, scope_entries(user))
+        entries = scope_entries(user)
+        q = scope_q(self.model, entries)
+        also = getattr(self.model, "scope_also", None)
+        if q is not None and also is not None and action == "view":
+            # Rows that belong to one place but concern others (a supervision group covers counties):
+            # people of those places may see them; only people of the row's own place change them.
+            extra = also(entries)
+            q = q if extra is None else q | extra
         return self.none() if q is None else self.filter(q)
 
 

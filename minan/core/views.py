@@ -67,6 +67,17 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["figures"] = selectors.home_figures(self.request.user)
         context["calendar_warning"] = selectors.calendar_warning(self.request.user)
+        if self.request.user.has_perm("duty.view_dutyassignment"):
+            from minan.duty import selectors as duty
+
+            total, counties = duty.coverage_figures(self.request.user)
+            overdue = duty.overdue_visits(self.request.user)
+            context["duty"] = {
+                "total": total,
+                "counties": counties,
+                "overdue": overdue[:10],
+                "overdue_count": len(overdue),
+            }
         return context
 
 

@@ -1,8 +1,10 @@
 """包保: one responsible cadre per institution (DESIGN.md §1, issue 4)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from minan.core.scoping import ScopedModel
@@ -84,6 +86,19 @@ class SupervisionGroup(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def scope_also(cls, entries: Any) -> Q | None:
+        """A group is also visible to whoever sees one of its counties: the county's officers, and the
+        group's own leader and members (their scope is the counties)."""
+        county_q: Q | None = None
+        for entry in entries:
+            if entry.institution_id is None and entry.region_path:
+                q = Q(county__region_path__startswith=entry.region_path)
+                county_q = q if county_q is None else county_q | q
+        if county_q is None:
+            return None
+        return Q(Exists(GroupCounty.objects.filter(county_q, group=OuterRef("pk"))))
 
 
 class GroupCounty(models.Model):

@@ -129,7 +129,7 @@ def visit_schedule(assignments: Any, rule: str | None = None) -> list[VisitDue]:
 def overdue_visits(user: Any) -> list[VisitDue]:
     """Active assignments inside the user's scope whose visit is overdue: a cadre sees their own, a
     supervision group (leader and members) the counties it covers, a county officer the county."""
-    assignments = DutyAssignment.objects.for_user(user).select_related("institution", "cadre")
+    assignments = DutyAssignment.objects.for_user(user).select_related("institution__region", "cadre")
     due = [row for row in visit_schedule(assignments) if row.overdue]
     return sorted(due, key=lambda r: (r.next_due or dt.date.max, r.assignment.institution.name))
 
@@ -206,3 +206,96 @@ def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCov
     for code, name in Region.objects.filter(code__in=counties).values_list("code", "name"):
         counties[code].name = name
     return total, [counties[c] for c in sorted(counties)]
+
+
+# --- 一行一册 ledger ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerRow:
+    institution: Institution
+    county_code: str
+    county: str
+    cadre: Any  # User | None
+    group: str
+    commissioners: dict[str, str]  # role → name
+    last_visit: dt.date | None
+    open_hazards: int | None  # None while no module provides the figure
+
+    @property
+    def risk_class(self) -> str:
+        rc = self.institution.effective_class
+        return rc.code if rc else ""
+
+
+def ledger(user: Any, kind: str) -> list[LedgerRow]:
+    """The 一行一册 ledger of one sector: every institution (not closed) in the user's scope with its
+    cadre, supervision group, four commissioners, last duty visit, open hazards and class. Query count
+    is constant in the number of institutions."""
+    from django.db.models import Max, Prefetch
+
+    from minan.institutions.models import Commissioner
+    from minan.regions.models import Region
+
+    from .models import GroupCounty
+
+    active = DutyAssignment.objects.filter(active=True).select_related("cadre")
+    institutions = list(
+        Institution.objects.for_user(user)
+        .filter(kind=kind)
+        .exclude(status=Institution.Status.CLOSED)
+        .select_related("region", "subtype", "risk_class", "class_override")
+        .prefetch_related(
+            Prefetch("duty_assignments", queryset=active, to_attr="active_assignments"),
+            Prefetch("commissioners", queryset=Commissioner.objects.select_related("user")),
+        )
+        .annotate(last_visit=Max("duty_visits__visited_on"))
+        .order_by("region_path", "name")
+    )
+    county_codes = {_county_of(i.region_path) for i in institutions}
+    names = dict(Region.objects.filter(code__in=county_codes).values_list("code", "name"))
+    groups = dict(
+        GroupCounty.objects.filter(county__code__in=county_codes, group__active=True).values_list(
+            "county__code", "group__name"
+        )
+    )
+    hazards = institution_facts("open_hazards", [i.pk for i in institutions])
+    rows = []
+    for inst in institutions:
+        code = _county_of(inst.region_path)
+        assignment = inst.active_assignments[0] if inst.active_assignments else None
+        rows.append(
+            LedgerRow(
+                institution=inst,
+                county_code=code,
+                county=names.get(code, code),
+                cadre=assignment.cadre if assignment else None,
+                group=groups.get(code, ""),
+                commissioners={c.role: c.user.display_name for c in inst.commissioners.all()},
+                last_visit=inst.last_visit,
+                open_hazards=None if hazards is None else hazards.get(inst.pk, 0),
+            )
+        )
+    return rows
+
+
+# --- duty lists (岗位责任清单) -------------------------------------------------------------------------------
+
+
+def posts_for(user: Any) -> Any:
+    """The posts a person holds — through one of their roles (`DutyPost.role`) or by being named a
+    holder — with their numbered duties prefetched; the person's duty list is the union of these lists.
+    Posts are reference data (not scoped); `user` is the person whose list it is."""
+    from django.db.models import Prefetch
+
+    from .models import DutyPost
+
+    if not getattr(user, "pk", None):
+        return DutyPost.objects.none()
+    held = DutyPost.holders.through.objects.filter(user_id=user.pk).values("dutypost_id")
+    by_role = Q(role__in=sorted(user.role_codes)) & ~Q(role="")
+    return (
+        DutyPost.objects.filter(by_role | Q(pk__in=held))
+        .prefetch_related(Prefetch("items", queryset=DutyItem.objects.order_by("number")))
+        .order_by("order", "code")
+    )

@@ -114,6 +114,21 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
             )
             context["cadres"] = User.objects.for_user(user).filter(role_grants__role="cadre", is_active=True)
             context["can_assign"] = user.has_perm("duty.add_dutyassignment")
+            from minan.duty.models import DutyVisit, GroupCounty
+
+            context["visits"] = (
+                DutyVisit.objects.for_user(user)
+                .filter(institution=institution)
+                .select_related("cadre")
+                .prefetch_related("photos")[:50]
+            )
+            context["can_visit"] = any(a.active and a.cadre_id == user.pk for a in context["assignments"])
+            county = institution.region_path.strip("/").split("/")[2:3]
+            context["group"] = (
+                GroupCounty.objects.filter(county__code__in=county, group__active=True)
+                .select_related("group__leader")
+                .first()
+            )
         elif tab == "history":
             context["changes"] = institution.changes.select_related("user")[:200]
         return context

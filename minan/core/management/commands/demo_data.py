@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
+from minan.duty import demo as duty_demo
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -28,7 +31,8 @@ DEMO_USERS: list[tuple[str, str, str, str, list[str], list[str]]] = [
     ("auditor", "审计管理员", "audit_admin", "370800", ["370800"], []),
     ("city_office", "市安全办 王主任", "city_safety_office", "370800", ["370800"], []),
     ("elderly_lead", "养老服务科 李科长", "sector_lead", "370800", ["370800"], ["elderly_care"]),
-    ("supervisor", "督导组 赵组长", "supervision_member", "370800", ["370811", "370812"], []),
+    # The supervisor's scope comes from leading 第一督导组 (minan/duty/demo.py), not from a grant.
+    ("supervisor", "督导组 赵组长", "supervision_member", "370800", [], []),
     ("rencheng", "任城区民政局 张科长", "county_officer", "370811", ["370811"], []),
     ("zoucheng", "邹城市民政局 刘科长", "county_officer", "370883", ["370883"], []),
     ("cadre", "包保干部 陈干部", "cadre", "370811", ["任城区社会福利中心", "任城区古槐街道敬老院"], []),
@@ -53,6 +57,7 @@ class Command(BaseCommand):
             result = load_regions(None, jining)
             registry.build(self.stdout)
             created = self._users()
+            duty_demo.build(self.stdout)
         self.stdout.write(
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"
         )
@@ -81,7 +86,8 @@ class Command(BaseCommand):
                         # A responsible cadre sees what it is responsible for: 包保 assignments.
                         from minan.duty.services import assign_cadre
 
-                        assign_cadre(None, Institution.objects.get(name=place), user)
+                        since = timezone.localdate() - timedelta(days=150)
+                        assign_cadre(None, Institution.objects.get(name=place), user, starts_on=since)
                     elif place.isdigit():
                         accounts.add_scope(None, user, region=Region.objects.get(code=place), kinds=kinds)
                     else:

@@ -1,0 +1,204 @@
+"""包保 assignments from an xlsx file: every row checked first, then all applied in one transaction.
+
+The file format has Chinese headers ("*" = required). A row names the institution by its unified
+social credit code or, when it has none, by its exact name, and the cadre by the account name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from minan.accounts.models import User
+from minan.accounts.roles import CADRE
+from minan.audit.services import record
+from minan.core.errors import NotPermitted
+from minan.institutions.excel import MAX_ROWS, ImportRefused, RowError, read_upload, sheet_rows
+from minan.institutions.models import Institution
+
+from .models import DutyAssignment
+from .services import assign_cadre
+
+USCC, NAME, CADRE_USERNAME, STARTS_ON = "统一社会信用代码", "机构名称", "包保干部账号", "开始日期"
+HEADERS = [USCC, NAME, CADRE_USERNAME + "*", STARTS_ON]
+CADRE_SHEET_TITLE = "包保干部"
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    assigned: int  # rows that changed an institution's cadre
+    unchanged: int  # rows naming the cadre already responsible
+
+
+def template_bytes(actor: Any) -> bytes:
+    """The template: the header row, one example, and a sheet listing the cadres inside the actor's scope."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "包保关系"
+    ws.append(HEADERS)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.append(["12370800MB1234567X", "（有统一社会信用代码时可不填）", "zhangsan", "2026-01-01"])
+    for column, width in zip("ABCD", (24, 36, 18, 14), strict=True):
+        ws.column_dimensions[column].width = width
+    cadres = wb.create_sheet(CADRE_SHEET_TITLE)
+    cadres.append(["账号", "姓名"])
+    for username, name in (
+        User.objects.for_user(actor)
+        .filter(role_grants__role=CADRE, is_active=True)
+        .order_by("username")
+        .values_list("username", "display_name")[:MAX_ROWS]
+    ):
+        cadres.append([username, name])
+    buffer = BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(_text(value))
+
+
+def _rows(file: Any, filename: str) -> list[tuple[int, dict[str, Any]]]:
+    if Path(filename).suffix.lower() != ".xlsx":
+        raise ImportRefused([RowError(0, "", _("Only .xlsx files can be imported."))])
+    data = read_upload(file)
+    mapping: dict[str, int] | None = None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for line, cells in sheet_rows(data):
+        if not any(_text(c) for c in cells):
+            continue
+        if mapping is None:
+            mapping = {_text(c).rstrip("*"): i for i, c in enumerate(cells) if _text(c)}
+            missing = [h for h in (USCC, NAME, CADRE_USERNAME, STARTS_ON) if h not in mapping]
+            if missing:
+                raise ImportRefused(
+                    [
+                        RowError(line, h, _("Required column “%(column)s” is missing.") % {"column": h})
+                        for h in missing
+                    ]
+                )
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise ImportRefused(
+                [RowError(0, "", _("The file has more than %(max)d data rows.") % {"max": MAX_ROWS})]
+            )
+        rows.append((line, {h: cells[i] if i < len(cells) else None for h, i in mapping.items()}))
+    if mapping is None or not rows:
+        raise ImportRefused([RowError(0, "", _("The file has no data rows."))])
+    return rows
+
+
+def import_assignments(
+    actor: Any, file: str | Path | IO[Any], filename: str, *, request: Any = None
+) -> ImportOutcome:
+    """Check every row (institution inside the actor's scope, cadre an active responsible cadre inside it,
+    date not in the future, each institution once), then assign all rows in one transaction, or none."""
+    if not actor.has_perm("duty.add_dutyassignment"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    rows = _rows(file, filename)
+    institutions = Institution.objects.for_user(actor, "change").exclude(status=Institution.Status.CLOSED)
+    by_uscc = {
+        i.uscc: i for i in institutions.filter(uscc__in={_text(r[USCC]).upper() for _l, r in rows} - {""})
+    }
+    names = {_text(r[NAME]) for _l, r in rows if not _text(r[USCC])} - {""}
+    by_name: dict[str, list[Institution]] = {}
+    for inst in institutions.filter(name__in=names):
+        by_name.setdefault(inst.name, []).append(inst)
+    cadres = {
+        u.username: u
+        for u in User.objects.for_user(actor).filter(
+            username__in={_text(r[CADRE_USERNAME]) for _l, r in rows}, role_grants__role=CADRE, is_active=True
+        )
+    }
+    today = timezone.localdate()
+    errors: list[RowError] = []
+    planned: list[tuple[Institution, User, dt.date]] = []
+    seen: dict[int, int] = {}
+    for line, row in rows:
+        uscc, name, username = _text(row[USCC]).upper(), _text(row[NAME]), _text(row[CADRE_USERNAME])
+        institution: Institution | None = None
+        if uscc:
+            institution = by_uscc.get(uscc)
+            if institution is None:
+                errors.append(RowError(line, USCC, _("No institution with this code inside your scope.")))
+        elif name:
+            found = by_name.get(name, [])
+            if len(found) == 1:
+                institution = found[0]
+            else:
+                message = (
+                    _("Several institutions have this name; give the unified social credit code.")
+                    if found
+                    else _("No institution with this name inside your scope.")
+                )
+                errors.append(RowError(line, NAME, message))
+        else:
+            errors.append(RowError(line, USCC, _("Give the unified social credit code or the name.")))
+        cadre = cadres.get(username)
+        if cadre is None:
+            errors.append(
+                RowError(
+                    line,
+                    CADRE_USERNAME,
+                    _("No active responsible cadre with this account inside your scope."),
+                )
+            )
+        try:
+            starts_on = _date(row[STARTS_ON]) if _text(row[STARTS_ON]) else today
+        except ValueError:
+            errors.append(RowError(line, STARTS_ON, _("Write the date as YYYY-MM-DD.")))
+            starts_on = None
+        if starts_on is not None and starts_on > today:
+            errors.append(RowError(line, STARTS_ON, _("The date cannot be in the future.")))
+        if institution is not None:
+            if institution.pk in seen:
+                errors.append(
+                    RowError(
+                        line,
+                        USCC if uscc else NAME,
+                        _("Same institution as line %(line)d.") % {"line": seen[institution.pk]},
+                    )
+                )
+            seen.setdefault(institution.pk, line)
+        if institution is not None and cadre is not None and starts_on is not None:
+            planned.append((institution, cadre, starts_on))
+    if errors:
+        raise ImportRefused(errors)
+    current = dict(
+        DutyAssignment.objects.filter(institution__in=[p[0] for p in planned], active=True).values_list(
+            "institution_id", "cadre_id"
+        )
+    )
+    assigned = unchanged = 0
+    with transaction.atomic():
+        for institution, cadre, starts_on in planned:
+            if current.get(institution.pk) == cadre.pk:
+                unchanged += 1
+                continue
+            assign_cadre(actor, institution, cadre, starts_on=starts_on, request=request)
+            assigned += 1
+        record("duty.import", user=actor, request=request, object_type="duty.dutyassignment",
+               detail=f"{filename}: {assigned} assigned, {unchanged} unchanged"[:500])  # fmt: skip
+    return ImportOutcome(assigned, unchanged)
