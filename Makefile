@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package.json 2>/dev/null | sha1sum | cut -c1-12)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import clean
+.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import bench-duty clean
 
 demo: setup
 	$(BIN)/minan migrate --noinput -v0
@@ -55,10 +55,15 @@ serve: setup
 bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/duty_bench.py
 
 # The Excel import benchmark alone (5,000 rows; part of `make bench`).
 bench-import: setup
 	$(BIN)/python bench/import_bench.py
+
+# The 包保 figures at national scale alone (40,000 institutions; part of `make bench`).
+bench-duty: setup
+	$(BIN)/python bench/duty_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules minan/static/vendor var/static

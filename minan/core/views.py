@@ -71,12 +71,13 @@ class HomeView(LoginRequiredMixin, TemplateView):
             from minan.duty import selectors as duty
 
             total, counties = duty.coverage_figures(self.request.user)
-            overdue = duty.overdue_visits(self.request.user)
+            rule = duty.visit_rule()
+            overdue = duty.overdue_assignments(self.request.user, rule=rule)
             context["duty"] = {
                 "total": total,
                 "counties": counties,
-                "overdue": overdue[:10],
-                "overdue_count": len(overdue),
+                "overdue": duty.visit_schedule(overdue[:10], rule or ""),
+                "overdue_count": overdue.count(),
             }
         return context
 

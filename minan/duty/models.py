@@ -36,6 +36,9 @@ class DutyAssignment(ScopedModel):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     end_reason = models.CharField(_("why it ended"), max_length=200, blank=True)
+    # Rollup kept by `record_visit`: the cadre's latest visit to the institution during this assignment.
+    # The overdue list and the dashboard read it instead of scanning the visits.
+    last_visit_on = models.DateField(_("last duty visit"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     scope_kind_field = "institution__kind"

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from minan.accounts.models import User
 from minan.institutions.models import Institution
 
-from .models import DutyAssignment, DutyItem, DutyVisit, Recurrence
+from .models import DutyAssignment, DutyItem, Recurrence
 
 
 def unassigned(user: Any) -> Any:
@@ -107,38 +108,61 @@ class VisitDue:
 
 
 def visit_schedule(assignments: Any, rule: str | None = None) -> list[VisitDue]:
-    """For each active assignment: the cadre's last visit since the assignment began and the next due
-    date (last visit, or the start of the assignment, plus one period of the rule)."""
+    """For each (active) assignment: the cadre's last visit since the assignment began (the rollup
+    `last_visit_on`) and the next due date (last visit, or the start of the assignment, plus one
+    period of the rule)."""
     rule = visit_rule() if rule is None else rule
-    last = (
-        DutyVisit.objects.filter(
-            institution=OuterRef("institution"),
-            cadre=OuterRef("cadre"),
-            visited_on__gte=OuterRef("starts_on"),
-        )
-        .order_by("-visited_on")
-        .values("visited_on")[:1]
-    )
-    rows = assignments.filter(active=True).annotate(last_visit=Subquery(last))
     return [
-        VisitDue(a, a.last_visit, add_period(a.last_visit or a.starts_on, rule) if rule else None)
-        for a in rows
+        VisitDue(a, a.last_visit_on, add_period(a.last_visit_on or a.starts_on, rule) if rule else None)
+        for a in assignments
     ]
 
 
-def overdue_visits(user: Any) -> list[VisitDue]:
-    """Active assignments inside the user's scope whose visit is overdue: a cadre sees their own, a
-    supervision group (leader and members) the counties it covers, a county officer the county."""
-    assignments = DutyAssignment.objects.for_user(user).select_related("institution__region", "cadre")
-    due = [row for row in visit_schedule(assignments) if row.overdue]
-    return sorted(due, key=lambda r: (r.next_due or dt.date.max, r.assignment.institution.name))
+_LONGEST_PERIOD = {
+    Recurrence.DAILY: 1, Recurrence.WEEKLY: 7, Recurrence.MONTHLY: 31, Recurrence.QUARTERLY: 92,
+    Recurrence.HALF_YEARLY: 184, Recurrence.YEARLY: 366,
+}  # fmt: skip
+
+
+def overdue_cutoff(today: dt.date, rule: str) -> dt.date:
+    """The earliest date whose next visit is not overdue today: a last visit (or assignment start)
+    before it is overdue. `add_period` never decreases, so the rule becomes one comparison in SQL."""
+    day = today - dt.timedelta(days=_LONGEST_PERIOD[Recurrence(rule)] + 1)
+    while add_period(day, rule) < today:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def overdue_assignments(user: Any, today: dt.date | None = None, rule: str | None = None) -> Any:
+    """Active assignments inside the user's scope whose visit is overdue, the longest overdue first:
+    a cadre sees their own, a supervision group (leader and members) the counties it covers, a county
+    officer the county. A queryset, counted and sliced in SQL; empty when no visit rule is configured."""
+    rule = rule or visit_rule()
+    if rule is None:
+        return DutyAssignment.objects.none()
+    cutoff = overdue_cutoff(today or timezone.localdate(), rule)
+    return (
+        DutyAssignment.objects.for_user(user)
+        .filter(active=True)
+        .annotate(basis=Coalesce("last_visit_on", "starts_on"))
+        .filter(basis__lt=cutoff)
+        .select_related("institution__region", "cadre")
+        .order_by("basis", "institution__name")
+    )
+
+
+def overdue_visits(user: Any, limit: int | None = None) -> list[VisitDue]:
+    """The overdue assignments as schedule rows (at most `limit`)."""
+    rule = visit_rule()
+    rows = overdue_assignments(user, rule=rule)
+    return visit_schedule(rows[:limit] if limit is not None else rows, rule or "")
 
 
 def my_institutions(user: Any) -> list[VisitDue]:
     """The cadre's own active assignments with the institution, its class and visit dates."""
     assignments = (
         DutyAssignment.objects.for_user(user)
-        .filter(cadre=user)
+        .filter(cadre=user, active=True)
         .select_related("institution__region", "institution__risk_class", "institution__class_override")
         .order_by("institution__name")
     )
@@ -180,29 +204,48 @@ class CountyCoverage:
         return round(100 * self.visited / self.operating, 1) if self.operating else 0.0
 
 
+COUNTY_PATH_LENGTH = len("370000/370800/370811/")  # province/city/county codes are 6 digits each
+
+
 def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCoverage, list[CountyCoverage]]:
-    """% of operating institutions with an active cadre and % visited this calendar month, in total and
-    per county, inside the user's scope. One query."""
+    """% of operating institutions with an active cadre and % whose cadre visited this calendar month,
+    in total and per county, inside the user's scope. Two grouped queries (institutions, and active
+    assignments with the `last_visit_on` rollup) plus the county names; no per-row subquery."""
+    from django.db.models.functions import Substr
+
     from minan.regions.models import Region
 
     today = today or timezone.localdate()
-    covered = DutyAssignment.objects.filter(institution=OuterRef("pk"), active=True, cadre__is_active=True)
-    visited = DutyVisit.objects.filter(institution=OuterRef("pk"), visited_on__gte=today.replace(day=1))
-    rows = (
+    county = Substr("region_path", 1, COUNTY_PATH_LENGTH)
+    operating = (
         Institution.objects.for_user(user)
         .filter(status=Institution.Status.OPERATING)
-        .annotate(covered=Exists(covered), visited=Exists(visited))
-        .values_list("region_path", "covered", "visited")
+        .annotate(county=county)
+        .values_list("county")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
-    total = CountyCoverage("", "")
+    assigned = (
+        DutyAssignment.objects.for_user(user)
+        .filter(active=True, cadre__is_active=True, institution__status=Institution.Status.OPERATING)
+        .annotate(county=county)
+        .values_list("county")
+        .annotate(n=Count("pk"), visited=Count("pk", filter=Q(last_visit_on__gte=today.replace(day=1))))
+        .order_by()
+    )
     counties: dict[str, CountyCoverage] = {}
-    for path, is_covered, is_visited in rows:
-        code = _county_of(path)
-        entry = counties.setdefault(code, CountyCoverage(code, code))
-        for target in (entry, total):
-            target.operating += 1
-            target.with_cadre += int(bool(is_covered))
-            target.visited += int(bool(is_visited))
+    for prefix, n in operating:
+        code = _county_of(prefix)
+        counties.setdefault(code, CountyCoverage(code, code)).operating += n
+    for prefix, n, visited in assigned:
+        entry = counties.setdefault(_county_of(prefix), CountyCoverage(_county_of(prefix), ""))
+        entry.with_cadre += n
+        entry.visited += visited
+    total = CountyCoverage("", "")
+    for entry in counties.values():
+        total.operating += entry.operating
+        total.with_cadre += entry.with_cadre
+        total.visited += entry.visited
     for code, name in Region.objects.filter(code__in=counties).values_list("code", "name"):
         counties[code].name = name
     return total, [counties[c] for c in sorted(counties)]
@@ -228,11 +271,31 @@ class LedgerRow:
         return rc.code if rc else ""
 
 
-def ledger(user: Any, kind: str) -> list[LedgerRow]:
-    """The 一行一册 ledger of one sector: every institution (not closed) in the user's scope with its
-    cadre, supervision group, four commissioners, last duty visit, open hazards and class. Query count
-    is constant in the number of institutions."""
-    from django.db.models import Max, Prefetch
+def ledger_counties(user: Any, kind: str) -> list[tuple[str, str, int]]:
+    """(county code, name, institutions not closed) of one sector in the user's scope: one grouped query."""
+    from django.db.models.functions import Substr
+
+    from minan.regions.models import Region
+
+    counts = (
+        Institution.objects.for_user(user)
+        .filter(kind=kind)
+        .exclude(status=Institution.Status.CLOSED)
+        .annotate(county=Substr("region_path", 1, COUNTY_PATH_LENGTH))
+        .values_list("county")
+        .annotate(n=Count("pk"))
+        .order_by("county")
+    )
+    by_code = {_county_of(prefix): n for prefix, n in counts}
+    names = dict(Region.objects.filter(code__in=by_code).values_list("code", "name"))
+    return [(code, names.get(code, code), n) for code, n in sorted(by_code.items())]
+
+
+def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
+    """The 一行一册 ledger of one sector: every institution (not closed) in the user's scope — or in
+    one county of it — with its cadre, supervision group, four commissioners, the cadre's last duty
+    visit, open hazards and class. Query count is constant in the number of institutions."""
+    from django.db.models import Prefetch
 
     from minan.institutions.models import Commissioner
     from minan.regions.models import Region
@@ -240,16 +303,16 @@ def ledger(user: Any, kind: str) -> list[LedgerRow]:
     from .models import GroupCounty
 
     active = DutyAssignment.objects.filter(active=True).select_related("cadre")
+    scoped = Institution.objects.for_user(user).filter(kind=kind)
+    if county:
+        scoped = scoped.filter(region_path__contains=f"/{county}/")
     institutions = list(
-        Institution.objects.for_user(user)
-        .filter(kind=kind)
-        .exclude(status=Institution.Status.CLOSED)
+        scoped.exclude(status=Institution.Status.CLOSED)
         .select_related("region", "subtype", "risk_class", "class_override")
         .prefetch_related(
             Prefetch("duty_assignments", queryset=active, to_attr="active_assignments"),
             Prefetch("commissioners", queryset=Commissioner.objects.select_related("user")),
         )
-        .annotate(last_visit=Max("duty_visits__visited_on"))
         .order_by("region_path", "name")
     )
     county_codes = {_county_of(i.region_path) for i in institutions}
@@ -272,7 +335,7 @@ def ledger(user: Any, kind: str) -> list[LedgerRow]:
                 cadre=assignment.cadre if assignment else None,
                 group=groups.get(code, ""),
                 commissioners={c.role: c.user.display_name for c in inst.commissioners.all()},
-                last_visit=inst.last_visit,
+                last_visit=assignment.last_visit_on if assignment else None,
                 open_hazards=None if hazards is None else hazards.get(inst.pk, 0),
             )
         )

@@ -441,6 +441,10 @@ def record_visit(
         institution=institution, cadre=actor, visited_on=visited_on, checked=checked.strip()[:2000],
         findings=findings.strip()[:4000], region_path=institution.region_path,
     )  # fmt: skip
+    # Keep the assignment's rollup (a visit may be recorded late, so only ever move it forward).
+    DutyAssignment.objects.filter(pk=assignment.pk).filter(
+        Q(last_visit_on__isnull=True) | Q(last_visit_on__lt=visited_on)
+    ).update(last_visit_on=visited_on)
     for upload, content_type in typed:
         extension = ".jpg" if content_type == "image/jpeg" else ".png"
         photo = DutyVisitPhoto(visit=visit, content_type=content_type, size=upload.size)

@@ -117,15 +117,22 @@ class MyInstitutionsView(ScopedViewMixin, TemplateView):
         return context
 
 
-class OverdueVisitsView(ScopedViewMixin, TemplateView):
-    """Every overdue duty visit inside the user's scope, the earliest due first."""
+class OverdueVisitsView(ScopedViewMixin, ListView):
+    """Every overdue duty visit inside the user's scope, the longest overdue first, 100 a page."""
 
     model = DutyAssignment
     template_name = "duty/overdue.html"
+    paginate_by = 100
+
+    def get_queryset(self) -> Any:
+        super().get_queryset()
+        self.rule = selectors.visit_rule()
+        # The selector reads through DutyAssignment.objects.for_user, like super().get_queryset().
+        return selectors.overdue_assignments(current_user(self.request), rule=self.rule)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["rows"] = selectors.overdue_visits(current_user(self.request))
+        context["rows"] = selectors.visit_schedule(context["object_list"], self.rule or "")
         return context
 
 
@@ -218,29 +225,40 @@ def _ledger_cells(row: selectors.LedgerRow) -> list[Any]:
     ]  # fmt: skip
 
 
+LEDGER_PAGE_ROWS = 1000
+
+
 def _ledger_kind(request: HttpRequest) -> str:
     kind = request.GET.get("kind", "")
     return kind if kind in Institution.Kind.values else Institution.Kind.ELDERLY_CARE
 
 
 class LedgerView(ScopedViewMixin, TemplateView):
-    """一行一册: one sector's institutions with their whole responsibility chain, by county."""
+    """一行一册: one sector's institutions with their whole responsibility chain, by county. A scope
+    larger than LEDGER_PAGE_ROWS shows one county at a time (the export always holds every county)."""
 
     model = DutyAssignment
     template_name = "duty/ledger.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        user = current_user(self.request)
         kind = _ledger_kind(self.request)
-        rows = selectors.ledger(current_user(self.request), kind)
-        counties: dict[str, list[list[Any]]] = {}
+        counties = selectors.ledger_counties(user, kind)
+        county = self.request.GET.get("county", "")
+        if county not in {code for code, _name, _n in counties}:
+            county = ""
+        total = sum(n for _code, _name, n in counties)
+        rows = selectors.ledger(user, kind, county) if county or total <= LEDGER_PAGE_ROWS else []
+        tables: dict[str, list[list[Any]]] = {}
         for row in rows:
             cells = [c.isoformat() if isinstance(c, dt.date) else c for c in _ledger_cells(row)]
-            counties.setdefault(row.county, []).append(cells)
+            tables.setdefault(row.county, []).append(cells)
         context.update(
-            kind=kind, kinds=Institution.Kind.choices, counties=counties, total=len(rows), headers=LEDGER_HEADERS,
+            kind=kind, kinds=Institution.Kind.choices, county=county, county_choices=counties, total=total,
+            tables=tables, choose_county=not county and total > LEDGER_PAGE_ROWS, headers=LEDGER_HEADERS,
             hazards_known=any(r.open_hazards is not None for r in rows),
-            can_export=self.request.user.has_perm("duty.export_dutyassignment"),
+            can_export=user.has_perm("duty.export_dutyassignment"),
         )  # fmt: skip
         return context
 

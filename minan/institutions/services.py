@@ -144,10 +144,32 @@ def update_institution(
     if not changes:
         return locked
     locked.save()
+    if "region_id" in changes:
+        _move_dependants(locked)
     _history(locked, actor, "update", changes)
     record("institution.update", user=actor, request=request, obj=locked, changes=changes)
     _after_facts_changed([locked], actor, request)
     return locked
+
+
+def _move_dependants(institution: Institution) -> None:
+    """Rows that belong to the institution (commissioners, policies, 包保 assignments and visits, …)
+    carry its place for scoping: they move with it, or the new county would not see them."""
+    from django.contrib.auth import get_user_model
+
+    from minan.core.scoping import ScopedModel
+
+    for relation in institution._meta.related_objects:
+        model = relation.related_model
+        if (
+            isinstance(model, type)
+            and issubclass(model, ScopedModel)
+            and model is not get_user_model()  # accounts keep their own home region
+            and getattr(model, "scope_institution_field", None) == f"{relation.field.name}_id"
+        ):
+            model.objects.filter(**{relation.field.name: institution}).update(
+                region_path=institution.region_path
+            )
 
 
 # --- four commissioners (四专员) ------------------------------------------------------------------

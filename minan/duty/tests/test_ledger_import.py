@@ -212,3 +212,23 @@ def test_assignment_api_assigns_and_ends(
     )
     assert refused.status_code == 403
     assert DutyAssignment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_large_ledger_is_shown_one_county_at_a_time(
+    city_office: Any, institutions: Any, more_homes: Any, client: Any, monkeypatch: Any
+) -> None:
+    from minan.duty import views
+
+    c = login_client(client, city_office)
+    page = c.get(reverse("duty:ledger") + "?kind=elderly_care").context
+    assert page["county_choices"] == [("370811", "任城区", 1), ("370883", "邹城市", 4)]
+    assert list(page["tables"]) == ["任城区", "邹城市"] and not page["choose_county"]
+    monkeypatch.setattr(views, "LEDGER_PAGE_ROWS", 3)
+    page = c.get(reverse("duty:ledger") + "?kind=elderly_care").context
+    assert page["choose_county"] and page["tables"] == {}
+    page = c.get(reverse("duty:ledger") + "?kind=elderly_care&county=370883").context
+    assert list(page["tables"]) == ["邹城市"] and len(page["tables"]["邹城市"]) == 4
+    # A county outside the choices is ignored, not trusted.
+    page = c.get(reverse("duty:ledger") + "?kind=elderly_care&county=370000").context
+    assert page["county"] == "" and page["choose_county"]

@@ -73,6 +73,30 @@ def test_periods_keep_the_day_and_clamp_to_the_month() -> None:
     assert selectors.add_period(dt.date(2026, 11, 28), Recurrence.WEEKLY) == dt.date(2026, 12, 5)
 
 
+def test_the_overdue_cutoff_is_exact_for_every_rule_and_day() -> None:
+    """A last visit before the cutoff is overdue, one on it is not: checked against add_period itself."""
+    day = dt.date(2027, 1, 1)
+    for _n in range(800):
+        for rule in Recurrence.values[1:]:
+            cutoff = selectors.overdue_cutoff(day, rule)
+            assert (
+                selectors.add_period(cutoff - dt.timedelta(days=1), rule)
+                < day
+                <= selectors.add_period(cutoff, rule)
+            )
+        day += dt.timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_a_late_recorded_visit_does_not_move_the_last_visit_back(assigned: Any, cadre: User) -> None:
+    from minan.duty.models import DutyAssignment
+
+    home = assigned["rc_elderly"]
+    services.record_visit(fresh(cadre), home, visited_on=dt.date(2026, 11, 20), checked="巡查")
+    services.record_visit(fresh(cadre), home, visited_on=dt.date(2026, 11, 3), checked="补录")
+    assert DutyAssignment.objects.get(institution=home, active=True).last_visit_on == dt.date(2026, 11, 20)
+
+
 @pytest.mark.django_db
 def test_the_seeded_rule_is_monthly_and_follows_the_duty_list(assigned: Any, cadre: User) -> None:
     assert selectors.visit_rule() == Recurrence.MONTHLY
@@ -266,3 +290,21 @@ def test_overdue_page_lists_every_overdue_visit_in_scope(
     table = page.split('id="overdue-visits"')[1].split("</table>")[0]
     assert "任城区古槐敬老院" in table and "任城区殡仪馆" in table and "邹城市" not in table
     assert "2026-07-01" in table  # due one month after the assignment began
+
+
+@pytest.mark.django_db
+def test_assignments_and_visits_move_with_the_institution(
+    assigned: Any, cadre: User, city_office: Any, tree: dict[str, Any], make_user: Any
+) -> None:
+    from minan.duty.models import DutyAssignment
+    from minan.institutions import services as registry
+
+    home = assigned["rc_elderly"]
+    services.record_visit(fresh(cadre), home, visited_on=TODAY, checked="巡查")
+    registry.update_institution(city_office, home, region=tree["zc_town"])
+    zc_officer = make_user("zc_officer", roles=["county_officer"], region=tree["zoucheng"])
+    assert DutyAssignment.objects.for_user(zc_officer).filter(institution=home).count() == 1
+    assert DutyVisit.objects.for_user(zc_officer).filter(institution=home).count() == 1
+    assert set(DutyVisit.objects.filter(institution=home).values_list("region_path", flat=True)) == {
+        tree["zc_town"].region_path
+    }
