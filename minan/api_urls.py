@@ -5,6 +5,13 @@ from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.institutions.api import InstitutionViewSet
+from minan.notify.api import (
+    ChannelViewSet,
+    DeliveryViewSet,
+    NotificationEventsView,
+    NotificationPreferencesView,
+    NotificationViewSet,
+)
 from minan.regions.api import RegionViewSet
 
 router = DefaultRouter()
@@ -16,10 +23,15 @@ router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignm
 router.register("duty-posts", DutyPostViewSet, basename="dutypost")
 router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
+router.register("notifications", NotificationViewSet, basename="notification")
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 app_name = "api"
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
+    path("notification-preferences/", NotificationPreferencesView.as_view(), name="notification-preferences"),
+    path("notification-events/", NotificationEventsView.as_view(), name="notification-events"),
     *router.urls,
 ]

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "minan.institutions",
     "minan.duty",
     "minan.public",
+    "minan.notify",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,32 @@ AUDIT_ARCHIVE_DIR = Path(os.environ.get("MINAN_AUDIT_ARCHIVE_DIR", VAR_DIR / "au
 # 包保: cadres responsible for more institutions than this are flagged.
 CADRE_MAX_LOAD = env_int("MINAN_CADRE_MAX_LOAD", 15)
 
+# Notifications (docs/notifications.md).
+NOTIFY_MAX_ATTEMPTS = max(1, env_int("MINAN_NOTIFY_MAX_ATTEMPTS", 5))
+NOTIFY_RETRY_SECONDS = env_int("MINAN_NOTIFY_RETRY_SECONDS", 30)  # first retry; doubles each time
+NOTIFY_TIMEOUT_SECONDS = env_int("MINAN_NOTIFY_TIMEOUT_SECONDS", 10)
+NOTIFY_STALE_CLAIM_SECONDS = env_int("MINAN_NOTIFY_STALE_CLAIM_SECONDS", 300)  # a worker died mid-send
+NOTIFY_DIGEST_MINUTES = env_int("MINAN_NOTIFY_DIGEST_MINUTES", 60)
+SMS_PER_NUMBER_PER_DAY = env_int("MINAN_SMS_PER_NUMBER_PER_DAY", 50)
+SMS_GATEWAY = os.environ.get("MINAN_SMS_GATEWAY", "minan.notify.transports.WebhookSmsGateway")
+# Channel secrets are encrypted with this Fernet key; by default one derived from SECRET_KEY (then
+# changing SECRET_KEY makes stored secrets unreadable: set MINAN_ENCRYPTION_KEY in production).
+ENCRYPTION_KEY = os.environ.get("MINAN_ENCRYPTION_KEY", "")
+DEFAULT_FROM_EMAIL = os.environ.get("MINAN_EMAIL_FROM", "MinAn 民安 <noreply@localhost>")
+EMAIL_HOST = os.environ.get("MINAN_EMAIL_HOST", "")
+EMAIL_PORT = env_int("MINAN_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("MINAN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("MINAN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("MINAN_EMAIL_TLS", False)
+EMAIL_USE_SSL = env_bool("MINAN_EMAIL_SSL", False)
+EMAIL_TIMEOUT = NOTIFY_TIMEOUT_SECONDS
+if ENV == "test":
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+elif EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:  # no mail server configured: messages are written to the log
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)
 
@@ -235,6 +262,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names several models use (`kind`, `status`): each gets a stable name
+    # (the institutions' keep the names they had before the notification channels came).
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "minan.institutions.models.Institution.Kind",
+        "StatusEnum": "minan.institutions.models.Institution.Status",
+        "ChannelKindEnum": "minan.notify.models.Channel.Kind",
+        "DeliveryStatusEnum": "minan.notify.models.Delivery.Status",
+    },
 }
 
 # Huey: SqliteHuey under var/ (no broker) unless REDIS_URL is set; tests run tasks immediately.

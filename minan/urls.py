@@ -7,6 +7,7 @@ urlpatterns = [
     path("regions/", include("minan.regions.urls")),
     path("institutions/", include("minan.institutions.urls")),
     path("duty/", include("minan.duty.urls")),
+    path("notify/", include("minan.notify.urls")),
     path("audit/", include("minan.audit.urls")),
     path("p/", include("minan.public.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

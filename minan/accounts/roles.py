@@ -66,6 +66,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.change_riskclass",
             "institutions.change_subtype",
             "institutions.change_ownership",
+            # Notification channels (robots, webhooks, the SMS gateway), role defaults, the delivery log.
+            "notify.view_channel",
+            "notify.add_channel",
+            "notify.change_channel",
+            "notify.view_delivery",
+            "notify.change_roledefault",
         ]
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.

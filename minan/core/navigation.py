@@ -21,6 +21,7 @@ class NavItem:
 
 NAV = [
     NavItem(_("Home"), "core:home", None),
+    NavItem(_("Notifications"), "notify:inbox", None),
     NavItem(_("Institutions"), "institutions:list", "institutions.view_institution"),
     NavItem(_("My institutions"), "duty:mine", "duty.add_dutyvisit"),
     NavItem(_("My duty list"), "duty:my_list", "duty.view_dutypost"),
@@ -35,6 +36,8 @@ NAV = [
     NavItem(_("Regions"), "regions:list", "regions.view_region"),
     NavItem(_("Users"), "accounts:user_list", "accounts.view_user"),
     NavItem(_("Working-day calendar"), "core:calendar", "core.view_calendaroverride"),
+    NavItem(_("Notification channels"), "notify:channels", "notify.view_channel"),
+    NavItem(_("Delivery log"), "notify:deliveries", "notify.view_delivery"),
     NavItem(_("Audit trail"), "audit:list", "audit.view_auditevent"),
 ]
 

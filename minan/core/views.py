@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -26,6 +26,30 @@ def current_user(request: HttpRequest) -> User:
     return cast("User", request.user)
 
 
+def deny(request: HttpRequest, object_type: str, detail: str) -> NoReturn:
+    """Refuse with 403 and record the refusal in the audit trail."""
+    record(
+        "permission.denied", request=request, object_type=object_type, result="denied", detail=detail[:500]
+    )
+    raise PermissionDenied
+
+
+class PermissionPageMixin(LoginRequiredMixin):
+    """Pages on rows that are not region data (reference lists, the delivery log, role defaults).
+
+    Not scoped: `permission` decides who may open them, and a refusal is a 403 audited like
+    `ScopedViewMixin`'s. Anything region-scoped such pages show must still be read through `for_user`."""
+
+    scoped: ClassVar[bool] = False
+    permission: ClassVar[str]
+    object_type: ClassVar[str]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not request.user.has_perm(self.permission):
+            deny(request, self.object_type, f"{self.permission} {request.path}")
+        return super().dispatch(request, *args, **kwargs)
+
+
 class ScopedViewMixin(LoginRequiredMixin):
     """Base of every HTML view that shows or changes scoped rows.
 
@@ -43,14 +67,7 @@ class ScopedViewMixin(LoginRequiredMixin):
         if request.user.is_authenticated and not request.user.has_perm(
             permission_for(self.model, self.scope_action)
         ):
-            record(
-                "permission.denied",
-                request=request,
-                object_type=self.model._meta.label_lower,
-                result="denied",
-                detail=f"{self.scope_action} {request.path}"[:500],
-            )
-            raise PermissionDenied
+            deny(request, self.model._meta.label_lower, f"{self.scope_action} {request.path}")
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Any]:

@@ -170,13 +170,11 @@ def my_institutions(user: Any) -> list[VisitDue]:
 
 
 def institution_facts(code: str, ids: list[int]) -> dict[int, int] | None:
-    """Per-institution figures other modules provide (e.g. `open_hazards`, `open_alarms`) through the
-    classification fact registry; None while no module provides the figure."""
-    from minan.institutions import classification
+    """Per-institution figures other modules provide (`open_hazards`, `open_alarms`) through
+    `minan.core.figures`; None while no module provides the figure."""
+    from minan.core import figures
 
-    if not classification.has_source(code):
-        return None
-    return classification.fact_values(code, ids, timezone.localdate())
+    return figures.values(code, ids)
 
 
 # --- coverage figures for the dashboard -------------------------------------------------------------------

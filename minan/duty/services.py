@@ -452,3 +452,46 @@ def record_visit(
     record("duty.visit", user=actor, request=request, obj=institution,
            detail=f"{visited_on.isoformat()} photos={len(typed)}")  # fmt: skip
     return visit
+
+
+# --- reminders -----------------------------------------------------------------------------------------------
+
+
+def remind_overdue_visits() -> int:
+    """One low-urgency notification to each cadre with overdue visits, listing them (the digest groups
+    it with the cadre's other low-urgency messages). Returns the number of cadres reminded."""
+    from django.urls import reverse
+
+    from minan.notify.services import notify
+
+    from .selectors import overdue_cutoff, visit_rule
+
+    rule = visit_rule()
+    if rule is None:
+        return 0
+    cutoff = overdue_cutoff(timezone.localdate(), rule)
+    from django.db.models.functions import Coalesce
+
+    rows = (
+        DutyAssignment.objects.filter(active=True, cadre__is_active=True)
+        .annotate(basis=Coalesce("last_visit_on", "starts_on"))
+        .filter(basis__lt=cutoff)
+        .select_related("institution", "cadre")
+        .order_by("cadre_id", "basis")
+    )
+    by_cadre: dict[int, list[DutyAssignment]] = {}
+    for row in rows:
+        by_cadre.setdefault(row.cadre_id, []).append(row)
+    from .selectors import add_period
+
+    for assignments in by_cadre.values():
+        listed = [
+            {
+                "institution": a.institution.name,
+                "due": add_period(a.last_visit_on or a.starts_on, rule).isoformat(),
+            }
+            for a in assignments
+        ]
+        with transaction.atomic():
+            notify([assignments[0].cadre], "duty.visits_overdue", {"rows": listed}, link=reverse("duty:mine"))
+    return len(by_cadre)

@@ -2,8 +2,6 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,11 +15,10 @@ from django.views.generic.detail import SingleObjectMixin
 
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS
-from minan.audit.services import record
 from minan.core.errors import DomainError
 from minan.core.export import XLSX, sheets_response
 from minan.core.masking import mask_phone
-from minan.core.views import ScopedViewMixin, current_user
+from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user, deny
 from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Commissioner, Institution
 from minan.regions.models import Region
@@ -458,18 +455,7 @@ class GroupDisbandView(ScopedViewMixin, SingleObjectMixin, View):
 # --- duty lists (岗位责任清单) -------------------------------------------------------------------------------
 
 
-def _deny_post(request: HttpRequest, permission: str) -> None:
-    record(
-        "permission.denied",
-        request=request,
-        object_type="duty.dutypost",
-        result="denied",
-        detail=f"{permission} {request.path}"[:500],
-    )
-    raise PermissionDenied
-
-
-class DutyPostAccessMixin(LoginRequiredMixin):
+class DutyPostAccessMixin(PermissionPageMixin):
     """Pages of the duty lists.
 
     Not scoped: posts and their duties are CONFIGURABLE reference data shared by the whole deployment,
@@ -477,13 +463,8 @@ class DutyPostAccessMixin(LoginRequiredMixin):
     and a refusal is audited. People shown or offered on these pages are read through
     `User.objects.for_user`."""
 
-    scoped: ClassVar[bool] = False
     permission: ClassVar[str] = "duty.view_dutypost"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if request.user.is_authenticated and not request.user.has_perm(self.permission):
-            _deny_post(request, self.permission)
-        return super().dispatch(request, *args, **kwargs)
+    object_type: ClassVar[str] = "duty.dutypost"
 
 
 def _numbered_items() -> Prefetch:
@@ -627,7 +608,7 @@ class PersonDutyListView(ScopedViewMixin, DetailView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not request.user.has_perm("duty.view_dutypost"):
-            _deny_post(request, "duty.view_dutypost")
+            deny(request, "duty.dutypost", f"duty.view_dutypost {request.path}")
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -114,11 +114,6 @@ def has_source(condition_code: str) -> bool:
     return condition_code in _FACTS
 
 
-def fact_values(condition_code: str, ids: list[int], today: dt.date) -> dict[int, int]:
-    """The registered figure for each institution (missing ids have none); other modules' pages use it."""
-    return _FACTS[condition_code].fn(ids, today)
-
-
 def _field_values(ids: list[int], field_name: str, **filters: Any) -> dict[int, int]:
     rows = Institution.objects.filter(pk__in=ids, **filters).values_list("pk", field_name)
     return {pk: int(value) for pk, value in rows}

@@ -315,6 +315,8 @@ class InsurancePolicy(ScopedModel):
     starts_on = models.DateField(_("start"))
     ends_on = models.DateField(_("end"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the institution and its cadre were told the policy had expired (once per policy).
+    expiry_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     scope_kind_field = "institution__kind"
     scope_institution_field = "institution_id"

@@ -3,12 +3,14 @@ one transaction, keeps the institution's history and records an audit event."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -283,3 +285,52 @@ def delete_policy(actor: Any, policy: InsurancePolicy, *, request: Any = None) -
            detail=f"{policy.insurer} {policy.number}")  # fmt: skip
     policy.delete()
     _after_facts_changed([institution], actor, request)
+
+
+# --- insurance expiry reminder (综合责任保险) ---------------------------------------------------------------
+
+
+def remind_expired_policies(today: dt.date | None = None) -> int:
+    """Tell each institution whose newest policy has expired — its staff accounts and its responsible
+    cadre — once per policy. Run daily by the worker; returns the number of policies reminded."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import OuterRef, Subquery
+    from django.urls import reverse
+
+    from minan.duty.models import DutyAssignment
+    from minan.notify.services import notify
+
+    today = today or timezone.localdate()
+    newest = InsurancePolicy.objects.filter(institution=OuterRef("institution")).order_by("-ends_on", "-pk")
+    due = (
+        InsurancePolicy.objects.filter(ends_on__lt=today, expiry_reminded_at__isnull=True)
+        .exclude(institution__status=Institution.Status.CLOSED)
+        .filter(pk=Subquery(newest.values("pk")[:1]))
+        .select_related("institution")
+    )
+    users = get_user_model().objects
+    reminded = 0
+    for policy in due:
+        institution = policy.institution
+        with transaction.atomic():
+            # Claim the policy first: two workers never remind twice.
+            if not InsurancePolicy.objects.filter(pk=policy.pk, expiry_reminded_at__isnull=True).update(
+                expiry_reminded_at=timezone.now()
+            ):
+                continue
+            cadres = DutyAssignment.objects.filter(institution=institution, active=True).values("cadre")
+            recipients = list(users.filter(Q(institution=institution) | Q(pk__in=cadres), is_active=True))
+            notify(
+                recipients, "institutions.insurance_expired",
+                {"institution": institution.name, "insurer": policy.insurer, "number": policy.number,
+                 "ends_on": policy.ends_on.isoformat()},
+                link=reverse("institutions:detail", args=[institution.pk]) + "?tab=insurance",
+                place=institution.region_path,
+            )  # fmt: skip
+            record(
+                "insurance.expiry_reminder",
+                obj=institution,
+                detail=f"{policy.number} {len(recipients)} recipients",
+            )
+        reminded += 1
+    return reminded

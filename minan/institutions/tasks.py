@@ -23,3 +23,11 @@ def reclassify_all_async(actor_id: int | None = None) -> int:
 
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     return classification.reclassify(Institution.objects.all(), actor=actor)
+
+
+@db_periodic_task(crontab(hour="8", minute="0"))
+def remind_expired_policies() -> int:
+    """Daily at 08:00: institutions whose newest liability insurance policy has expired."""
+    from . import services
+
+    return services.remind_expired_policies()

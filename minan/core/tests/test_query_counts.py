@@ -54,7 +54,7 @@ def test_list_query_counts_do_not_grow_with_rows(
     many = {url: count(lambda url=url: client.get(url)) for url in PAGES}
     many.update({url: count(lambda url=url: api_get(url)) for url in API})
     assert many == few
-    assert max(few.values()) <= 20, few
+    assert max(few.values()) <= 21, few  # every page includes the header's unread-notification count
 
 
 def test_audit_list_query_count(client: Any, audit_admin: Any) -> None:

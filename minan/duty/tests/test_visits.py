@@ -308,3 +308,22 @@ def test_assignments_and_visits_move_with_the_institution(
     assert set(DutyVisit.objects.filter(institution=home).values_list("region_path", flat=True)) == {
         tree["zc_town"].region_path
     }
+
+
+@pytest.mark.django_db
+def test_my_institutions_shows_figures_other_modules_provide(assigned: Any, cadre: User, client: Any) -> None:
+    from minan.core import figures
+
+    home = assigned["rc_elderly"]
+    page = login_client(client, cadre).get(reverse("duty:mine")).content.decode()
+    row = page.split(f'data-institution="{home.pk}"')[1].split("</tr>")[0]
+    assert row.count('<span class="help">—</span>') == 2  # no hazard or alarm module yet: "—", not 0
+    figures.register("open_hazards", lambda ids: {home.pk: 3})
+    figures.register("open_alarms", lambda ids: {})
+    try:
+        page = login_client(client, cadre).get(reverse("duty:mine")).content.decode()
+    finally:
+        figures.unregister("open_hazards")
+        figures.unregister("open_alarms")
+    row = page.split(f'data-institution="{home.pk}"')[1].split("</tr>")[0]
+    assert "<td>3</td>" in row and "<td>0</td>" in row

@@ -19,6 +19,7 @@ from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
+from minan.notify import demo as notify_demo
 from minan.regions.models import Region
 from minan.regions.services import load_regions
 
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             registry.build(self.stdout)
             created = self._users()
             duty_demo.build(self.stdout)
+            notify_demo.build(self.stdout)
         self.stdout.write(
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"
         )

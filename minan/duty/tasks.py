@@ -1,0 +1,14 @@
+"""Periodic 包保 reminders: thin calls into `duty.services`."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from . import services
+
+
+@db_periodic_task(crontab(day_of_week="1", hour="8", minute="30"))
+def remind_overdue_visits() -> int:
+    """Mondays 08:30 (周调度): each cadre with overdue duty visits gets one low-urgency reminder."""
+    return services.remind_overdue_visits()
