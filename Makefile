@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package.json 2>/dev/null | sha1sum | cut -c1-12)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import bench-duty clean
+.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import bench-duty bench-hazards clean
 
 demo: setup
 	$(BIN)/minan migrate --noinput -v0
@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/duty_bench.py
+	$(BIN)/python bench/hazards_bench.py
 
 # The Excel import benchmark alone (5,000 rows; part of `make bench`).
 bench-import: setup
@@ -64,6 +65,10 @@ bench-import: setup
 # The 包保 figures at national scale alone (40,000 institutions; part of `make bench`).
 bench-duty: setup
 	$(BIN)/python bench/duty_bench.py
+
+# The hazard deadline sweep with 10,000 open hazards alone (part of `make bench`).
+bench-hazards: setup
+	$(BIN)/python bench/hazards_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules minan/static/vendor var/static

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
+from minan.hazards.api import HazardViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
     ChannelViewSet,
@@ -22,6 +23,7 @@ router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignment")
 router.register("duty-posts", DutyPostViewSet, basename="dutypost")
 router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
+router.register("hazards", HazardViewSet, basename="hazard")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("channels", ChannelViewSet, basename="channel")

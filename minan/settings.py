@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "minan.duty",
     "minan.public",
     "minan.notify",
+    "minan.hazards",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +209,15 @@ elif EMAIL_HOST:
 else:  # no mail server configured: messages are written to the log
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# Hazards: which level supervises (挂牌督办) major hazards, accepting and closing them: county or city.
+HAZARD_SUPERVISING_LEVEL = os.environ.get("MINAN_HAZARD_SUPERVISING_LEVEL", "county")
+if HAZARD_SUPERVISING_LEVEL not in {"county", "city"}:
+    raise ImproperlyConfigured("MINAN_HAZARD_SUPERVISING_LEVEL must be county or city")
+# Escalation after the due day, in working days: to the county officer, then to the city safety office.
+HAZARD_ESCALATE_AFTER = tuple(int(n) for n in os.environ.get("MINAN_HAZARD_ESCALATE_AFTER", "3,7").split(","))
+if len(HAZARD_ESCALATE_AFTER) != 2 or not 0 < HAZARD_ESCALATE_AFTER[0] < HAZARD_ESCALATE_AFTER[1]:
+    raise ImproperlyConfigured("MINAN_HAZARD_ESCALATE_AFTER must be two increasing numbers, e.g. 3,7")
+
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)
 
@@ -269,6 +279,10 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "minan.institutions.models.Institution.Status",
         "ChannelKindEnum": "minan.notify.models.Channel.Kind",
         "DeliveryStatusEnum": "minan.notify.models.Delivery.Status",
+        "HazardLevelEnum": "minan.hazards.models.Hazard.Level",
+        "HazardStatusEnum": "minan.hazards.models.Hazard.Status",
+        "HazardCategoryEnum": "minan.hazards.models.Category",
+        "HazardSourceEnum": "minan.hazards.models.Source",
     },
 }
 

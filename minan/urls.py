@@ -7,6 +7,7 @@ urlpatterns = [
     path("regions/", include("minan.regions.urls")),
     path("institutions/", include("minan.institutions.urls")),
     path("duty/", include("minan.duty.urls")),
+    path("hazards/", include("minan.hazards.urls")),
     path("notify/", include("minan.notify.urls")),
     path("audit/", include("minan.audit.urls")),
     path("p/", include("minan.public.urls")),

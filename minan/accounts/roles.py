@@ -45,6 +45,7 @@ _READ = [
     "duty.view_supervisiongroup",
     "duty.view_dutypost",
     "duty.view_dutyvisit",
+    "hazards.view_hazard",
 ]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 
@@ -99,13 +100,25 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "duty.change_supervisiongroup",
             "duty.change_dutypost",
             "core.view_calendaroverride",
+            "hazards.add_hazard",
+            "hazards.assign_hazard",
+            "hazards.accept_hazard",
+            "hazards.close_hazard",
+            "hazards.supervise_hazard",
+            "hazards.cancel_hazard",
+            "hazards.export_hazard",
         ]
     ),
     SECTOR_LEAD: frozenset(
         _READ
         + _STAFF_DIRECTORY
-        + ["institutions.change_institution", "institutions.export_institution", "duty.export_dutyassignment"]
-    ),
+        + [
+            "institutions.change_institution",
+            "institutions.export_institution",
+            "duty.export_dutyassignment",
+            "hazards.export_hazard",
+        ]
+    ),  # fmt: skip
     SUPERVISION_MEMBER: frozenset(
         _READ + _STAFF_DIRECTORY + ["institutions.export_institution", "duty.export_dutyassignment"]
     ),
@@ -124,14 +137,32 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "duty.add_dutyassignment",
             "duty.change_dutyassignment",
             "duty.export_dutyassignment",
+            "hazards.add_hazard",
+            "hazards.assign_hazard",
+            "hazards.accept_hazard",
+            "hazards.close_hazard",
+            "hazards.supervise_hazard",
+            "hazards.cancel_hazard",
+            "hazards.export_hazard",
         ]
     ),
     # Records 包保督查 visits to the institutions assigned to them (the service checks the assignment).
-    CADRE: frozenset(_READ + ["duty.add_dutyvisit"]),
-    INSPECTOR: frozenset(_READ),
-    EXPERT: frozenset(_READ),
-    MEMBER_DEPARTMENT: frozenset(_READ),
-    INSTITUTION_STAFF: frozenset(_READ),
+    # A cadre finds hazards at its institutions, issues notices, accepts and closes general hazards.
+    CADRE: frozenset(
+        _READ
+        + [
+            "duty.add_dutyvisit",
+            "hazards.add_hazard",
+            "hazards.assign_hazard",
+            "hazards.accept_hazard",
+            "hazards.close_hazard",
+        ]
+    ),  # fmt: skip
+    INSPECTOR: frozenset(_READ + ["hazards.add_hazard", "hazards.assign_hazard", "hazards.accept_hazard"]),
+    EXPERT: frozenset(_READ + ["hazards.add_hazard"]),
+    MEMBER_DEPARTMENT: frozenset(_READ + ["hazards.add_hazard"]),
+    # The institution reports its own hazards, rectifies and submits evidence.
+    INSTITUTION_STAFF: frozenset(_READ + ["hazards.add_hazard", "hazards.rectify_hazard"]),
 }
 
 

@@ -30,6 +30,8 @@ NAV = [
     NavItem(_("Supervision groups"), "duty:groups", "duty.view_supervisiongroup"),
     NavItem(_("Duty ledger"), "duty:ledger", "duty.export_dutyassignment"),
     NavItem(_("Duty visits"), "duty:visits", "duty.view_dutyvisit"),
+    NavItem(_("Hazards"), "hazards:list", "hazards.view_hazard"),
+    NavItem(_("Major hazards"), "hazards:major", "hazards.view_hazard"),
     NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
     NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
     NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -22,6 +21,7 @@ from minan.accounts.roles import CADRE, ROLE_LABELS, SUPERVISION_MEMBER
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
+from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution, InstitutionChange
 from minan.regions.models import Region
 
@@ -374,24 +374,7 @@ def _post_state(post: DutyPost) -> dict[str, Any]:
 
 # --- duty visits (包保督查) ---------------------------------------------------------------------------------
 
-PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 MAX_PHOTOS = 6
-
-
-def _photo_type(upload: Any) -> str | None:
-    """The photo's content type if Pillow reads it as an intact JPEG or PNG (not by name or header)."""
-    from PIL import Image, UnidentifiedImageError
-
-    upload.seek(0)
-    try:
-        with Image.open(upload) as image:
-            image_format = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None
-    finally:
-        upload.seek(0)
-    return PHOTO_FORMATS.get(image_format or "")
 
 
 @transaction.atomic
@@ -421,22 +404,7 @@ def record_visit(
         raise DomainError(_("The visit date is before your assignment began."), field="visited_on")
     if not checked.strip():
         raise DomainError(_("Say what was checked."), field="checked")
-    if len(photos) > MAX_PHOTOS:
-        raise DomainError(_("At most %(n)d photos.") % {"n": MAX_PHOTOS}, field="photos")
-    limit = int(settings.MAX_PHOTO_BYTES)
-    typed = []
-    for upload in photos:
-        if upload.size > limit:
-            raise DomainError(
-                _("%(name)s is larger than %(mb)d MB.") % {"name": upload.name, "mb": limit // (1024 * 1024)},
-                field="photos",
-            )
-        content_type = _photo_type(upload)
-        if content_type is None:
-            raise DomainError(
-                _("%(name)s is not a JPEG or PNG image.") % {"name": upload.name}, field="photos"
-            )
-        typed.append((upload, content_type))
+    typed = check_uploads(list(photos), limit=MAX_PHOTOS, field="photos")
     visit = DutyVisit.objects.create(
         institution=institution, cadre=actor, visited_on=visited_on, checked=checked.strip()[:2000],
         findings=findings.strip()[:4000], region_path=institution.region_path,
@@ -445,8 +413,7 @@ def record_visit(
     DutyAssignment.objects.filter(pk=assignment.pk).filter(
         Q(last_visit_on__isnull=True) | Q(last_visit_on__lt=visited_on)
     ).update(last_visit_on=visited_on)
-    for upload, content_type in typed:
-        extension = ".jpg" if content_type == "image/jpeg" else ".png"
+    for upload, content_type, extension in typed:
         photo = DutyVisitPhoto(visit=visit, content_type=content_type, size=upload.size)
         photo.image.save(f"visit-{visit.pk}{extension}", upload, save=True)
     record("duty.visit", user=actor, request=request, obj=institution,

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
@@ -26,15 +27,16 @@ from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskC
 from .selectors import SORTS, filter_institutions, insurance_overview
 
 TABS = [
-    ("facts", _("Facts")),
-    ("duty", _("Duty")),
-    ("commissioners", _("Four commissioners")),
-    ("insurance", _("Insurance")),
-    ("code", _("Public code")),
-    ("history", _("History")),
+    ("facts", gettext_lazy("Facts")),
+    ("duty", gettext_lazy("Duty")),
+    ("commissioners", gettext_lazy("Four commissioners")),
+    ("hazards", gettext_lazy("Hazards")),
+    ("insurance", gettext_lazy("Insurance")),
+    ("code", gettext_lazy("Public code")),
+    ("history", gettext_lazy("History")),
 ]
 # Tabs the later modules fill; shown so that staff know where things will be.
-LATER_TABS = [_("Inspections"), _("Hazards"), _("Alarms"), _("Documents")]
+LATER_TABS = [gettext_lazy("Inspections"), gettext_lazy("Alarms"), gettext_lazy("Documents")]
 
 
 class InstitutionListView(ScopedViewMixin, ListView):
@@ -131,6 +133,13 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
             )
         elif tab == "history":
             context["changes"] = institution.changes.select_related("user")[:200]
+        elif tab == "hazards":
+            from minan.hazards.ledger import with_overdue
+            from minan.hazards.models import Hazard
+
+            hazards = Hazard.objects.for_user(user).filter(institution=institution).select_related("cadre")
+            context["hazards"] = with_overdue(hazards, today)[:100]
+            context["can_report"] = user.has_perm("hazards.add_hazard")
         return context
 
 

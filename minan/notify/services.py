@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -85,22 +86,27 @@ def _language(user: User) -> str:
 # --- who gets what, how ---------------------------------------------------------------------------------------
 
 
-def media_for(user: User, event: str, urgency: str) -> list[str]:
+def media_for(
+    user: User, event: str, urgency: str, role_defaults: dict[tuple[str, str], list[str]] | None = None
+) -> list[str]:
     """The person's media for the event, in escalation order: their own choice for the event, else
     their choice for every event, else their roles' defaults (event, then every event), else the
-    built-in default for the urgency."""
+    built-in default for the urgency. `role_defaults` may be passed preloaded (batch sends)."""
     own = {p.event: p.media for p in user.notify_preferences.all()}
     if event in own:
         return list(own[event])
     if "" in own:
         return list(own[""])
-    defaults = {(d.role, d.event): d.media for d in RoleDefault.objects.filter(role__in=user.role_codes)}
+    if role_defaults is None:
+        role_defaults = {
+            (d.role, d.event): d.media for d in RoleDefault.objects.filter(role__in=user.role_codes)
+        }
     for role in sorted(user.role_codes):
-        if (role, event) in defaults:
-            return list(defaults[(role, event)])
+        if (role, event) in role_defaults:
+            return list(role_defaults[(role, event)])
     for role in sorted(user.role_codes):
-        if (role, "") in defaults:
-            return list(defaults[(role, "")])
+        if (role, "") in role_defaults:
+            return list(role_defaults[(role, "")])
     return list(DEFAULT_MEDIA.get(urgency, [Medium.EMAIL]))
 
 
@@ -130,6 +136,20 @@ def _quiet_until(user: User, now: dt.datetime) -> dt.datetime | None:
     return timezone.make_aware(dt.datetime.combine(day, end))
 
 
+@dataclass
+class Message:
+    """One event to tell: the arguments of `notify`, for sending many in one batch (`notify_many`)."""
+
+    recipients: Iterable[User]
+    event: str
+    context: dict[str, Any]
+    urgency: str | None = None
+    link: str = ""
+    channels: Iterable[Channel] = ()
+    place: str = ""
+    inbox_only: bool = False
+
+
 def notify(
     recipients: Iterable[User],
     event: str,
@@ -149,69 +169,78 @@ def notify(
     delivery each. Low urgency is held for the digest; quiet hours delay all but urgent messages.
     Everything is written in the caller's transaction and sent after it commits.
     """
-    spec = events.EVENTS.get(event)
-    if spec is None:
-        raise ValueError(f"unknown event {event!r}")
-    urgency = urgency or spec.urgency
+    return notify_many([Message(recipients, event, context, urgency, link, channels, place, inbox_only)])
+
+
+def notify_many(messages: Sequence[Message]) -> list[Notification]:
+    """`notify` for many events at once (sweeps): people, preferences, role defaults and channels are
+    read once for the whole batch, and the rows are inserted in bulk."""
+    for message in messages:
+        if message.event not in events.EVENTS:
+            raise ValueError(f"unknown event {message.event!r}")
     now = timezone.now()
-    created: list[Notification] = []
-    deliveries: list[Delivery] = []
-    gateway: Channel | None = None
-    gateway_looked_up = False
-    for user in {u.pk: u for u in recipients if u is not None and u.is_active}.values():
-        subject, body = render(event, context, _language(user))
-        note = Notification.objects.create(
-            recipient=user, event=event, urgency=urgency, subject=subject, body=body, link=link[:300]
-        )
-        created.append(note)
-        if inbox_only:
-            continue
-        if not gateway_looked_up:
-            gateway, gateway_looked_up = sms_channel(), True
-        media = [
-            m for m in media_for(user, event, urgency)
-            if m in PERSONAL_MEDIA and _address(user, m) and (m != Medium.SMS or gateway is not None)
-        ]  # fmt: skip
-        if not media:
-            continue
-        first, rest = media[0], media[1:]
-        held = urgency == Urgency.LOW
-        deliveries.append(
-            Delivery(
-                notification=note,
-                recipient=user,
-                medium=first,
-                address=_address(user, first),
-                channel=gateway if first == Medium.SMS else None,
-                event=event,
-                urgency=urgency,
-                subject=subject,
-                body=body,
-                escalation=rest,
-                status=Delivery.Status.HELD if held else Delivery.Status.PENDING,
+    wanted = {u.pk for m in messages for u in m.recipients if u is not None}
+    people = {
+        u.pk: u
+        for u in User.objects.filter(pk__in=wanted, is_active=True)
+        .select_related("notify_settings")
+        .prefetch_related("notify_preferences", "role_grants")
+    }
+    for user in people.values():
+        user._role_codes = frozenset(g.role for g in user.role_grants.all())
+    role_defaults = {(d.role, d.event): d.media for d in RoleDefault.objects.all()}
+    gateway = sms_channel()
+    subscribed = [c for c in Channel.objects.filter(active=True).exclude(kind=Channel.Kind.SMS) if c.events]
+    notes: list[Notification] = []
+    planned: list[tuple[int, Delivery]] = []  # (index of the notification, delivery)
+    group_deliveries: list[Delivery] = []
+    for message in messages:
+        spec = events.EVENTS[message.event]
+        urgency = message.urgency or spec.urgency
+        rendered: dict[str, tuple[str, str]] = {}
+        for pk in dict.fromkeys(u.pk for u in message.recipients if u is not None):
+            user = people.get(pk)
+            if user is None:
+                continue
+            language = _language(user)
+            if language not in rendered:
+                rendered[language] = render(message.event, message.context, language)
+            subject, body = rendered[language]
+            notes.append(Notification(recipient=user, event=message.event, urgency=urgency, subject=subject,
+                                      body=body, link=message.link[:300]))  # fmt: skip
+            if message.inbox_only:
+                continue
+            media = [
+                m for m in media_for(user, message.event, urgency, role_defaults)
+                if m in PERSONAL_MEDIA and _address(user, m) and (m != Medium.SMS or gateway is not None)
+            ]  # fmt: skip
+            if not media:
+                continue
+            first, rest = media[0], media[1:]
+            planned.append((len(notes) - 1, Delivery(
+                recipient=user, medium=first, address=_address(user, first),
+                channel=gateway if first == Medium.SMS else None, event=message.event, urgency=urgency,
+                subject=subject, body=body, escalation=rest,
+                status=Delivery.Status.HELD if urgency == Urgency.LOW else Delivery.Status.PENDING,
                 next_attempt_at=None if urgency == Urgency.URGENT else _quiet_until(user, now),
-            )  # fmt: skip
-        )
-    group = {c.pk: c for c in channels if c.active}
-    if place:
-        for channel in Channel.objects.filter(active=True).exclude(kind=Channel.Kind.SMS):
-            if event in (channel.events or []) and place.startswith(channel.region_path):
-                group.setdefault(channel.pk, channel)
-    if group and not inbox_only:
-        subject, body = render(event, context, settings.LANGUAGE_CODE)
-        for channel in group.values():
-            deliveries.append(
-                Delivery(
-                    channel=channel,
-                    medium=GROUP_MEDIA[Channel.Kind(channel.kind)],
-                    event=event,
-                    urgency=urgency,
-                    subject=subject,
-                    body=body,
+            )))  # fmt: skip
+        group = {c.pk: c for c in message.channels if c.active}
+        if message.place:
+            for channel in subscribed:
+                if message.event in channel.events and message.place.startswith(channel.region_path):
+                    group.setdefault(channel.pk, channel)
+        if group and not message.inbox_only:
+            subject, body = render(message.event, message.context, settings.LANGUAGE_CODE)
+            for channel in group.values():
+                group_deliveries.append(Delivery(
+                    channel=channel, medium=GROUP_MEDIA[Channel.Kind(channel.kind)], event=message.event,
+                    urgency=urgency, subject=subject, body=body,
                     status=Delivery.Status.HELD if urgency == Urgency.LOW else Delivery.Status.PENDING,
-                )  # fmt: skip
-            )
-    saved = Delivery.objects.bulk_create(deliveries)
+                ))  # fmt: skip
+    created = Notification.objects.bulk_create(notes)
+    for index, delivery in planned:
+        delivery.notification = created[index]
+    saved = Delivery.objects.bulk_create([d for _i, d in planned] + group_deliveries)
     pending = [d.pk for d in saved if d.status == Delivery.Status.PENDING]
     if pending:
         transaction.on_commit(lambda: _enqueue(pending))

@@ -311,19 +311,18 @@ def test_assignments_and_visits_move_with_the_institution(
 
 
 @pytest.mark.django_db
-def test_my_institutions_shows_figures_other_modules_provide(assigned: Any, cadre: User, client: Any) -> None:
+def test_my_institutions_shows_figures_other_modules_provide(
+    assigned: Any, cadre: User, client: Any, monkeypatch: Any
+) -> None:
     from minan.core import figures
 
+    monkeypatch.setattr(figures, "_SOURCES", {})  # as if no hazard or alarm module were installed
     home = assigned["rc_elderly"]
     page = login_client(client, cadre).get(reverse("duty:mine")).content.decode()
     row = page.split(f'data-institution="{home.pk}"')[1].split("</tr>")[0]
     assert row.count('<span class="help">—</span>') == 2  # no hazard or alarm module yet: "—", not 0
     figures.register("open_hazards", lambda ids: {home.pk: 3})
     figures.register("open_alarms", lambda ids: {})
-    try:
-        page = login_client(client, cadre).get(reverse("duty:mine")).content.decode()
-    finally:
-        figures.unregister("open_hazards")
-        figures.unregister("open_alarms")
+    page = login_client(client, cadre).get(reverse("duty:mine")).content.decode()
     row = page.split(f'data-institution="{home.pk}"')[1].split("</tr>")[0]
     assert "<td>3</td>" in row and "<td>0</td>" in row

@@ -155,21 +155,24 @@ def test_building_age_and_insurance_sources(institutions: dict[str, Any]) -> Non
 
 
 def test_rule_without_source_is_warned_and_never_matches(admin: Any, home: Institution) -> None:
-    # The default scheme already has open_major_hazards (D) with no source registered yet.
+    # The default scheme has complaints_90d (C) and no module provides complaints yet; open major
+    # hazards (D) are provided by the hazards app.
+    assert classification.has_source("open_major_hazards")
     warnings = classification.scheme_warnings()
-    hazard_text = text("open_major_hazards", 1)
-    assert any(hazard_text in w and "D" in w for w in warnings), warnings
+    complaints_text = text("complaints_90d", 3)
+    assert any(complaints_text in w and "C" in w for w in warnings), warnings
+    assert not any(text("open_major_hazards", 1) in w for w in warnings)
     assert not any(text("not_fire_standardised") in w for w in warnings)
     rc, _reason = classification.classify_many([home], TODAY)[home.pk]
     assert rc.code == "A"
 
     # Once a module registers the source, the rule matches.
-    classification.register_fact("open_major_hazards", lambda ids, today: dict.fromkeys(ids, 2))
+    classification.register_fact("complaints_90d", lambda ids, today: dict.fromkeys(ids, 3))
     try:
-        assert classification.classify_many([home], TODAY)[home.pk][0].code == "D"
-        assert not any(hazard_text in w for w in classification.scheme_warnings())
+        assert classification.classify_many([home], TODAY)[home.pk][0].code == "C"
+        assert not any(complaints_text in w for w in classification.scheme_warnings())
     finally:
-        classification.unregister_fact("open_major_hazards")
+        classification.unregister_fact("complaints_90d")
 
 
 def test_register_fact_refuses_unknown_condition() -> None:

@@ -17,6 +17,7 @@ from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
+from minan.hazards import demo as hazards_demo
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
 from minan.notify import demo as notify_demo
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             registry.build(self.stdout)
             created = self._users()
             duty_demo.build(self.stdout)
+            hazards_demo.build(self.stdout)
             notify_demo.build(self.stdout)
         self.stdout.write(
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"

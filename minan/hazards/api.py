@@ -1,0 +1,171 @@
+"""`/api/v1/hazards/`: the ledger with filters, reporting, and the moves of the closed loop."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any, ClassVar
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from minan.accounts.models import User
+from minan.core.api import ScopedViewSet
+from minan.core.views import current_user
+from minan.institutions.models import Institution
+
+from . import services
+from .models import Category, Clause, Hazard, Source
+from .workflow import MOVES, OPEN_STATES, moves_from
+
+
+def allowed_moves(hazard: Hazard, user: Any) -> list[str]:
+    return [m.action for m in moves_from(hazard.status) if user.has_perm(m.permission)]
+
+
+class HazardSerializer(serializers.ModelSerializer):
+    institution_name = serializers.CharField(source="institution.name", read_only=True)
+    overdue = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Hazard
+        fields = [
+            "id", "institution", "institution_name", "source", "source_ref", "category", "level", "description",
+            "location", "clause", "found_by", "found_at", "on_the_spot", "responsible_person", "cadre", "status",
+            "requirement", "assigned_on", "deadline", "overdue", "plan_responsible", "plan_measures", "plan_funds",
+            "plan_deadline", "plan_contingency", "supervising_level", "supervisor", "measures_taken", "accepted_by",
+            "accepted_at", "closed_at", "reopened", "allowed_actions",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_overdue(self, obj: Hazard) -> bool:
+        return bool(obj.deadline and obj.status in OPEN_STATES and obj.deadline < timezone.localdate())
+
+    def get_allowed_actions(self, obj: Hazard) -> list[str]:
+        return allowed_moves(obj, self.context["request"].user)
+
+
+class ReportSerializer(serializers.Serializer):
+    institution = serializers.IntegerField()
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]  # a field named "source"
+    category = serializers.ChoiceField(choices=Category.choices)
+    level = serializers.ChoiceField(choices=Hazard.Level.choices)
+    description = serializers.CharField(max_length=2000)
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    clause = serializers.CharField(required=False, allow_blank=True, help_text="clause key, e.g. MCA2023-4-3")
+    responsible_person = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    source_ref = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    on_the_spot = serializers.BooleanField(required=False, default=False)
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
+    )
+
+
+class TransitionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=sorted(MOVES))
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    requirement = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    days = serializers.IntegerField(required=False, min_value=1, max_value=365)
+    supervisor = serializers.IntegerField(required=False)
+    measures_taken = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
+    )
+
+
+FILTERS = [
+    OpenApiParameter("institution", int),
+    OpenApiParameter("level", str, enum=Hazard.Level.values),
+    OpenApiParameter("category", str, enum=Category.values),
+    OpenApiParameter("status", str, description="a status, or `open`"),
+    OpenApiParameter("source", str, enum=Source.values),
+    OpenApiParameter("overdue", bool),
+    OpenApiParameter("region", str, description="region code: the hazards of that region and below"),
+    OpenApiParameter("found_from", dt.date),
+    OpenApiParameter("found_to", dt.date),
+]
+
+
+def filter_hazards(queryset: QuerySet[Hazard], params: Any) -> QuerySet[Hazard]:
+    """The ledger filters shared by the API (and usable by pages and exports)."""
+    qs = queryset
+    if (institution := params.get("institution", "")).isdigit():
+        qs = qs.filter(institution_id=int(institution))
+    for name, values in (
+        ("level", Hazard.Level.values),
+        ("category", Category.values),
+        ("source", Source.values),
+    ):
+        if params.get(name) in values:
+            qs = qs.filter(**{name: params[name]})
+    state = params.get("status", "")
+    if state == "open":
+        qs = qs.filter(status__in=OPEN_STATES)
+    elif state in Hazard.Status.values:
+        qs = qs.filter(status=state)
+    if params.get("overdue") in {"1", "true"}:
+        qs = qs.filter(status__in=OPEN_STATES, deadline__lt=timezone.localdate())
+    if (region := params.get("region", "")).isdigit():
+        qs = qs.filter(Q(region_path__contains=f"/{region}/") | Q(region_path__startswith=f"{region}/"))
+    for name, lookup in (("found_from", "found_at__date__gte"), ("found_to", "found_at__date__lte")):
+        with contextlib.suppress(ValueError):  # a malformed date is ignored like an unknown filter
+            qs = qs.filter(**{lookup: dt.date.fromisoformat(params[name])}) if params.get(name) else qs
+    return qs
+
+
+@extend_schema(parameters=FILTERS)
+class HazardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Hazards inside your scope. POST reports one (multipart for evidence files);
+    POST `{id}/transition/` performs a move of the closed loop and returns the hazard with the moves
+    allowed next. A refused move answers 400 with `code` naming the rule (e.g. `not_allowed`,
+    `five_guarantees`, `second_person`, `evidence_required`, `conflict`) and changes nothing."""
+
+    queryset = Hazard.objects.all()
+    serializer_class = HazardSerializer
+    parser_classes: ClassVar[list[Any]] = [JSONParser, MultiPartParser, FormParser]  # type: ignore[misc]
+    action_scope: ClassVar[dict[str, str]] = {"transition": "view"}
+
+    def refine_queryset(self, queryset: Any) -> Any:
+        return filter_hazards(queryset.select_related("institution"), self.request.query_params)
+
+    @extend_schema(request=ReportSerializer, responses=HazardSerializer)
+    def create(self, request: Request) -> Response:
+        data = ReportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        actor = current_user(request)
+        institution = get_object_or_404(Institution.objects.for_user(actor), pk=values.pop("institution"))
+        key = values.pop("clause", "")
+        clause = Clause.objects.filter(key=key).first() if key else None
+        if key and clause is None:
+            raise serializers.ValidationError({"clause": ["Unknown clause."]})
+        hazard = services.report(actor, institution, clause=clause, request=request, **values)
+        return Response(
+            HazardSerializer(hazard, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=TransitionSerializer, responses=HazardSerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()
+        data = TransitionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        actor = current_user(request)
+        supervisor = None
+        if "supervisor" in values:
+            supervisor = User.objects.for_user(actor).filter(pk=values.pop("supervisor")).first()
+            if supervisor is None:
+                raise serializers.ValidationError({"supervisor": ["Choose a person inside your scope."]})
+        hazard = services.transition(
+            actor, hazard, values.pop("action"), supervisor=supervisor, request=request, **values
+        )
+        return Response(HazardSerializer(hazard, context={"request": request}).data)

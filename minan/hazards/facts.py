@@ -1,0 +1,41 @@
+"""What hazards tell other modules: classification facts (DOMAIN.md §2.4) and the open-hazard figure
+shown on the 包保 pages. Registered when the app is ready."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count
+
+from minan.core import figures
+from minan.institutions import classification
+
+from .models import Hazard
+from .workflow import OPEN_STATES
+
+
+def _counts(ids: list[int], **filters: object) -> dict[int, int]:
+    rows = (
+        Hazard.objects.filter(institution_id__in=ids, status__in=OPEN_STATES, **filters)
+        .values_list("institution_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def open_major(ids: list[int], today: dt.date) -> dict[int, int]:
+    return _counts(ids, level=Hazard.Level.MAJOR)
+
+
+def overdue_general(ids: list[int], today: dt.date) -> dict[int, int]:
+    return _counts(ids, level=Hazard.Level.GENERAL, deadline__lt=today)
+
+
+def open_hazards(ids: list[int]) -> dict[int, int]:
+    return _counts(ids)
+
+
+classification.register_fact("open_major_hazards", open_major)
+classification.register_fact("overdue_general_hazards", overdue_general)
+figures.register("open_hazards", open_hazards)

@@ -1,0 +1,472 @@
+"""Writes of the hazard closed loop: report, the moves of `workflow.MOVES`, the 五落实 plan.
+
+Concurrency rule: a move changes the status with a conditional UPDATE (`filter(pk, status=from)`); of
+two people accepting the same hazard at once exactly one succeeds, the other gets "changed meanwhile".
+Every move writes a `HazardEvent` and an audit event in the same transaction; notifications go out
+after it commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minan.audit.services import record
+from minan.core import calendar
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.uploads import check_uploads
+from minan.institutions.models import Institution
+
+from .models import Category, CategorySetting, Clause, Hazard, HazardEvent, HazardFile, Source
+from .workflow import MOVES, Move
+
+MAX_FILES = 9
+PLAN_FIELDS = ("plan_responsible", "plan_measures", "plan_funds", "plan_deadline", "plan_contingency")
+
+
+def _visible(actor: Any, hazard: Hazard) -> Hazard:
+    found = Hazard.objects.for_user(actor).filter(pk=hazard.pk).first() if actor is not None else hazard
+    if found is None:
+        raise OutOfScope(_("Hazard not found."))
+    return found
+
+
+def _save_files(hazard: Hazard, event: HazardEvent, typed: list[tuple[Any, str, str]], kind: str) -> None:
+    for upload, content_type, extension in typed:
+        item = HazardFile(hazard=hazard, event=event, kind=kind, name=str(upload.name)[:200],
+                          content_type=content_type, size=upload.size)  # fmt: skip
+        item.file.save(f"hazard-{hazard.pk}{extension}", upload, save=True)
+
+
+def deadline_days(category: str, level: str) -> int:
+    setting = CategorySetting.objects.filter(category=category).first()
+    if setting is None:
+        return 30 if level == Hazard.Level.MAJOR else 5
+    return setting.major_days if level == Hazard.Level.MAJOR else setting.general_days
+
+
+@transaction.atomic
+def report(
+    actor: Any,
+    institution: Institution,
+    *,
+    source: str,
+    category: str,
+    level: str,
+    description: str,
+    location: str = "",
+    clause: Clause | None = None,
+    responsible_person: str = "",
+    source_ref: str = "",
+    on_the_spot: bool = False,
+    files: Sequence[Any] = (),
+    request: Any = None,
+) -> Hazard:
+    """Register a hazard found at an institution. A hazard matching a clause of a criteria set that
+    makes hazards major is major whatever was chosen (DOMAIN.md §5.3). 立行立改 needs on-site evidence
+    and goes straight to acceptance."""
+    from minan.duty.models import DutyAssignment
+
+    if not actor.has_perm("hazards.add_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
+        raise OutOfScope(_("Institution not found."))
+    if source not in Source.values:
+        raise DomainError(_("Choose a listed source."), field="source")
+    if category not in Category.values:
+        raise DomainError(_("Choose a listed category."), field="category")
+    if clause is not None and clause.criteria_set.makes_major:
+        level = Hazard.Level.MAJOR
+    if level not in Hazard.Level.values:
+        raise DomainError(_("Choose a level."), field="level")
+    if not description.strip():
+        raise DomainError(_("Describe the hazard."), field="description")
+    if on_the_spot and level == Hazard.Level.MAJOR:
+        raise DomainError(_("A major hazard cannot be closed as fixed on the spot."), field="on_the_spot")
+    typed = check_uploads(list(files), limit=MAX_FILES, allow_pdf=True)
+    if on_the_spot and not typed:
+        raise DomainError(_("Fixed on the spot needs photos of the fix."), field="files")
+    cadre_id = (
+        DutyAssignment.objects.filter(institution=institution, active=True)
+        .values_list("cadre_id", flat=True)
+        .first()
+    )
+    now = timezone.now()
+    hazard = Hazard.objects.create(
+        institution=institution, region_path=institution.region_path, source=source, source_ref=source_ref[:60],
+        category=category, level=level, description=description.strip()[:2000], location=location.strip()[:200],
+        clause=clause, found_by=actor, found_at=now, on_the_spot=on_the_spot,
+        responsible_person=responsible_person.strip()[:50], cadre_id=cadre_id,
+        status=Hazard.Status.SUBMITTED if on_the_spot else Hazard.Status.REPORTED,
+        submitted_by=actor if on_the_spot else None,
+        supervising_level=settings.HAZARD_SUPERVISING_LEVEL if level == Hazard.Level.MAJOR else "",
+    )  # fmt: skip
+    event = HazardEvent.objects.create(
+        hazard=hazard, action="report_fixed" if on_the_spot else "report", to_status=hazard.status, actor=actor,
+        comment=description.strip()[:2000],
+    )  # fmt: skip
+    _save_files(hazard, event, typed, HazardFile.Kind.RECTIFIED if on_the_spot else HazardFile.Kind.FOUND)
+    record("hazard.report", user=actor, request=request, obj=institution,
+           detail=f"#{hazard.pk} {level} {category}{' on the spot' if on_the_spot else ''}")  # fmt: skip
+    _facts_changed(institution, actor, request)
+    return hazard
+
+
+def _facts_changed(institution: Institution, actor: Any, request: Any) -> None:
+    """Open hazards are facts of the institution's risk class: reclassify it (issue 3)."""
+    from minan.institutions import classification
+
+    classification.reclassify(Institution.objects.filter(pk=institution.pk), actor=actor, request=request)
+
+
+def _refuse(move: Move, rule: str, message: str, field: str | None = None) -> DomainError:
+    """An error naming the rule that blocked the move (the API shows `code`)."""
+    return DomainError(message, code=rule, field=field)
+
+
+def supervising_place(hazard: Hazard) -> str:
+    """The region path of the level that supervises a major hazard (its county or its city)."""
+    parts = hazard.region_path.strip("/").split("/")
+    depth = 2 if hazard.supervising_level == Hazard.SupervisingLevel.CITY else 3
+    return "/".join(parts[:depth]) + "/"
+
+
+def may_supervise(actor: Any, hazard: Hazard) -> bool:
+    """Whether the actor belongs to the supervising level of a major hazard (挂牌督办), which accepts,
+    rejects and closes it."""
+    from minan.core.scoping import region_within_scope
+
+    return bool(
+        actor.has_perm("hazards.supervise_hazard") and region_within_scope(actor, supervising_place(hazard))
+    )
+
+
+def valid_supervisors(hazard: Hazard) -> Any:
+    """Who may be named supervising official: county officers or city safety office staff whose own
+    scope holds the hazard's supervising place."""
+    from django.contrib.auth import get_user_model
+
+    from minan.accounts.models import UserScope
+    from minan.accounts.roles import CITY_SAFETY_OFFICE, COUNTY_OFFICER
+
+    place = supervising_place(hazard)
+    prefixes = [place[: i + 1] for i, ch in enumerate(place) if ch == "/"]
+    holders = UserScope.objects.filter(region__region_path__in=prefixes, institution__isnull=True)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=holders.values("user"),
+                        role_grants__role__in=[COUNTY_OFFICER, CITY_SAFETY_OFFICE])
+        .distinct()
+        .order_by("display_name")
+    )  # fmt: skip
+
+
+def _check_supervising_level(actor: Any, hazard: Hazard) -> None:
+    if not may_supervise(actor, hazard):
+        raise _refuse(
+            MOVES["accept"],
+            "supervising_level",
+            _("A major hazard is accepted and closed by its supervising level."),
+        )
+
+
+@transaction.atomic
+def transition(
+    actor: Any,
+    hazard: Hazard,
+    action: str,
+    *,
+    comment: str = "",
+    requirement: str = "",
+    days: int | None = None,
+    supervisor: Any = None,
+    measures_taken: str = "",
+    files: Sequence[Any] = (),
+    request: Any = None,
+) -> Hazard:
+    """Perform one move of the table on a hazard, or refuse it with the rule that blocked it."""
+    move = MOVES.get(action)
+    if move is None:
+        raise DomainError(_("Unknown action."), code="unknown_action", field="action")
+    hazard = _visible(actor, hazard)
+    if not actor.has_perm(move.permission):
+        raise NotPermitted(_("You may not do “%(action)s”.") % {"action": move.label})
+    if hazard.status not in move.sources:
+        raise _refuse(
+            move, "not_allowed",
+            _("“%(action)s” is not possible while the hazard is “%(status)s”.")
+            % {"action": move.label, "status": hazard.get_status_display()},
+        )  # fmt: skip
+    comment = comment.strip()
+    if move.needs_comment and not comment:
+        raise _refuse(move, "reason_required", _("Give a reason."), field="comment")
+    changes: dict[str, Any] = {}
+    typed: list[tuple[Any, str, str]] = []
+    today = timezone.localdate()
+    major = hazard.level == Hazard.Level.MAJOR
+    if action == "assign":
+        n = days if days is not None else deadline_days(hazard.category, hazard.level)
+        if not 1 <= n <= 365:
+            raise _refuse(move, "deadline", _("Give between 1 and 365 working days."), field="days")
+        changes.update(
+            assigned_on=today,
+            deadline=calendar.add_working_days(today, n),
+            requirement=requirement.strip()[:2000],
+        )
+        if major:
+            if supervisor is None:
+                raise _refuse(
+                    move,
+                    "supervisor_required",
+                    _("Name the supervising official of a major hazard."),
+                    field="supervisor",
+                )
+            if not valid_supervisors(hazard).filter(pk=supervisor.pk).exists():
+                raise _refuse(
+                    move,
+                    "supervisor_required",
+                    _(
+                        "The supervising official must be a county officer or city safety office member over the place."
+                    ),
+                    field="supervisor",
+                )
+            changes["supervisor"] = supervisor
+    elif action == "start" and major:
+        missing = [f for f in PLAN_FIELDS if not getattr(hazard, f)]
+        if missing:
+            labels = "、".join(str(getattr(Hazard._meta.get_field(f), "verbose_name", f)) for f in missing)
+            raise _refuse(move, "five_guarantees",
+                          _("A major hazard needs the five guarantees (五落实) first; missing: %(fields)s.") % {"fields": labels},
+                          field="plan")  # fmt: skip
+    elif action == "submit":
+        if not measures_taken.strip():
+            raise _refuse(move, "measures_required", _("Say what was done."), field="measures_taken")
+        typed = check_uploads(list(files), limit=MAX_FILES, allow_pdf=True)
+        if not typed:
+            raise _refuse(
+                move, "evidence_required", _("Attach evidence of the rectification."), field="files"
+            )
+        changes.update(measures_taken=measures_taken.strip()[:2000], submitted_by=actor)
+    elif action == "accept":
+        if hazard.submitted_by_id == actor.pk or (hazard.on_the_spot and hazard.found_by_id == actor.pk):
+            raise _refuse(
+                move, "second_person", _("Acceptance needs someone other than the one who submitted the fix.")
+            )
+        if major:
+            _check_supervising_level(actor, hazard)
+        changes.update(accepted_by=actor, accepted_at=timezone.now())
+    elif action == "reject" and major:
+        _check_supervising_level(actor, hazard)
+    elif action == "close":
+        if major:
+            _check_supervising_level(actor, hazard)
+        changes["closed_at"] = timezone.now()
+    moved = Hazard.objects.filter(pk=hazard.pk, status=hazard.status).update(status=move.target, **changes)
+    if not moved:
+        raise _refuse(move, "conflict", _("The hazard was changed by someone else meanwhile; reload it."))
+    event = HazardEvent.objects.create(
+        hazard=hazard, action=action, from_status=hazard.status, to_status=move.target, actor=actor, comment=comment,
+        data={k: (v.isoformat() if isinstance(v, dt.date) else getattr(v, "pk", v)) for k, v in changes.items()
+              if k in {"deadline", "assigned_on", "supervisor"}},
+    )  # fmt: skip
+    _save_files(hazard, event, typed, HazardFile.Kind.RECTIFIED)
+    record(f"hazard.{action}", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {hazard.status}→{move.target} {comment}"[:500])  # fmt: skip
+    if move.target in {Hazard.Status.CLOSED, Hazard.Status.CANCELLED}:
+        _facts_changed(hazard.institution, actor, request)
+    hazard.refresh_from_db()
+    return hazard
+
+
+@transaction.atomic
+def update_plan(actor: Any, hazard: Hazard, *, request: Any = None, **fields: Any) -> Hazard:
+    """Fill or change the 五落实 plan of a major hazard while it is open and not yet accepted."""
+    hazard = _visible(actor, hazard)
+    if not (actor.has_perm("hazards.assign_hazard") or actor.has_perm("hazards.rectify_hazard")):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if hazard.level != Hazard.Level.MAJOR:
+        raise DomainError(_("Only a major hazard has a five-guarantee plan."), code="not_major")
+    if hazard.status not in {
+        Hazard.Status.REPORTED,
+        Hazard.Status.ASSIGNED,
+        Hazard.Status.RECTIFYING,
+        Hazard.Status.REJECTED,
+    }:
+        raise DomainError(_("The plan can no longer be changed."), code="not_allowed")
+    unknown = set(fields) - set(PLAN_FIELDS)
+    if unknown:
+        raise DomainError(_("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    if hazard.status == Hazard.Status.RECTIFYING and not fields.get("plan_deadline", hazard.plan_deadline):
+        raise DomainError(_("A major hazard in rectification keeps its time limit."), field="plan_deadline")
+    before = {f: getattr(hazard, f) for f in fields}
+    for name, value in fields.items():
+        setattr(hazard, name, value.strip() if isinstance(value, str) else value)
+    hazard.save(update_fields=list(fields))
+    changed = {
+        f: [str(before[f] or ""), str(getattr(hazard, f) or "")]
+        for f in fields
+        if before[f] != getattr(hazard, f)
+    }
+    HazardEvent.objects.create(hazard=hazard, action="plan", from_status=hazard.status, to_status=hazard.status,
+                               actor=actor, data={"changed": sorted(changed)})  # fmt: skip
+    record("hazard.plan", user=actor, request=request, obj=hazard.institution, changes=changed)
+    return hazard
+
+
+# --- deadline reminders and escalation (DOMAIN.md §11.5) -----------------------------------------------------
+
+# step: (event, who is told). Steps 4 and 5 come MINAN_HAZARD_ESCALATE_AFTER working days after the due day.
+ESCALATION_STEPS = {
+    1: ("hazards.reminder", ("owner",)),  # 50 % of the working days elapsed
+    2: ("hazards.reminder", ("owner", "cadre")),  # 75 %
+    3: ("hazards.overdue", ("owner", "cadre")),  # the due day: flagged overdue
+    4: ("hazards.overdue", ("owner", "cadre", "county")),  # due + 3 working days
+    5: ("hazards.overdue", ("owner", "cadre", "county", "city")),  # due + 7 working days
+}
+
+
+class _WorkingDayIndex:
+    """Working-day ordinals over a date range, so elapsed working days are one subtraction."""
+
+    def __init__(self, first: dt.date, last: dt.date) -> None:
+        self.first = first
+        self.ordinal: list[int] = []
+        count = 0
+        day = first
+        while day <= last:
+            if calendar.is_workday(day):
+                count += 1
+            self.ordinal.append(count)
+            day += dt.timedelta(days=1)
+
+    def __getitem__(self, day: dt.date) -> int:
+        return self.ordinal[(day - self.first).days]
+
+
+def escalation_step(index: _WorkingDayIndex, assigned_on: dt.date, deadline: dt.date, today: dt.date) -> int:
+    """The step a hazard has reached today (0 = none yet)."""
+    first, second = settings.HAZARD_ESCALATE_AFTER
+    if today > deadline:
+        late = index[today] - index[deadline]
+        return 5 if late >= second else 4 if late >= first else 3
+    if today == deadline:
+        return 3
+    total = max(index[deadline] - index[assigned_on], 1)
+    elapsed = index[today] - index[assigned_on]
+    return 2 if elapsed * 4 >= total * 3 else 1 if elapsed * 2 >= total else 0
+
+
+def _people(hazards: list[Hazard], step: int) -> dict[int, list[Any]]:
+    """Who is told at a step, per hazard: read for a whole batch in a few queries."""
+    from django.contrib.auth import get_user_model
+
+    from minan.accounts.models import UserScope
+
+    who = ESCALATION_STEPS[step][1]
+    users = get_user_model().objects.filter(is_active=True)
+    owners: dict[int, list[Any]] = {}
+    if "owner" in who:
+        for user in users.filter(
+            institution_id__in={h.institution_id for h in hazards}, role_grants__role="institution_staff"
+        ):
+            owners.setdefault(user.institution_id, []).append(user)
+    cadres = users.in_bulk({h.cadre_id for h in hazards if h.cadre_id}) if "cadre" in who else {}
+    places: dict[str, list[Any]] = {}
+    for level, role, depth in (("county", "county_officer", 3), ("city", "city_safety_office", 2)):
+        if level in who:
+            wanted = {"/".join(h.region_path.strip("/").split("/")[:depth]) + "/" for h in hazards}
+            pairs = list(
+                UserScope.objects.filter(
+                    region__region_path__in=wanted,
+                    institution__isnull=True,
+                    user__in=users.filter(role_grants__role=role),
+                ).values_list("region__region_path", "user_id")
+            )
+            holders = users.in_bulk({user_id for _path, user_id in pairs})
+            for path, user_id in pairs:
+                places.setdefault(path, []).append(holders[user_id])
+    found: dict[int, list[Any]] = {}
+    for h in hazards:
+        parts = h.region_path.strip("/").split("/")
+        people = list(owners.get(h.institution_id, []))
+        if h.cadre_id in cadres:
+            people.append(cadres[h.cadre_id])
+        for level, depth in (("county", 3), ("city", 2)):
+            if level in who:
+                people += places.get("/".join(parts[:depth]) + "/", [])
+        found[h.pk] = people
+    return found
+
+
+SWEEP_CHUNK = 200
+
+
+def escalate_due(today: dt.date | None = None) -> dict[int, int]:
+    """Send each open hazard's deadline reminders and escalations that are due today, once each.
+
+    Idempotent and safe with several workers: due hazards are locked in chunks (`SELECT … FOR UPDATE
+    SKIP LOCKED`), their step is read again under the lock, and only steps still to send are moved
+    forward and sent in that chunk's transaction. If the sweep was not run for a while, only the step
+    reached is sent. Overdue hazards stay open (never closed by expiry). Returns {step: hazards told}."""
+    from minan.notify.services import Message, notify_many
+
+    today = today or timezone.localdate()
+    rows = list(
+        Hazard.objects.filter(
+            status__in=[Hazard.Status.ASSIGNED, Hazard.Status.RECTIFYING, Hazard.Status.REJECTED,
+                        Hazard.Status.SUBMITTED],
+            deadline__isnull=False, assigned_on__isnull=False, escalation_step__lt=max(ESCALATION_STEPS),
+        ).values_list("pk", "assigned_on", "deadline", "escalation_step")
+    )  # fmt: skip
+    if not rows:
+        return {}
+    index = _WorkingDayIndex(min(r[1] for r in rows), max(today, max(r[2] for r in rows)))
+    target = {pk: escalation_step(index, a, d, today) for pk, a, d, _step in rows}
+    due = [pk for pk, _a, _d, step in rows if target[pk] > step]
+    sent: dict[int, int] = {}
+    for start in range(0, len(due), SWEEP_CHUNK):
+        with transaction.atomic():
+            locked = list(
+                Hazard.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__in=due[start : start + SWEEP_CHUNK])
+                .select_related("institution")
+            )
+            fresh = [h for h in locked if target[h.pk] > h.escalation_step]  # another worker may have sent it
+            by_step: dict[int, list[Hazard]] = {}
+            for hazard in fresh:
+                by_step.setdefault(target[hazard.pk], []).append(hazard)
+            messages: list[Message] = []
+            for step, hazards in by_step.items():
+                Hazard.objects.filter(pk__in=[h.pk for h in hazards]).update(escalation_step=step)
+                people = _people(hazards, step)
+                event = ESCALATION_STEPS[step][0]
+                for hazard in hazards:
+                    major = hazard.level == Hazard.Level.MAJOR
+                    messages.append(Message(
+                        people[hazard.pk], event,
+                        {"hazard": f"#{hazard.pk}", "institution": hazard.institution.name,
+                         "description": hazard.description[:100],
+                         "deadline": hazard.deadline.isoformat() if hazard.deadline else "", "step": step,
+                         "major": major},
+                        "urgent" if step >= 3 and major else None, link=f"/hazards/{hazard.pk}/",
+                        place=hazard.region_path,
+                    ))  # fmt: skip
+                sent[step] = sent.get(step, 0) + len(hazards)
+            HazardEvent.objects.bulk_create(
+                HazardEvent(
+                    hazard=h,
+                    action=f"escalation{target[h.pk]}",
+                    from_status=h.status,
+                    to_status=h.status,
+                    data={"step": target[h.pk]},
+                )  # fmt: skip
+                for h in fresh
+            )
+            notify_many(messages)
+    return sent

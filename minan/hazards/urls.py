@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "hazards"
+urlpatterns = [
+    path("", views.HazardListView.as_view(), name="list"),
+    path("export/", views.HazardExportView.as_view(), name="export"),
+    path("new/", views.HazardCreateView.as_view(), name="new"),
+    path("major/", views.MajorBoardView.as_view(), name="major"),
+    path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
+    path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
+    path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),
+    path("<int:pk>/notice.pdf", views.HazardNoticeView.as_view(), name="notice"),
+    path("files/<int:pk>/", views.HazardFileView.as_view(), name="file"),
+]
