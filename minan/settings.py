@@ -213,6 +213,10 @@ else:  # no mail server configured: messages are written to the log
 HAZARD_SUPERVISING_LEVEL = os.environ.get("MINAN_HAZARD_SUPERVISING_LEVEL", "county")
 if HAZARD_SUPERVISING_LEVEL not in {"county", "city"}:
     raise ImproperlyConfigured("MINAN_HAZARD_SUPERVISING_LEVEL must be county or city")
+# 回头看: every closed major hazard and this share (%) of closed general ones are re-verified, this many
+# working days after closure.
+REVISIT_GENERAL_SHARE = env_int("MINAN_REVISIT_GENERAL_SHARE", 10)
+REVISIT_AFTER_WORKING_DAYS = env_int("MINAN_REVISIT_AFTER_WORKING_DAYS", 30)
 # Escalation after the due day, in working days: to the county officer, then to the city safety office.
 HAZARD_ESCALATE_AFTER = tuple(int(n) for n in os.environ.get("MINAN_HAZARD_ESCALATE_AFTER", "3,7").split(","))
 if len(HAZARD_ESCALATE_AFTER) != 2 or not 0 < HAZARD_ESCALATE_AFTER[0] < HAZARD_ESCALATE_AFTER[1]:

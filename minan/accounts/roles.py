@@ -46,6 +46,8 @@ _READ = [
     "duty.view_dutypost",
     "duty.view_dutyvisit",
     "hazards.view_hazard",
+    "hazards.view_revisit",
+    "hazards.view_revisitdraw",
 ]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 

@@ -78,6 +78,11 @@ def is_workday(day: dt.date) -> bool:
     return _Days().is_workday(day)
 
 
+class WorkingDays(_Days):
+    """One calendar reader for many dates (sweeps, figures): overrides and loaded years are read once
+    per year, not once per date."""
+
+
 def add_working_days(start: dt.date, n: int) -> dt.date:
     """The n-th working day after `start` (the start day is not counted); n = 0 → start itself
     if it is a working day, else the next working day."""

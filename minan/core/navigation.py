@@ -32,6 +32,8 @@ NAV = [
     NavItem(_("Duty visits"), "duty:visits", "duty.view_dutyvisit"),
     NavItem(_("Hazards"), "hazards:list", "hazards.view_hazard"),
     NavItem(_("Major hazards"), "hazards:major", "hazards.view_hazard"),
+    NavItem(_("Hazard figures"), "hazards:metrics", "hazards.view_hazard"),
+    NavItem(_("Revisits (回头看)"), "hazards:revisits", "hazards.view_revisit"),
     NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
     NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
     NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),

@@ -246,3 +246,90 @@ class HazardFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RevisitDraw(ScopedModel):
+    """回头看: one reproducible random draw of closed hazards to re-verify (DOMAIN.md §4.6 rule 6).
+
+    Anyone can check it: the candidates (sorted ids) and the seed are stored, and
+    `random.Random(seed).sample(general candidates, k)` gives the same general hazards again."""
+
+    period_from = models.DateField(_("closed from"))
+    period_to = models.DateField(_("closed until"))
+    general_share = models.PositiveSmallIntegerField(_("share of general hazards (%)"))
+    seed = models.CharField(_("seed"), max_length=64)
+    candidates = models.JSONField(default=list)  # [[id, level], ...] sorted by id
+    drawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    drawn_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-drawn_at", "-id"]
+        verbose_name = _("revisit draw")
+
+    def __str__(self) -> str:
+        return f"{self.period_from}–{self.period_to}"
+
+
+class Revisit(ScopedModel):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("to check")
+        PASSED = "passed", _("still fixed")
+        FAILED = "failed", _("recurred: reopened")
+
+    draw = models.ForeignKey(RevisitDraw, on_delete=models.PROTECT, related_name="revisits")
+    hazard = models.ForeignKey(Hazard, on_delete=models.PROTECT, related_name="revisits")
+    due_on = models.DateField(_("check by"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(_("note"), max_length=2000, blank=True)
+
+    scope_kind_field = "hazard__institution__kind"
+    scope_institution_field = "hazard__institution_id"
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        verbose_name = _("revisit")
+        constraints = [models.UniqueConstraint(fields=["hazard", "draw"], name="one_revisit_per_draw")]
+
+    def __str__(self) -> str:
+        return f"{self.hazard_id}:{self.outcome}"
+
+
+class Extension(models.Model):
+    """A request to move a hazard's deadline: asked with a reason by the institution, decided by
+    whoever may issue notices; an approved one moves the deadline and is kept in the record."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("waiting for a decision")
+        APPROVED = "approved", _("approved")
+        REFUSED = "refused", _("refused")
+
+    hazard = models.ForeignKey(Hazard, on_delete=models.CASCADE, related_name="extensions")
+    days = models.PositiveSmallIntegerField(_("more working days"))
+    reason = models.TextField(_("reason"), max_length=1000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decision = models.CharField(
+        _("decision"), max_length=10, choices=Decision.choices, default=Decision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    old_deadline = models.DateField(null=True, blank=True)
+    new_deadline = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("deadline extension")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hazard"], condition=Q(decision="pending"), name="one_pending_extension_per_hazard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hazard_id}+{self.days}"

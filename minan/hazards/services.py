@@ -23,7 +23,18 @@ from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution
 
-from .models import Category, CategorySetting, Clause, Hazard, HazardEvent, HazardFile, Source
+from .models import (
+    Category,
+    CategorySetting,
+    Clause,
+    Extension,
+    Hazard,
+    HazardEvent,
+    HazardFile,
+    Revisit,
+    RevisitDraw,
+    Source,
+)
 from .workflow import MOVES, Move
 
 MAX_FILES = 9
@@ -339,8 +350,9 @@ class _WorkingDayIndex:
         self.ordinal: list[int] = []
         count = 0
         day = first
+        days = calendar.WorkingDays()
         while day <= last:
-            if calendar.is_workday(day):
+            if days.is_workday(day):
                 count += 1
             self.ordinal.append(count)
             day += dt.timedelta(days=1)
@@ -470,3 +482,208 @@ def escalate_due(today: dt.date | None = None) -> dict[int, int]:
             )
             notify_many(messages)
     return sent
+
+
+# --- 回头看: revisits ------------------------------------------------------------------------------------------
+
+
+def _revisit_due(closed: dt.date) -> dt.date | None:
+    try:
+        return calendar.add_working_days(closed, settings.REVISIT_AFTER_WORKING_DAYS)
+    except DomainError:  # next year's calendar not loaded yet: the date is set when it is
+        return None
+
+
+@transaction.atomic
+def draw_revisits(
+    actor: Any,
+    date_from: dt.date,
+    date_to: dt.date,
+    *,
+    general_share: int | None = None,
+    seed: str | None = None,
+    request: Any = None,
+) -> RevisitDraw:
+    """Draw the hazards closed in a period that will be re-verified: every major one and
+    `general_share` % of the general ones (rounded up), at random with a recorded seed. Hazards
+    already drawn are left out."""
+    import math
+    import random
+    import secrets
+
+    if not actor.has_perm("hazards.supervise_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if date_to < date_from or date_to > timezone.localdate():
+        raise DomainError(_("Choose a period that has ended or ends today."), field="date_to")
+    share = settings.REVISIT_GENERAL_SHARE if general_share is None else general_share
+    if not 0 <= share <= 100:
+        raise DomainError(_("The share is a percentage from 0 to 100."), field="general_share")
+    closed = (
+        Hazard.objects.for_user(actor)
+        .filter(status=Hazard.Status.CLOSED, closed_at__date__gte=date_from, closed_at__date__lte=date_to)
+        .exclude(revisits__isnull=False)
+        .order_by("pk")
+    )
+    candidates = list(closed.values_list("pk", "level"))
+    general = [pk for pk, level in candidates if level == Hazard.Level.GENERAL]
+    seed = seed or secrets.token_hex(16)
+    chosen = [pk for pk, level in candidates if level == Hazard.Level.MAJOR]
+    chosen += random.Random(seed).sample(general, math.ceil(len(general) * share / 100))  # noqa: S311 (a draw anyone can recompute)
+    home = actor.region.region_path  # the drawer's own place: the draw is seen at their level and above
+    draw = RevisitDraw.objects.create(
+        region_path=home, period_from=date_from, period_to=date_to, general_share=share, seed=seed,
+        candidates=[[pk, level] for pk, level in candidates], drawn_by=actor,
+    )  # fmt: skip
+    hazards = Hazard.objects.in_bulk(chosen)
+    Revisit.objects.bulk_create(
+        Revisit(
+            draw=draw,
+            hazard=hazards[pk],
+            region_path=hazards[pk].region_path,
+            due_on=_revisit_due(timezone.localtime(hazards[pk].closed_at).date())
+            if hazards[pk].closed_at
+            else None,
+        )  # fmt: skip
+        for pk in sorted(chosen)
+    )
+    record("hazard.revisit_draw", user=actor, request=request, object_type="hazards.revisitdraw", object_id=draw.pk,
+           detail=f"{date_from}..{date_to} {len(candidates)} closed, {len(chosen)} drawn, seed {seed}")  # fmt: skip
+    return draw
+
+
+@transaction.atomic
+def record_revisit(
+    actor: Any, revisit: Revisit, outcome: str, note: str = "", *, request: Any = None
+) -> Revisit:
+    """Record a revisit. A recurred problem reopens the hazard (same hazard, not a copy): back to
+    rectification with a new deadline, counted in `reopened`, linked to the revisit."""
+    if not actor.has_perm("hazards.accept_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if not Revisit.objects.for_user(actor).filter(pk=revisit.pk).exists():
+        raise OutOfScope(_("Revisit not found."))
+    if outcome not in {Revisit.Outcome.PASSED, Revisit.Outcome.FAILED}:
+        raise DomainError(_("Choose still fixed or recurred."), field="outcome")
+    if outcome == Revisit.Outcome.FAILED and not note.strip():
+        raise DomainError(_("Say what recurred."), field="note")
+    if not Revisit.objects.filter(pk=revisit.pk, outcome=Revisit.Outcome.PENDING).update(
+        outcome=outcome, checked_by=actor, checked_at=timezone.now(), note=note.strip()[:2000]
+    ):
+        raise DomainError(_("This revisit is already recorded."), code="conflict")
+    hazard = revisit.hazard
+    if outcome == Revisit.Outcome.FAILED:
+        today = timezone.localdate()
+        deadline = calendar.add_working_days(today, deadline_days(hazard.category, hazard.level))
+        reopened = Hazard.objects.filter(pk=hazard.pk, status=Hazard.Status.CLOSED).update(
+            status=Hazard.Status.RECTIFYING, reopened=hazard.reopened + 1, assigned_on=today, deadline=deadline,
+            escalation_step=0, closed_at=None, accepted_at=None, accepted_by=None, submitted_by=None,
+        )  # fmt: skip
+        if not reopened:
+            raise DomainError(_("The hazard is no longer closed."), code="conflict")
+        HazardEvent.objects.create(hazard=hazard, action="reopen", from_status=Hazard.Status.CLOSED,
+                                   to_status=Hazard.Status.RECTIFYING, actor=actor, comment=note.strip()[:2000],
+                                   data={"revisit": revisit.pk, "deadline": deadline.isoformat()})  # fmt: skip
+        _facts_changed(hazard.institution, actor, request)
+    record("hazard.revisit", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {outcome}")  # fmt: skip
+    revisit.refresh_from_db()
+    return revisit
+
+
+def revisit_rates(user: Any, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    """Outcomes of the revisits drawn in a period, inside the user's scope."""
+    from django.db.models import Count
+
+    rows = dict(
+        Revisit.objects.for_user(user)
+        .filter(draw__drawn_at__date__gte=date_from, draw__drawn_at__date__lte=date_to)
+        .values_list("outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    checked = rows.get(Revisit.Outcome.PASSED, 0) + rows.get(Revisit.Outcome.FAILED, 0)
+    return {
+        "drawn": sum(rows.values()),
+        "pending": rows.get(Revisit.Outcome.PENDING, 0),
+        "passed": rows.get(Revisit.Outcome.PASSED, 0),
+        "failed": rows.get(Revisit.Outcome.FAILED, 0),
+        "failure_rate": round(100 * rows.get(Revisit.Outcome.FAILED, 0) / checked, 1) if checked else None,
+    }
+
+
+# --- deadline extensions ---------------------------------------------------------------------------------------
+
+EXTENDABLE = {Hazard.Status.ASSIGNED, Hazard.Status.RECTIFYING, Hazard.Status.REJECTED}
+
+
+@transaction.atomic
+def request_extension(
+    actor: Any, hazard: Hazard, days: int, reason: str, *, request: Any = None
+) -> Extension:
+    """The institution asks for more working days, with a reason; one open request at a time."""
+    hazard = _visible(actor, hazard)
+    if not actor.has_perm("hazards.rectify_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if hazard.status not in EXTENDABLE or hazard.deadline is None:
+        raise DomainError(
+            _("Only a hazard being rectified can have its deadline extended."), code="not_allowed"
+        )
+    if not 1 <= days <= 90:
+        raise DomainError(_("Ask for 1 to 90 working days."), field="days")
+    if not reason.strip():
+        raise DomainError(_("Give a reason."), field="reason")
+    if Extension.objects.filter(hazard=hazard, decision=Extension.Decision.PENDING).exists():
+        raise DomainError(_("An extension is already waiting for a decision."), code="duplicate")
+    extension = Extension.objects.create(
+        hazard=hazard, days=days, reason=reason.strip()[:1000], requested_by=actor
+    )
+    HazardEvent.objects.create(hazard=hazard, action="extension_request", from_status=hazard.status,
+                               to_status=hazard.status, actor=actor, comment=reason.strip()[:2000],
+                               data={"days": days})  # fmt: skip
+    record("hazard.extension_request", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} +{days}")  # fmt: skip
+    return extension
+
+
+@transaction.atomic
+def decide_extension(
+    actor: Any, extension: Extension, approve: bool, comment: str = "", *, request: Any = None
+) -> Extension:
+    """Approve (the deadline moves by the days asked, counted from the current deadline) or refuse.
+    The requester cannot decide their own request; a major hazard's is decided by its supervising level."""
+    hazard = _visible(actor, extension.hazard)
+    if not actor.has_perm("hazards.assign_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if extension.requested_by_id == actor.pk:
+        raise DomainError(_("Someone other than the requester decides."), code="second_person")
+    if hazard.level == Hazard.Level.MAJOR and not may_supervise(actor, hazard):
+        raise DomainError(
+            _("A major hazard's extension is decided by its supervising level."), code="supervising_level"
+        )
+    if not approve and not comment.strip():
+        raise DomainError(_("Give a reason."), field="comment")
+    now = timezone.now()
+    fields: dict[str, Any] = {"decided_by": actor, "decided_at": now, "old_deadline": hazard.deadline}
+    if approve:
+        if hazard.status not in EXTENDABLE or hazard.deadline is None:
+            raise DomainError(
+                _("Only a hazard being rectified can have its deadline extended."), code="not_allowed"
+            )
+        fields["new_deadline"] = calendar.add_working_days(hazard.deadline, extension.days)
+    decided = Extension.objects.filter(pk=extension.pk, decision=Extension.Decision.PENDING).update(
+        decision=Extension.Decision.APPROVED if approve else Extension.Decision.REFUSED, **fields
+    )
+    if not decided:
+        raise DomainError(_("This request is already decided."), code="conflict")
+    if approve:
+        # Reminders start again from the new deadline.
+        Hazard.objects.filter(pk=hazard.pk).update(deadline=fields["new_deadline"], escalation_step=0)
+    HazardEvent.objects.create(
+        hazard=hazard, action="extension_approved" if approve else "extension_refused", from_status=hazard.status,
+        to_status=hazard.status, actor=actor, comment=comment.strip()[:2000],
+        data={"old": hazard.deadline.isoformat() if hazard.deadline else None,
+              "new": fields["new_deadline"].isoformat() if approve else None},
+    )  # fmt: skip
+    record("hazard.extension_decision", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {'approved' if approve else 'refused'}")  # fmt: skip
+    extension.refresh_from_db()
+    return extension

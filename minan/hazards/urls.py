@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import extension_views, revisit_views, views
 
 app_name = "hazards"
 urlpatterns = [
@@ -8,9 +8,15 @@ urlpatterns = [
     path("export/", views.HazardExportView.as_view(), name="export"),
     path("new/", views.HazardCreateView.as_view(), name="new"),
     path("major/", views.MajorBoardView.as_view(), name="major"),
+    path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
+    path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
     path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
     path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),
+    path("<int:pk>/extension/", extension_views.ExtensionRequestView.as_view(), name="extension"),
+    path(
+        "extensions/<int:pk>/decide/", extension_views.ExtensionDecideView.as_view(), name="extension_decide"
+    ),
     path("<int:pk>/notice.pdf", views.HazardNoticeView.as_view(), name="notice"),
     path("files/<int:pk>/", views.HazardFileView.as_view(), name="file"),
 ]
