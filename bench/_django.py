@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,3 +30,16 @@ def load_demo() -> None:
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as sink:
         call_command("demo_data", verbosity=0, stdout=sink)
+
+
+def timed(fn: Any, repeat: int = 5) -> float:
+    """Median wall time of `repeat` runs of fn, in seconds."""
+    import statistics
+    import time
+
+    samples = []
+    for _i in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import statistics
-import time
 
 import _django  # noqa: E402  (bench/ is on sys.path when a script here runs)
 
@@ -33,12 +31,7 @@ REPEAT = 7
 
 
 def timed(fn, repeat: int = REPEAT) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _i in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return _django.timed(fn, repeat)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ Runs on a throw-away SQLite file, or on DATABASE_URL (e.g. PostgreSQL) when it i
 from __future__ import annotations
 
 import os
-import statistics
 import time
 
 import _django  # noqa: E402  (bench/ is on sys.path when a script here runs)
@@ -27,12 +26,7 @@ REPEAT = 30
 
 
 def timed(fn, repeat: int = REPEAT) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _i in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return _django.timed(fn, repeat)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from minan.core.errors import DomainError
 from minan.core.views import current_user
 from minan.regions.models import Region
 
-from . import display, events, services
+from . import display, events, selectors, services
 from .models import Channel, Delivery, DeliveryAttempt, Medium, Notification, Preference, UserSettings
 
 # --- the caller's inbox -------------------------------------------------------------------------------------
@@ -334,13 +334,4 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             .defer("body", "channel__secret_encrypted")
             .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("at", "id")))
         )
-        params = self.request.query_params
-        if params.get("status", "") in Delivery.Status.values:
-            qs = qs.filter(status=params["status"])
-        if params.get("medium", "") in Medium.values:
-            qs = qs.filter(medium=params["medium"])
-        if (channel := params.get("channel", "")).isdigit():
-            qs = qs.filter(channel_id=int(channel))
-        if params.get("event", "") in events.EVENTS:
-            qs = qs.filter(event=params["event"])
-        return qs.order_by("-created_at", "-id")
+        return selectors.filter_deliveries(qs, self.request.query_params)

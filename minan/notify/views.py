@@ -25,7 +25,7 @@ from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user
 from minan.regions.models import Region
 
-from . import display, events, services
+from . import display, events, selectors, services
 from .forms import ChannelForm, PreferencesForm, RoleDefaultForm
 from .models import Channel, Delivery, Medium, Notification, Preference, RoleDefault, Urgency, UserSettings
 
@@ -372,16 +372,7 @@ class DeliveryListView(DeliveryAccessMixin, ListView):
 
     def get_queryset(self) -> Any:
         qs = Delivery.objects.select_related("channel").defer("body", "channel__secret_encrypted")
-        params = self.request.GET
-        if params.get("status", "") in Delivery.Status.values:
-            qs = qs.filter(status=params["status"])
-        if params.get("medium", "") in Medium.values:
-            qs = qs.filter(medium=params["medium"])
-        if (channel := params.get("channel", "")).isdigit():
-            qs = qs.filter(channel_id=int(channel))
-        if params.get("event", "") in events.EVENTS:
-            qs = qs.filter(event=params["event"])
-        return qs.order_by("-created_at", "-id")
+        return selectors.filter_deliveries(qs, self.request.GET)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
