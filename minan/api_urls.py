@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
-from minan.hazards.api import HazardViewSet
+from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
@@ -25,6 +25,7 @@ router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignm
 router.register("duty-posts", DutyPostViewSet, basename="dutypost")
 router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
 router.register("hazards", HazardViewSet, basename="hazard")
+router.register("hazard-revisits", RevisitViewSet, basename="revisit")
 router.register("hazard-metrics", HazardMetricsViewSet, basename="hazardmetrics")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 router.register("notifications", NotificationViewSet, basename="notification")

@@ -22,7 +22,7 @@ from minan.core.views import current_user
 from minan.institutions.models import Institution
 
 from . import services
-from .models import Category, Clause, Hazard, Source
+from .models import Category, Clause, Extension, Hazard, Revisit, RevisitDraw, Source
 from .workflow import MOVES, OPEN_STATES, moves_from
 
 
@@ -121,8 +121,139 @@ def filter_hazards(queryset: QuerySet[Hazard], params: Any) -> QuerySet[Hazard]:
     return qs
 
 
+# --- deadline extensions and revisits -------------------------------------------------------------------------
+
+
+class ExtensionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Extension
+        fields = ["id", "hazard", "days", "reason", "requested_by", "requested_at", "decision", "decided_by",
+                  "decided_at", "old_deadline", "new_deadline"]  # fmt: skip
+        read_only_fields = fields
+
+
+class ExtensionRequestSerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=90)
+    reason = serializers.CharField(max_length=1000)
+
+
+class ExtensionDecisionSerializer(serializers.Serializer):
+    extension = serializers.IntegerField()
+    approve = serializers.BooleanField()
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ExtensionActions:
+    """`POST /hazards/{id}/extension/` asks for more working days; `POST /hazards/{id}/decide-extension/`
+    approves or refuses the pending request (mixed into HazardViewSet)."""
+
+    @extend_schema(request=ExtensionRequestSerializer, responses=ExtensionSerializer)
+    @action(detail=True, methods=["post"])
+    def extension(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()  # type: ignore[attr-defined]
+        data = ExtensionRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = services.request_extension(
+            current_user(request),
+            hazard,
+            data.validated_data["days"],
+            data.validated_data["reason"],
+            request=request,
+        )
+        return Response(ExtensionSerializer(extension).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ExtensionDecisionSerializer, responses=ExtensionSerializer)
+    @action(detail=True, methods=["post"], url_path="decide-extension")
+    def decide_extension(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()  # type: ignore[attr-defined]
+        data = ExtensionDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        extension = get_object_or_404(Extension, pk=data.validated_data["extension"], hazard=hazard)
+        extension = services.decide_extension(
+            current_user(request), extension, data.validated_data["approve"],
+            data.validated_data.get("comment", ""), request=request,
+        )  # fmt: skip
+        return Response(ExtensionSerializer(extension).data)
+
+
+class RevisitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Revisit
+        fields = ["id", "draw", "hazard", "due_on", "outcome", "checked_by", "checked_at", "note"]
+        read_only_fields = fields
+
+
+class DrawSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    general_share = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    seed = serializers.CharField(max_length=64, required=False)
+
+
+class DrawResultSerializer(serializers.ModelSerializer):
+    revisits = RevisitSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RevisitDraw
+        fields = [
+            "id",
+            "period_from",
+            "period_to",
+            "general_share",
+            "seed",
+            "candidates",
+            "drawn_at",
+            "revisits",
+        ]
+        read_only_fields = fields
+
+
+class OutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[Revisit.Outcome.PASSED, Revisit.Outcome.FAILED])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class RevisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """回头看 inside your scope (`?outcome=pending|passed|failed`). `POST draw/` draws the hazards closed
+    in a period (every major one and `general_share` % of the general ones; the seed and the candidates
+    are returned so the draw can be recomputed); `POST {id}/record/` records the outcome — a recurred
+    problem reopens the hazard."""
+
+    queryset = Revisit.objects.all()
+    serializer_class = RevisitSerializer
+    action_scope: ClassVar[dict[str, str]] = {"draw": "view", "record": "view"}
+
+    def refine_queryset(self, queryset: Any) -> Any:
+        outcome = self.request.query_params.get("outcome", "")
+        return queryset.filter(outcome=outcome) if outcome in Revisit.Outcome.values else queryset
+
+    @extend_schema(request=DrawSerializer, responses=DrawResultSerializer)
+    @action(detail=False, methods=["post"])
+    def draw(self, request: Request) -> Response:
+        data = DrawSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        made = services.draw_revisits(
+            current_user(request), values["date_from"], values["date_to"],
+            general_share=values.get("general_share"), seed=values.get("seed"), request=request,
+        )  # fmt: skip
+        return Response(DrawResultSerializer(made).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=OutcomeSerializer, responses=RevisitSerializer)
+    @action(detail=True, methods=["post"])
+    def record(self, request: Request, pk: str) -> Response:
+        revisit = self.get_object()
+        data = OutcomeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        revisit = services.record_revisit(
+            current_user(request), revisit, data.validated_data["outcome"], data.validated_data.get("note", ""),
+            request=request,
+        )  # fmt: skip
+        return Response(RevisitSerializer(revisit).data)
+
+
 @extend_schema(parameters=FILTERS)
-class HazardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class HazardViewSet(ExtensionActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Hazards inside your scope. POST reports one (multipart for evidence files);
     POST `{id}/transition/` performs a move of the closed loop and returns the hazard with the moves
     allowed next. A refused move answers 400 with `code` naming the rule (e.g. `not_allowed`,
@@ -131,7 +262,11 @@ class HazardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     queryset = Hazard.objects.all()
     serializer_class = HazardSerializer
     parser_classes: ClassVar[list[Any]] = [JSONParser, MultiPartParser, FormParser]  # type: ignore[misc]
-    action_scope: ClassVar[dict[str, str]] = {"transition": "view"}
+    action_scope: ClassVar[dict[str, str]] = {
+        "transition": "view",
+        "extension": "view",
+        "decide_extension": "view",
+    }
 
     def refine_queryset(self, queryset: Any) -> Any:
         return filter_hazards(queryset.select_related("institution"), self.request.query_params)

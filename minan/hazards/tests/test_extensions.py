@@ -80,3 +80,25 @@ def test_a_refusal_needs_a_reason_and_keeps_the_deadline(setup: dict[str, Any], 
     )
     assert Extension.objects.get().decision == "refused"
     assert Hazard.objects.get(pk=hazard.pk).deadline == dt.date(2026, 10, 13)
+
+
+@pytest.mark.django_db
+def test_extensions_through_the_api(setup: dict[str, Any]) -> None:
+    from rest_framework.test import APIClient
+
+    hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
+    api = APIClient()
+    api.force_authenticate(staff)
+    asked = api.post(
+        f"/api/v1/hazards/{hazard.pk}/extension/", {"days": 5, "reason": "等待配件"}, format="json"
+    )
+    assert asked.status_code == 201 and asked.json()["decision"] == "pending"
+    again = api.post(f"/api/v1/hazards/{hazard.pk}/extension/", {"days": 5, "reason": "x"}, format="json")
+    assert again.status_code == 400 and again.json()["code"] == "duplicate"
+    own = api.post(f"/api/v1/hazards/{hazard.pk}/decide-extension/", {"extension": asked.json()["id"], "approve": True},
+                   format="json")  # fmt: skip
+    assert own.status_code == 403 and Extension.objects.get().decision == "pending"
+    api.force_authenticate(cadre)
+    decided = api.post(f"/api/v1/hazards/{hazard.pk}/decide-extension/",
+                       {"extension": asked.json()["id"], "approve": True}, format="json")  # fmt: skip
+    assert decided.status_code == 200 and decided.json()["new_deadline"] == "2026-10-20"

@@ -140,3 +140,36 @@ def test_the_revisits_page_draws_and_records(
         cadre.post(reverse("hazards:revisits"), {"revisit": revisit.pk, "outcome": "failed", "note": "复发"})
     assert Hazard.objects.get(pk=hazard.pk).status == "rectifying"
     assert Revisit.objects.get().outcome == "failed"
+
+
+@pytest.mark.django_db
+def test_revisits_through_the_api(people: dict[str, User], institutions: Any) -> None:
+    from rest_framework.test import APIClient
+
+    with time_machine.travel(dt.datetime(2026, 10, 12, 2, tzinfo=dt.UTC), tick=False):
+        hazard = closed_hazard(people, institutions, 1)
+    with time_machine.travel(dt.datetime(2026, 11, 2, 2, tzinfo=dt.UTC), tick=False):
+        api = APIClient()
+        api.force_authenticate(people["cadre"])
+        refused = api.post(
+            "/api/v1/hazard-revisits/draw/",
+            {"date_from": "2026-10-01", "date_to": "2026-10-31"},
+            format="json",
+        )
+        assert refused.status_code == 403 and not Revisit.objects.exists()
+        api.force_authenticate(people["officer"])
+        drawn = api.post("/api/v1/hazard-revisits/draw/",
+                         {"date_from": "2026-10-01", "date_to": "2026-10-31", "general_share": 100, "seed": "s"},
+                         format="json")  # fmt: skip
+        assert drawn.status_code == 201 and drawn.json()["seed"] == "s"
+        assert [r["hazard"] for r in drawn.json()["revisits"]] == [hazard.pk]
+        pk = drawn.json()["revisits"][0]["id"]
+        api.force_authenticate(people["cadre"])
+        assert api.get("/api/v1/hazard-revisits/?outcome=pending").json()["count"] == 1
+        bad = api.post(f"/api/v1/hazard-revisits/{pk}/record/", {"outcome": "failed"}, format="json")
+        assert bad.status_code == 400 and bad.json()["field"] == "note"
+        done = api.post(
+            f"/api/v1/hazard-revisits/{pk}/record/", {"outcome": "failed", "note": "复发"}, format="json"
+        )
+        assert done.status_code == 200 and done.json()["outcome"] == "failed"
+    assert Hazard.objects.get(pk=hazard.pk).status == "rectifying"
