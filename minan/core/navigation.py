@@ -34,6 +34,7 @@ NAV = [
     NavItem(_("Major hazards"), "hazards:major", "hazards.view_hazard"),
     NavItem(_("Hazard figures"), "hazards:metrics", "hazards.view_hazard"),
     NavItem(_("Revisits (回头看)"), "hazards:revisits", "hazards.view_revisit"),
+    NavItem(_("Hazard criteria"), "hazards:criteria", "hazards.view_hazard"),
     NavItem(_("Risk classes"), "institutions:classes", "institutions.view_institution"),
     NavItem(_("Insurance"), "institutions:insurance", "institutions.view_insurancepolicy"),
     NavItem(_("Subtypes and ownership"), "institutions:lists", "institutions.change_subtype"),

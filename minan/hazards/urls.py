@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import extension_views, revisit_views, views
+from . import criteria_views, extension_views, revisit_views, views
 
 app_name = "hazards"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("major/", views.MajorBoardView.as_view(), name="major"),
     path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
     path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
+    path("criteria/", criteria_views.CriteriaView.as_view(), name="criteria"),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
     path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
     path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),

@@ -173,3 +173,19 @@ def test_revisits_through_the_api(people: dict[str, User], institutions: Any) ->
         )
         assert done.status_code == 200 and done.json()["outcome"] == "failed"
     assert Hazard.objects.get(pk=hazard.pk).status == "rectifying"
+
+
+@pytest.mark.django_db
+def test_the_criteria_page_shows_how_complete_the_catalogue_is(
+    people: dict[str, User], client: Any, django_assert_max_num_queries: Any, make_user: Any
+) -> None:
+    from django.urls import reverse
+
+    from conftest import login_client
+
+    c = login_client(client, people["officer"])
+    with django_assert_max_num_queries(10):
+        page = c.get(reverse("hazards:criteria")).content.decode()
+    assert 'data-completeness="7/22"' in page and "MCA2023-4-3" in page and "彩钢板" in page
+    nobody = make_user("nobody", roles=[], region=people["officer"].region)
+    assert login_client(client, nobody).get(reverse("hazards:criteria")).status_code == 403
