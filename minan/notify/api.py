@@ -265,12 +265,7 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
         if channel is not None:  # PATCH keeps what it does not mention
-            current = {
-                "name": channel.name, "kind": channel.kind, "url": channel.url, "per_minute": channel.per_minute,
-                "events": list(channel.events or []), "active": channel.active,
-                "region": Region.objects.filter(region_path=channel.region_path).first(),
-            }  # fmt: skip
-            values = {**current, **values}
+            values = {**selectors.channel_values(channel), **values}
         if values.get("region") is None:
             raise serializers.ValidationError({"region": ["Choose a region inside your scope."]})
         return services.save_channel(

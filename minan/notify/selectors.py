@@ -22,3 +22,18 @@ def filter_deliveries(queryset: QuerySet[Delivery], params: Any) -> QuerySet[Del
     if params.get("event", "") in events.EVENTS:
         qs = qs.filter(event=params["event"])
     return qs.order_by("-created_at", "-id")
+
+
+def channel_values(channel: Any) -> dict[str, Any]:
+    """A channel's editable values (the secret excepted), as the form and the API's PATCH start from."""
+    from minan.regions.models import Region
+
+    return {
+        "name": channel.name,
+        "kind": channel.kind,
+        "url": channel.url,
+        "region": Region.objects.filter(region_path=channel.region_path).first(),
+        "per_minute": channel.per_minute,
+        "events": list(channel.events or []),
+        "active": channel.active,
+    }

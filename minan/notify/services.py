@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS, SYSTEM_ADMIN
-from minan.audit.services import record
+from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import in_scope
 
@@ -502,6 +502,8 @@ def save_role_default(
            object_id=f"{role}:{event or '*'}", changes={"media": [before, cleaned]})  # fmt: skip
 
 
+CHANNEL_FIELDS = ("name", "kind", "url", "per_minute", "events", "active", "region_path")
+
 # --- channels -----------------------------------------------------------------------------------------------------
 
 
@@ -530,8 +532,7 @@ def save_channel(
     if not name.strip():
         raise DomainError(_("Give the channel a name."), field="name")
     channel = channel or Channel()
-    before = {"name": channel.name, "kind": channel.kind, "url": channel.url, "per_minute": channel.per_minute,
-              "events": channel.events, "active": channel.active, "region_path": channel.region_path}  # fmt: skip
+    before = snapshot(channel, CHANNEL_FIELDS)
     channel.name, channel.kind, channel.url = name.strip()[:60], kind, url.strip()
     channel.region_path, channel.per_minute = region.region_path, per_minute
     channel.events, channel.active = sorted(set(events_subscribed)), active
@@ -539,9 +540,7 @@ def save_channel(
     if secret is not None:
         channel.secret_encrypted = crypto.encrypt(secret)
     channel.save()
-    after = {"name": channel.name, "kind": channel.kind, "url": channel.url, "per_minute": channel.per_minute,
-             "events": channel.events, "active": channel.active, "region_path": channel.region_path}  # fmt: skip
-    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+    changes = diff(before, snapshot(channel, CHANNEL_FIELDS))
     if secret_changed:
         changes["secret"] = ["***", "***"]  # that it changed, never what it is
     record("notify.channel.create" if creating else "notify.channel.change", user=actor, request=request,

@@ -23,7 +23,6 @@ from minan.accounts.roles import ROLE_LABELS
 from minan.core.errors import DomainError
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user
-from minan.regions.models import Region
 
 from . import display, events, selectors, services
 from .forms import ChannelForm, PreferencesForm, RoleDefaultForm
@@ -225,17 +224,7 @@ class ChannelFormView(ScopedViewMixin, SingleObjectMixin, View):
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         channel = self.target()
-        initial: dict[str, Any] = {}
-        if channel is not None:
-            initial = {
-                "name": channel.name,
-                "kind": channel.kind,
-                "url": channel.url,
-                "region": Region.objects.filter(region_path=channel.region_path).first(),
-                "per_minute": channel.per_minute,
-                "events": list(channel.events or []),
-                "active": channel.active,
-            }
+        initial = selectors.channel_values(channel) if channel is not None else {}
         return self.render_form(
             ChannelForm(initial=initial, actor=current_user(request), channel=channel), channel
         )
