@@ -5,6 +5,7 @@ from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.hazards.api import HazardViewSet, RevisitViewSet
+from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
@@ -27,6 +28,8 @@ router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
 router.register("hazards", HazardViewSet, basename="hazard")
 router.register("hazard-revisits", RevisitViewSet, basename="revisit")
 router.register("hazard-metrics", HazardMetricsViewSet, basename="hazardmetrics")
+router.register("criteria-sets", CriteriaSetViewSet, basename="criteriaset")
+router.register("criteria-clauses", CriteriaClauseViewSet, basename="criteriaclause")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("channels", ChannelViewSet, basename="channel")

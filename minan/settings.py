@@ -213,6 +213,12 @@ else:  # no mail server configured: messages are written to the log
 HAZARD_SUPERVISING_LEVEL = os.environ.get("MINAN_HAZARD_SUPERVISING_LEVEL", "county")
 if HAZARD_SUPERVISING_LEVEL not in {"county", "city"}:
     raise ImproperlyConfigured("MINAN_HAZARD_SUPERVISING_LEVEL must be county or city")
+# Who approves pausing a hazard's deadline clock (DOMAIN.md §4.6 rule 7): "issuer" (whoever may issue
+# rectification notices over the hazard; a major hazard's supervising level), "county" or "city" (a
+# notice issuer whose scope holds the hazard's whole county or city).
+HAZARD_PAUSE_APPROVER = os.environ.get("MINAN_HAZARD_PAUSE_APPROVER", "issuer")
+if HAZARD_PAUSE_APPROVER not in {"issuer", "county", "city"}:
+    raise ImproperlyConfigured("MINAN_HAZARD_PAUSE_APPROVER must be issuer, county or city")
 # 回头看: every closed major hazard and this share (%) of closed general ones are re-verified, this many
 # working days after closure.
 REVISIT_GENERAL_SHARE = env_int("MINAN_REVISIT_GENERAL_SHARE", 10)

@@ -75,6 +75,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "notify.change_channel",
             "notify.view_delivery",
             "notify.change_roledefault",
+            # The criteria catalogue (DOMAIN.md §5.3): entering the official text as it becomes known.
+            "hazards.change_criteriaset",
         ]
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.
@@ -109,6 +111,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.supervise_hazard",
             "hazards.cancel_hazard",
             "hazards.export_hazard",
+            "hazards.change_criteriaset",
         ]
     ),
     SECTOR_LEAD: frozenset(

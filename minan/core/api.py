@@ -75,9 +75,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = Http404()
     if isinstance(exc, DomainError):
         code = status.HTTP_403_FORBIDDEN if isinstance(exc, NotPermitted) else status.HTTP_400_BAD_REQUEST
-        body = {"code": exc.code, "detail": exc.message}
+        body: dict[str, Any] = {"code": exc.code, "detail": exc.message}
         if exc.field:
             body["field"] = exc.field
+        if exc.details is not None:
+            body["details"] = exc.details
         return Response(body, status=code)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

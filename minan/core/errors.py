@@ -8,10 +8,13 @@ class DomainError(Exception):
 
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, field: str | None = None, details: object = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details  # e.g. the items still to answer, for API clients
         if code:
             self.code = code
 

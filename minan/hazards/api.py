@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Any, ClassVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,9 +20,9 @@ from minan.core.api import ScopedViewSet
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
-from . import services
-from .models import Category, Clause, Extension, Hazard, Revisit, RevisitDraw, Source
-from .workflow import MOVES, OPEN_STATES, moves_from
+from . import ledger, services
+from .models import Category, Clause, Extension, Hazard, Pause, Revisit, RevisitDraw, Source
+from .workflow import MOVES, moves_from
 
 
 def allowed_moves(hazard: Hazard, user: Any) -> list[str]:
@@ -40,14 +39,14 @@ class HazardSerializer(serializers.ModelSerializer):
         fields = [
             "id", "institution", "institution_name", "source", "source_ref", "category", "level", "description",
             "location", "clause", "found_by", "found_at", "on_the_spot", "responsible_person", "cadre", "status",
-            "requirement", "assigned_on", "deadline", "overdue", "plan_responsible", "plan_measures", "plan_funds",
+            "requirement", "assigned_on", "deadline", "paused_since", "paused_days", "overdue", "plan_responsible", "plan_measures", "plan_funds",
             "plan_deadline", "plan_contingency", "supervising_level", "supervisor", "measures_taken", "accepted_by",
             "accepted_at", "closed_at", "reopened", "allowed_actions",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_overdue(self, obj: Hazard) -> bool:
-        return bool(obj.deadline and obj.status in OPEN_STATES and obj.deadline < timezone.localdate())
+        return ledger.is_overdue(obj, timezone.localdate())
 
     def get_allowed_actions(self, obj: Hazard) -> list[str]:
         return allowed_moves(obj, self.context["request"].user)
@@ -88,6 +87,7 @@ FILTERS = [
     OpenApiParameter("status", str, description="a status, or `open`"),
     OpenApiParameter("source", str, enum=Source.values),
     OpenApiParameter("overdue", bool),
+    OpenApiParameter("paused", bool, description="the deadline clock stands still"),
     OpenApiParameter("region", str, description="region code: the hazards of that region and below"),
     OpenApiParameter("found_from", dt.date),
     OpenApiParameter("found_to", dt.date),
@@ -95,30 +95,8 @@ FILTERS = [
 
 
 def filter_hazards(queryset: QuerySet[Hazard], params: Any) -> QuerySet[Hazard]:
-    """The ledger filters shared by the API (and usable by pages and exports)."""
-    qs = queryset
-    if (institution := params.get("institution", "")).isdigit():
-        qs = qs.filter(institution_id=int(institution))
-    for name, values in (
-        ("level", Hazard.Level.values),
-        ("category", Category.values),
-        ("source", Source.values),
-    ):
-        if params.get(name) in values:
-            qs = qs.filter(**{name: params[name]})
-    state = params.get("status", "")
-    if state == "open":
-        qs = qs.filter(status__in=OPEN_STATES)
-    elif state in Hazard.Status.values:
-        qs = qs.filter(status=state)
-    if params.get("overdue") in {"1", "true"}:
-        qs = qs.filter(status__in=OPEN_STATES, deadline__lt=timezone.localdate())
-    if (region := params.get("region", "")).isdigit():
-        qs = qs.filter(Q(region_path__contains=f"/{region}/") | Q(region_path__startswith=f"{region}/"))
-    for name, lookup in (("found_from", "found_at__date__gte"), ("found_to", "found_at__date__lte")):
-        with contextlib.suppress(ValueError):  # a malformed date is ignored like an unknown filter
-            qs = qs.filter(**{lookup: dt.date.fromisoformat(params[name])}) if params.get(name) else qs
-    return qs
+    """The ledger filters, the same as the ledger page and its export."""
+    return ledger.filter_hazards(queryset, params, timezone.localdate())
 
 
 # --- deadline extensions and revisits -------------------------------------------------------------------------
@@ -174,6 +152,68 @@ class ExtensionActions:
             data.validated_data.get("comment", ""), request=request,
         )  # fmt: skip
         return Response(ExtensionSerializer(extension).data)
+
+
+class PauseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pause
+        fields = ["id", "hazard", "reason", "requested_by", "requested_at", "decision", "decided_by", "decided_at",
+                  "started_on", "ended_on", "ended_by", "working_days"]  # fmt: skip
+        read_only_fields = fields
+
+
+class PauseRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class PauseDecisionSerializer(serializers.Serializer):
+    pause = serializers.IntegerField()
+    approve = serializers.BooleanField()
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ResumeSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class PauseActions:
+    """`POST /hazards/{id}/pause/` asks to stop the deadline clock; `POST {id}/decide-pause/` approves or
+    refuses; `POST {id}/resume/` runs the clock again and moves the deadline (mixed into HazardViewSet)."""
+
+    @extend_schema(request=PauseRequestSerializer, responses=PauseSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()  # type: ignore[attr-defined]
+        data = PauseRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pause = services.request_pause(
+            current_user(request), hazard, data.validated_data["reason"], request=request
+        )
+        return Response(PauseSerializer(pause).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PauseDecisionSerializer, responses=PauseSerializer)
+    @action(detail=True, methods=["post"], url_path="decide-pause")
+    def decide_pause(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()  # type: ignore[attr-defined]
+        data = PauseDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pause = get_object_or_404(Pause, pk=data.validated_data["pause"], hazard=hazard)
+        pause = services.decide_pause(
+            current_user(request), pause, data.validated_data["approve"], data.validated_data.get("comment", ""),
+            request=request,
+        )  # fmt: skip
+        return Response(PauseSerializer(pause).data)
+
+    @extend_schema(request=ResumeSerializer, responses=HazardSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        hazard = self.get_object()  # type: ignore[attr-defined]
+        data = ResumeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hazard = services.resume(
+            current_user(request), hazard, data.validated_data.get("comment", ""), request=request
+        )
+        return Response(HazardSerializer(hazard, context={"request": request}).data)
 
 
 class RevisitSerializer(serializers.ModelSerializer):
@@ -253,7 +293,9 @@ class RevisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 
 
 @extend_schema(parameters=FILTERS)
-class HazardViewSet(ExtensionActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class HazardViewSet(
+    ExtensionActions, PauseActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
+):
     """Hazards inside your scope. POST reports one (multipart for evidence files);
     POST `{id}/transition/` performs a move of the closed loop and returns the hazard with the moves
     allowed next. A refused move answers 400 with `code` naming the rule (e.g. `not_allowed`,
@@ -266,6 +308,9 @@ class HazardViewSet(ExtensionActions, mixins.ListModelMixin, mixins.RetrieveMode
         "transition": "view",
         "extension": "view",
         "decide_extension": "view",
+        "pause": "view",
+        "decide_pause": "view",
+        "resume": "view",
     }
 
     def refine_queryset(self, queryset: Any) -> Any:

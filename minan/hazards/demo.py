@@ -62,6 +62,11 @@ def build(stdout: Any = None) -> None:
                     staff = User.objects.filter(institution=home, is_active=True).first()
                     if staff is not None and staff.has_perm("hazards.rectify_hazard"):
                         services.transition(staff, hazard, "start")
+                        if n == 6:  # the deadline clock stands still while another department acts
+                            pause = services.request_pause(
+                                staff, hazard, "等待供电部门改造进线，申请暂停计时"
+                            )
+                            services.decide_pause(officer, pause, True, "同意，改造完成后恢复计时")
             except DomainError:  # e.g. the working-day calendar of next year is not loaded yet
                 continue
             if stage == 3:  # found three weeks ago: now overdue

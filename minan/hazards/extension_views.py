@@ -1,4 +1,4 @@
-"""Deadline extensions: the institution asks, someone who issues notices decides (POST only)."""
+"""Deadline extensions and pauses: the institution asks, someone who issues notices decides (POST only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from minan.core.errors import DomainError
 from minan.core.views import ScopedViewMixin, current_user
 
 from . import services
-from .models import Extension, Hazard
+from .models import Extension, Hazard, Pause
 
 
 class ExtensionRequestView(ScopedViewMixin, View):
@@ -48,3 +48,55 @@ class ExtensionDecideView(ScopedViewMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("hazards:detail", pk=extension.hazard_id)
+
+
+class PauseRequestView(ScopedViewMixin, View):
+    model = Hazard
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        hazard = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            services.request_pause(
+                current_user(request), hazard, request.POST.get("reason", ""), request=request
+            )
+            messages.success(request, _("The pause is requested."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("hazards:detail", pk=hazard.pk)
+
+
+class PauseDecideView(ScopedViewMixin, View):
+    model = Hazard
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        pause = get_object_or_404(Pause.objects.filter(hazard__in=self.get_queryset()), pk=pk)
+        try:
+            services.decide_pause(
+                current_user(request), pause, request.POST.get("approve") == "1", request.POST.get("comment", ""),
+                request=request,
+            )  # fmt: skip
+            messages.success(request, _("The decision is recorded."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("hazards:detail", pk=pause.hazard_id)
+
+
+class PauseResumeView(ScopedViewMixin, View):
+    model = Hazard
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        hazard = get_object_or_404(self.get_queryset(), pk=pk)
+        try:
+            hazard = services.resume(
+                current_user(request), hazard, request.POST.get("comment", ""), request=request
+            )
+            messages.success(
+                request,
+                _("The deadline clock runs again; the deadline is now %(date)s.") % {"date": hazard.deadline},
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("hazards:detail", pk=hazard.pk)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from minan.core import figures
 from minan.institutions import classification
 
 from .models import Hazard
-from .workflow import OPEN_STATES
+from .workflow import OPEN_STATES, overdue_q
 
 
-def _counts(ids: list[int], **filters: object) -> dict[int, int]:
+def _counts(ids: list[int], *conditions: Q, **filters: object) -> dict[int, int]:
     rows = (
-        Hazard.objects.filter(institution_id__in=ids, status__in=OPEN_STATES, **filters)
+        Hazard.objects.filter(*conditions, institution_id__in=ids, status__in=OPEN_STATES, **filters)
         .values_list("institution_id")
         .annotate(n=Count("pk"))
         .order_by()
@@ -29,7 +29,7 @@ def open_major(ids: list[int], today: dt.date) -> dict[int, int]:
 
 
 def overdue_general(ids: list[int], today: dt.date) -> dict[int, int]:
-    return _counts(ids, level=Hazard.Level.GENERAL, deadline__lt=today)
+    return _counts(ids, overdue_q(today), level=Hazard.Level.GENERAL)
 
 
 def open_hazards(ids: list[int]) -> dict[int, int]:

@@ -102,7 +102,6 @@ class MoveForm(forms.Form):
             self.fields["requirement"] = forms.CharField(
                 label=_("rectification requirement"),
                 max_length=2000,
-                required=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
             )
             if hazard.level == Hazard.Level.MAJOR:

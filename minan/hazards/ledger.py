@@ -12,10 +12,11 @@ from typing import Any
 
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .models import Category, Hazard, Source
 from .services import PLAN_FIELDS
-from .workflow import OPEN_STATES
+from .workflow import OPEN_STATES, overdue_q
 
 OPEN = "open"  # pseudo-status of the status filter: every open state
 
@@ -41,8 +42,8 @@ def filter_hazards(qs: QuerySet[Hazard], params: Mapping[str, Any], today: dt.da
     """Apply the ledger filters to a scoped queryset, newest first. Unknown values are ignored.
 
     region: county (or any region) code; institution: id; level, category, source: a listed value;
-    status: a state or "open"; overdue=1: deadline before today and still open; found_from / found_to:
-    YYYY-MM-DD, local dates, both ends included."""
+    status: a state or "open"; overdue=1 (or true): see `workflow.overdue_q`; paused=1 (or true): the
+    deadline clock stands still; found_from / found_to: YYYY-MM-DD, local dates, both ends included."""
     if (region := str(params.get("region", "")).strip()).isdigit():
         qs = qs.filter(Q(region_path__startswith=f"{region}/") | Q(region_path__contains=f"/{region}/"))
     if (institution := str(params.get("institution", "")).strip()).isdigit():
@@ -58,8 +59,10 @@ def filter_hazards(qs: QuerySet[Hazard], params: Mapping[str, Any], today: dt.da
         qs = qs.filter(status__in=OPEN_STATES)
     elif status in Hazard.Status.values:
         qs = qs.filter(status=status)
-    if params.get("overdue") == "1":
-        qs = qs.filter(deadline__lt=today, status__in=OPEN_STATES)
+    if params.get("overdue") in {"1", "true"}:
+        qs = qs.filter(overdue_q(today))
+    if params.get("paused") in {"1", "true"}:
+        qs = qs.filter(paused_since__isnull=False)
     if found_from := _date(params.get("found_from")):
         qs = qs.filter(found_at__gte=_day_start(found_from))
     if found_to := _date(params.get("found_to")):
@@ -69,13 +72,18 @@ def filter_hazards(qs: QuerySet[Hazard], params: Mapping[str, Any], today: dt.da
 
 def with_overdue(qs: QuerySet[Hazard], today: dt.date) -> QuerySet[Any]:
     """Annotate `overdue` (see `is_overdue`) for list pages."""
-    late = When(deadline__lt=today, status__in=OPEN_STATES, then=Value(True))
+    late = When(overdue_q(today), then=Value(True))
     return qs.annotate(overdue=Case(late, default=Value(False), output_field=BooleanField()))
 
 
 def is_overdue(hazard: Hazard, today: dt.date) -> bool:
-    """Overdue is a flag, not a state (DOMAIN.md §11.5): past the deadline and still open."""
-    return hazard.deadline is not None and hazard.deadline < today and hazard.status in OPEN_STATES
+    """`workflow.overdue_q` for one hazard already read."""
+    return (
+        hazard.deadline is not None
+        and hazard.deadline < today
+        and hazard.status in OPEN_STATES
+        and hazard.paused_since is None
+    )
 
 
 def missing_guarantees(hazard: Hazard) -> list[str]:
@@ -92,6 +100,16 @@ def measures(hazard: Hazard) -> str:
     return hazard.measures_taken or hazard.requirement
 
 
+def status_text(hazard: Hazard) -> str:
+    """The status as the ledger shows it: a paused deadline clock is part of it (DOMAIN.md §4.6 rule 7)."""
+    if hazard.paused_since is None:
+        return str(hazard.get_status_display())
+    return _("%(status)s (paused since %(date)s)") % {
+        "status": hazard.get_status_display(),
+        "date": hazard.paused_since.isoformat(),
+    }
+
+
 def export_rows(hazards: Iterable[Hazard]) -> list[list[Any]]:
     """One row per hazard in the ledger layout of EXPORT_HEADERS (values in Chinese, like the headers)."""
     rows = []
@@ -99,7 +117,7 @@ def export_rows(hazards: Iterable[Hazard]) -> list[list[Any]]:
         for number, h in enumerate(hazards, start=1):
             rows.append([
                 number, h.institution.name, h.description, h.get_level_display(), h.found_at, measures(h),
-                h.responsible_person, h.deadline or "", h.get_status_display(),
+                h.responsible_person, h.deadline or "", status_text(h),
                 h.accepted_by.display_name if h.accepted_by else "", h.closed_at or "",
             ])  # fmt: skip
     return rows

@@ -4,12 +4,13 @@ and 动态清零, in total, per county and for the institutions with the most op
 Everything is read through `Hazard.objects.for_user(user)`. A period is [date_from, date_to], local
 dates (Asia/Shanghai), both ends included; by default 1 January of this year to today.
 
-- open by level, overdue, 动态清零: now (open = `workflow.OPEN_STATES`; overdue = open with a deadline
-  before today; 动态清零 = no open major hazard).
+- open by level, overdue, 动态清零: now (open = `workflow.OPEN_STATES`; overdue = `workflow.overdue_q`;
+  动态清零 = no open major hazard).
 - found: found in the period, cancelled ones left out; rectification rate: the share of them now closed.
 - of the hazards closed in the period (`closed_at`): on-time rate (of those with a deadline, accepted
   on or before it), average working days from the notice (or the finding, without a notice) to the
-  close-out (`calendar.working_days_between`), reopen rate (reopened at least once).
+  close-out (`calendar.working_days_between`) less the working days its deadline clock was paused,
+  reopen rate (reopened at least once).
 
 Rates are percentages with one decimal (half up), None when there is nothing to divide by. The number
 of queries is constant: three grouped reads of hazards, one of region names and the calendar tables
@@ -35,7 +36,7 @@ from minan.duty.selectors import COUNTY_PATH_LENGTH, _county_of
 from minan.regions.models import Region
 
 from .models import Hazard
-from .workflow import OPEN_STATES
+from .workflow import OPEN_STATES, overdue_q
 
 TOP_INSTITUTIONS = 20
 # Dates accepted for a period: outside these the local day boundaries cannot be computed safely.
@@ -227,7 +228,7 @@ def figures(
     open_rows = (
         hazards.filter(status__in=OPEN_STATES)
         .values_list("county", "institution_id", "institution__name", "level")
-        .annotate(n=Count("pk"), late=Count("pk", filter=Q(deadline__lt=today)))
+        .annotate(n=Count("pk"), late=Count("pk", filter=overdue_q(today)))
         .order_by()
     )
     for prefix, institution_id, name, level, n, late in open_rows:
@@ -253,20 +254,23 @@ def figures(
     closed_rows = list(
         hazards.filter(closed_at__gte=start, closed_at__lt=end).values_list(
             "county", "institution_id", "institution__name", "assigned_on", "found_at", "accepted_at",
-            "closed_at", "deadline", "reopened",
+            "closed_at", "deadline", "reopened", "paused_days",
         )
     )  # fmt: skip
     spans = [
         (assigned_on or timezone.localdate(found_at), timezone.localdate(closed_at))
-        for _p, _i, _n, assigned_on, found_at, _a, closed_at, _d, _r in closed_rows
+        for _p, _i, _n, assigned_on, found_at, _a, closed_at, _d, _r, _paused in closed_rows
     ]
     counter = None
     if spans:
         counter = _WorkingDays(min(min(s) for s in spans), max(max(s) for s in spans))
-    for (prefix, institution_id, name, _o, _f, accepted_at, _c, deadline, reopened), (first, last) in zip(
-        closed_rows, spans, strict=True
-    ):
+    for (prefix, institution_id, name, _o, _f, accepted_at, _c, deadline, reopened, paused), (
+        first,
+        last,
+    ) in zip(closed_rows, spans, strict=True):
+        # Approved pauses do not count (DOMAIN.md §4.6 rule 7).
         days = counter.between(first, last) if counter is not None else None
+        days = None if days is None else max(days - paused, 0)
         on_time = (
             accepted_at is not None and deadline is not None and timezone.localdate(accepted_at) <= deadline
         )

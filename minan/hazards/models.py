@@ -29,6 +29,10 @@ class CriteriaSet(models.Model):
     makes_major = models.BooleanField(_("a matching hazard is major"), default=True)
     expected_items = models.PositiveSmallIntegerField(_("situations in the official text"), default=0)
     source = models.CharField(_("source"), max_length=300, blank=True)
+    superseded_by = models.ForeignKey(
+        "self", verbose_name=_("superseded by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="supersedes",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["code"]
@@ -175,6 +179,10 @@ class Hazard(ScopedModel):
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     reopened = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    # 暂停计时 (DOMAIN.md §4.6 rule 7): while an approved pause runs the deadline clock stands still;
+    # when it ends the deadline moves by the working days it lasted, summed in `paused_days`.
+    paused_since = models.DateField(_("deadline paused since"), null=True, blank=True)
+    paused_days = models.PositiveSmallIntegerField(_("working days paused"), default=0)
     # The last deadline reminder or escalation sent (services.ESCALATION_STEPS); claimed with a
     # conditional UPDATE so that each step is sent once, however many workers sweep.
     escalation_step = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -333,3 +341,46 @@ class Extension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hazard_id}+{self.days}"
+
+
+class Pause(models.Model):
+    """A request to stop the deadline clock (waiting for funds, for another department…): asked with a
+    reason, approved by the level `MINAN_HAZARD_PAUSE_APPROVER` names, ended by either side. The working
+    days from `started_on` up to the day before `ended_on` do not count against the deadline."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("waiting for a decision")
+        APPROVED = "approved", _("approved")
+        REFUSED = "refused", _("refused")
+
+    hazard = models.ForeignKey(Hazard, on_delete=models.CASCADE, related_name="pauses")
+    reason = models.TextField(_("reason"), max_length=1000)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decision = models.CharField(
+        _("decision"), max_length=10, choices=Decision.choices, default=Decision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    started_on = models.DateField(_("paused from"), null=True, blank=True)
+    ended_on = models.DateField(_("resumed on"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    working_days = models.PositiveSmallIntegerField(_("working days paused"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("deadline pause")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hazard"],
+                condition=Q(decision="pending") | Q(decision="approved", ended_on__isnull=True),
+                name="one_open_pause_per_hazard",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hazard_id}:{self.decision}"

@@ -31,11 +31,12 @@ from .models import (
     Hazard,
     HazardEvent,
     HazardFile,
+    Pause,
     Revisit,
     RevisitDraw,
     Source,
 )
-from .workflow import MOVES, Move
+from .workflow import IN_RECTIFICATION, MOVES, Move
 
 MAX_FILES = 9
 PLAN_FIELDS = ("plan_responsible", "plan_measures", "plan_funds", "plan_deadline", "plan_contingency")
@@ -126,6 +127,26 @@ def report(
     record("hazard.report", user=actor, request=request, obj=institution,
            detail=f"#{hazard.pk} {level} {category}{' on the spot' if on_the_spot else ''}")  # fmt: skip
     _facts_changed(institution, actor, request)
+    return hazard
+
+
+@transaction.atomic
+def add_finding(
+    actor: Any, hazard: Hazard, text: str, *, source_ref: str = "", request: Any = None
+) -> Hazard:
+    """Record that a later inspection found an open hazard again, instead of reporting a duplicate:
+    an event on its timeline (with the inspection it came from) and an audit event."""
+    from .workflow import OPEN_STATES
+
+    hazard = _visible(actor, hazard)
+    if not actor.has_perm("hazards.add_hazard"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if hazard.status not in OPEN_STATES:
+        raise DomainError(_("Only an open hazard can take a new finding."), code="not_allowed")
+    HazardEvent.objects.create(hazard=hazard, action="finding", from_status=hazard.status, to_status=hazard.status,
+                               actor=actor, comment=text.strip()[:2000], data={"source": source_ref[:60]})  # fmt: skip
+    record("hazard.finding", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {source_ref}"[:500])  # fmt: skip
     return hazard
 
 
@@ -223,6 +244,10 @@ def transition(
     major = hazard.level == Hazard.Level.MAJOR
     if action == "assign":
         n = days if days is not None else deadline_days(hazard.category, hazard.level)
+        if not requirement.strip():
+            raise _refuse(
+                move, "requirement_required", _("State what must be rectified."), field="requirement"
+            )
         if not 1 <= n <= 365:
             raise _refuse(move, "deadline", _("Give between 1 and 365 working days."), field="days")
         changes.update(
@@ -281,6 +306,9 @@ def transition(
     moved = Hazard.objects.filter(pk=hazard.pk, status=hazard.status).update(status=move.target, **changes)
     if not moved:
         raise _refuse(move, "conflict", _("The hazard was changed by someone else meanwhile; reload it."))
+    if hazard.paused_since is not None and move.target not in IN_RECTIFICATION:
+        # Submitted or cancelled: the work the pause waited for is over, so is the pause.
+        _end_pause(actor, hazard, _("Ended by “%(action)s”.") % {"action": move.label}, request)
     event = HazardEvent.objects.create(
         hazard=hazard, action=action, from_status=hazard.status, to_status=move.target, actor=actor, comment=comment,
         data={k: (v.isoformat() if isinstance(v, dt.date) else getattr(v, "pk", v)) for k, v in changes.items()
@@ -361,16 +389,19 @@ class _WorkingDayIndex:
         return self.ordinal[(day - self.first).days]
 
 
-def escalation_step(index: _WorkingDayIndex, assigned_on: dt.date, deadline: dt.date, today: dt.date) -> int:
-    """The step a hazard has reached today (0 = none yet)."""
+def escalation_step(
+    index: _WorkingDayIndex, assigned_on: dt.date, deadline: dt.date, today: dt.date, paused: int = 0
+) -> int:
+    """The step a hazard has reached today (0 = none yet). `paused`: working days of ended pauses,
+    which count neither as elapsed nor as given (the deadline already moved by them)."""
     first, second = settings.HAZARD_ESCALATE_AFTER
     if today > deadline:
         late = index[today] - index[deadline]
         return 5 if late >= second else 4 if late >= first else 3
     if today == deadline:
         return 3
-    total = max(index[deadline] - index[assigned_on], 1)
-    elapsed = index[today] - index[assigned_on]
+    total = max(index[deadline] - index[assigned_on] - paused, 1)
+    elapsed = index[today] - index[assigned_on] - paused
     return 2 if elapsed * 4 >= total * 3 else 1 if elapsed * 2 >= total else 0
 
 
@@ -434,13 +465,14 @@ def escalate_due(today: dt.date | None = None) -> dict[int, int]:
             status__in=[Hazard.Status.ASSIGNED, Hazard.Status.RECTIFYING, Hazard.Status.REJECTED,
                         Hazard.Status.SUBMITTED],
             deadline__isnull=False, assigned_on__isnull=False, escalation_step__lt=max(ESCALATION_STEPS),
-        ).values_list("pk", "assigned_on", "deadline", "escalation_step")
+            paused_since__isnull=True,
+        ).values_list("pk", "assigned_on", "deadline", "escalation_step", "paused_days")
     )  # fmt: skip
     if not rows:
         return {}
     index = _WorkingDayIndex(min(r[1] for r in rows), max(today, max(r[2] for r in rows)))
-    target = {pk: escalation_step(index, a, d, today) for pk, a, d, _step in rows}
-    due = [pk for pk, _a, _d, step in rows if target[pk] > step]
+    target = {pk: escalation_step(index, a, d, today, p) for pk, a, d, _step, p in rows}
+    due = [pk for pk, _a, _d, step, _p in rows if target[pk] > step]
     sent: dict[int, int] = {}
     for start in range(0, len(due), SWEEP_CHUNK):
         with transaction.atomic():
@@ -449,7 +481,8 @@ def escalate_due(today: dt.date | None = None) -> dict[int, int]:
                 .filter(pk__in=due[start : start + SWEEP_CHUNK])
                 .select_related("institution")
             )
-            fresh = [h for h in locked if target[h.pk] > h.escalation_step]  # another worker may have sent it
+            # Another worker may have sent it, or the clock was paused since the first read.
+            fresh = [h for h in locked if target[h.pk] > h.escalation_step and h.paused_since is None]
             by_step: dict[int, list[Hazard]] = {}
             for hazard in fresh:
                 by_step.setdefault(target[hazard.pk], []).append(hazard)
@@ -576,6 +609,7 @@ def record_revisit(
         reopened = Hazard.objects.filter(pk=hazard.pk, status=Hazard.Status.CLOSED).update(
             status=Hazard.Status.RECTIFYING, reopened=hazard.reopened + 1, assigned_on=today, deadline=deadline,
             escalation_step=0, closed_at=None, accepted_at=None, accepted_by=None, submitted_by=None,
+            paused_days=0,
         )  # fmt: skip
         if not reopened:
             raise DomainError(_("The hazard is no longer closed."), code="conflict")
@@ -612,7 +646,7 @@ def revisit_rates(user: Any, date_from: dt.date, date_to: dt.date) -> dict[str, 
 
 # --- deadline extensions ---------------------------------------------------------------------------------------
 
-EXTENDABLE = {Hazard.Status.ASSIGNED, Hazard.Status.RECTIFYING, Hazard.Status.REJECTED}
+EXTENDABLE = IN_RECTIFICATION
 
 
 @transaction.atomic
@@ -687,3 +721,142 @@ def decide_extension(
            detail=f"#{hazard.pk} {'approved' if approve else 'refused'}")  # fmt: skip
     extension.refresh_from_db()
     return extension
+
+
+# --- pausing the deadline clock (DOMAIN.md §4.6 rule 7) ---------------------------------------------------------
+
+
+def _place(hazard: Hazard, depth: int) -> str:
+    return "/".join(hazard.region_path.strip("/").split("/")[:depth]) + "/"
+
+
+def may_decide_pause(actor: Any, hazard: Hazard) -> bool:
+    """Who approves a pause (`MINAN_HAZARD_PAUSE_APPROVER`): someone who issues notices — with scope
+    over the hazard's whole county or city when so configured — and, for a major hazard, its
+    supervising level."""
+    from minan.core.scoping import region_within_scope
+
+    if not actor.has_perm("hazards.assign_hazard"):
+        return False
+    level = settings.HAZARD_PAUSE_APPROVER
+    if level != "issuer" and not region_within_scope(actor, _place(hazard, 3 if level == "county" else 2)):
+        return False
+    return hazard.level != Hazard.Level.MAJOR or may_supervise(actor, hazard)
+
+
+def paused_working_days(started_on: dt.date, ended_on: dt.date) -> int:
+    """Working days from the first day of a pause up to the day before it ended: [started_on, ended_on)."""
+    one = dt.timedelta(days=1)
+    return max(calendar.working_days_between(started_on - one, ended_on - one), 0)
+
+
+@transaction.atomic
+def request_pause(actor: Any, hazard: Hazard, reason: str, *, request: Any = None) -> Pause:
+    """Ask to stop the deadline clock, with a reason (waiting for funds, for another department…).
+    The institution or whoever issues notices may ask; one open request or running pause at a time."""
+    hazard = _visible(actor, hazard)
+    if not (actor.has_perm("hazards.rectify_hazard") or actor.has_perm("hazards.assign_hazard")):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if hazard.status not in IN_RECTIFICATION or hazard.deadline is None:
+        raise DomainError(
+            _("Only a hazard being rectified can have its deadline paused."), code="not_allowed"
+        )
+    if not reason.strip():
+        raise DomainError(_("Give a reason."), field="reason")
+    if (
+        hazard.paused_since is not None
+        or Pause.objects.filter(hazard=hazard, decision=Pause.Decision.PENDING).exists()
+    ):
+        raise DomainError(
+            _("The deadline is already paused or a pause is waiting for a decision."), code="duplicate"
+        )
+    pause = Pause.objects.create(hazard=hazard, reason=reason.strip()[:1000], requested_by=actor)
+    HazardEvent.objects.create(hazard=hazard, action="pause_request", from_status=hazard.status,
+                               to_status=hazard.status, actor=actor, comment=reason.strip()[:2000])  # fmt: skip
+    record(
+        "hazard.pause_request", user=actor, request=request, obj=hazard.institution, detail=f"#{hazard.pk}"
+    )
+    return pause
+
+
+@transaction.atomic
+def decide_pause(actor: Any, pause: Pause, approve: bool, comment: str = "", *, request: Any = None) -> Pause:
+    """Approve (the clock stops from today) or refuse (with a reason). Never by the requester."""
+    hazard = _visible(actor, pause.hazard)
+    if not may_decide_pause(actor, hazard):
+        raise NotPermitted(_("Pauses of this hazard are decided by another level."))
+    if pause.requested_by_id == actor.pk:
+        raise DomainError(_("Someone other than the requester decides."), code="second_person")
+    if not approve and not comment.strip():
+        raise DomainError(_("Give a reason."), field="comment")
+    today = timezone.localdate()
+    if approve and (hazard.status not in IN_RECTIFICATION or hazard.paused_since is not None):
+        raise DomainError(
+            _("Only a hazard being rectified can have its deadline paused."), code="not_allowed"
+        )
+    decided = Pause.objects.filter(pk=pause.pk, decision=Pause.Decision.PENDING).update(
+        decision=Pause.Decision.APPROVED if approve else Pause.Decision.REFUSED, decided_by=actor,
+        decided_at=timezone.now(), started_on=today if approve else None,
+    )  # fmt: skip
+    if not decided:
+        raise DomainError(_("This request is already decided."), code="conflict")
+    if approve and not Hazard.objects.filter(
+        pk=hazard.pk, status__in=IN_RECTIFICATION, paused_since__isnull=True
+    ).update(paused_since=today):
+        raise DomainError(_("The hazard was changed by someone else meanwhile; reload it."), code="conflict")
+    HazardEvent.objects.create(
+        hazard=hazard, action="pause_approved" if approve else "pause_refused", from_status=hazard.status,
+        to_status=hazard.status, actor=actor, comment=comment.strip()[:2000],
+        data={"from": today.isoformat()} if approve else {},
+    )  # fmt: skip
+    record("hazard.pause_decision", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {'approved' if approve else 'refused'}")  # fmt: skip
+    pause.refresh_from_db()
+    return pause
+
+
+@transaction.atomic
+def resume(actor: Any, hazard: Hazard, comment: str = "", *, request: Any = None) -> Hazard:
+    """End a running pause: the deadline moves by the working days it lasted and the clock runs again.
+    The institution or whoever issues notices may end it."""
+    hazard = _visible(actor, hazard)
+    if not (actor.has_perm("hazards.rectify_hazard") or actor.has_perm("hazards.assign_hazard")):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if hazard.paused_since is None:
+        raise DomainError(_("The deadline is not paused."), code="not_allowed")
+    _end_pause(actor, hazard, comment.strip(), request)
+    hazard.refresh_from_db()
+    return hazard
+
+
+def _end_pause(actor: Any, hazard: Hazard, comment: str, request: Any) -> None:
+    """Close the running pause of a hazard read before this transaction's move (`hazard.paused_since`
+    set): move the deadline by the working days paused and restart reminders at the step reached."""
+    today = timezone.localdate()
+    pause = (
+        Pause.objects.select_for_update()
+        .filter(hazard=hazard, decision=Pause.Decision.APPROVED, ended_on__isnull=True)
+        .first()
+    )
+    row = Hazard.objects.select_for_update().filter(pk=hazard.pk, paused_since__isnull=False).first()
+    if pause is None or row is None or row.paused_since is None:
+        raise DomainError(_("The hazard was changed by someone else meanwhile; reload it."), code="conflict")
+    days = paused_working_days(row.paused_since, today)
+    deadline = calendar.add_working_days(row.deadline, days) if row.deadline and days else row.deadline
+    paused = row.paused_days + days
+    step = row.escalation_step
+    if deadline and row.assigned_on and row.status in IN_RECTIFICATION:
+        index = _WorkingDayIndex(row.assigned_on, max(today, deadline))
+        step = min(step, escalation_step(index, row.assigned_on, deadline, today, paused))
+    Hazard.objects.filter(pk=row.pk).update(
+        paused_since=None, paused_days=paused, deadline=deadline, escalation_step=step
+    )
+    Pause.objects.filter(pk=pause.pk).update(ended_on=today, ended_by=actor, working_days=days)
+    HazardEvent.objects.create(
+        hazard=hazard, action="pause_end", from_status=row.status, to_status=row.status, actor=actor,
+        comment=comment[:2000],
+        data={"days": days, "old": row.deadline.isoformat() if row.deadline else None,
+              "new": deadline.isoformat() if deadline else None},
+    )  # fmt: skip
+    record("hazard.pause_end", user=actor, request=request, obj=hazard.institution,
+           detail=f"#{hazard.pk} {days} working days")  # fmt: skip

@@ -11,6 +11,23 @@ urlpatterns = [
     path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
     path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
     path("criteria/", criteria_views.CriteriaView.as_view(), name="criteria"),
+    path("criteria/new/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_new"),
+    path("criteria/<int:pk>/edit/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_edit"),
+    path(
+        "criteria/<int:pk>/clauses/new/",
+        criteria_views.ClauseCreateView.as_view(),
+        name="criteria_clause_new",
+    ),
+    path(
+        "criteria/clauses/<int:pk>/edit/",
+        criteria_views.ClauseFormView.as_view(),
+        name="criteria_clause_edit",
+    ),
+    path(
+        "criteria/clauses/<int:pk>/delete/",
+        criteria_views.ClauseDeleteView.as_view(),
+        name="criteria_clause_delete",
+    ),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
     path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
     path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),
@@ -18,6 +35,9 @@ urlpatterns = [
     path(
         "extensions/<int:pk>/decide/", extension_views.ExtensionDecideView.as_view(), name="extension_decide"
     ),
+    path("<int:pk>/pause/", extension_views.PauseRequestView.as_view(), name="pause"),
+    path("<int:pk>/resume/", extension_views.PauseResumeView.as_view(), name="resume"),
+    path("pauses/<int:pk>/decide/", extension_views.PauseDecideView.as_view(), name="pause_decide"),
     path("<int:pk>/notice.pdf", views.HazardNoticeView.as_view(), name="notice"),
     path("files/<int:pk>/", views.HazardFileView.as_view(), name="file"),
 ]

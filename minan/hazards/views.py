@@ -30,13 +30,27 @@ from minan.regions.models import Region
 from . import ledger, notice, services
 from .forms import MoveForm, PlanForm, ReportForm
 from .models import Category, Hazard, HazardEvent, HazardFile, Source
-from .workflow import MOVES, OPEN_STATES, Move, moves_from
+from .workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, Move, moves_from
 
 # Timeline labels of the events that are not moves of the table.
 EVENT_LABELS = {
     "report": gettext_lazy("Reported"),
     "report_fixed": gettext_lazy("Reported as fixed on the spot"),
     "plan": gettext_lazy("Five-guarantee plan changed"),
+    "reopen": gettext_lazy("Reopened after a revisit"),
+    "finding": gettext_lazy("Found again by an inspection"),
+    "extension_request": gettext_lazy("Deadline extension requested"),
+    "extension_approved": gettext_lazy("Deadline extension approved"),
+    "extension_refused": gettext_lazy("Deadline extension refused"),
+    "pause_request": gettext_lazy("Deadline pause requested"),
+    "pause_approved": gettext_lazy("Deadline paused"),
+    "pause_refused": gettext_lazy("Deadline pause refused"),
+    "pause_end": gettext_lazy("Deadline clock running again"),
+    "escalation1": gettext_lazy("Reminder: half of the time used"),
+    "escalation2": gettext_lazy("Reminder: three quarters of the time used"),
+    "escalation3": gettext_lazy("Due today: institution and cadre told"),
+    "escalation4": gettext_lazy("Overdue: escalated to the county"),
+    "escalation5": gettext_lazy("Overdue: escalated to the city"),
 }
 PLAN_STATES = frozenset({Hazard.Status.REPORTED, Hazard.Status.ASSIGNED, Hazard.Status.RECTIFYING,
                          Hazard.Status.REJECTED})  # fmt: skip
@@ -268,6 +282,15 @@ def render_detail(
         "can_request_extension": user.has_perm("hazards.rectify_hazard")
         and hazard.status in services.EXTENDABLE,
         "can_decide_extension": user.has_perm("hazards.assign_hazard"),
+        "pauses": list(hazard.pauses.select_related("requested_by", "decided_by", "ended_by")),
+        "can_request_pause": (
+            user.has_perm("hazards.rectify_hazard") or user.has_perm("hazards.assign_hazard")
+        )
+        and hazard.status in IN_RECTIFICATION
+        and hazard.paused_since is None,
+        "can_decide_pause": services.may_decide_pause(user, hazard),
+        "can_resume": hazard.paused_since is not None
+        and (user.has_perm("hazards.rectify_hazard") or user.has_perm("hazards.assign_hazard")),
     }
     return render(request, "hazards/detail.html", context, status=status)
 

@@ -10,8 +10,10 @@ allowed next.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -20,6 +22,14 @@ from .models import Hazard
 
 S = Hazard.Status
 OPEN_STATES = frozenset({S.REPORTED, S.ASSIGNED, S.RECTIFYING, S.SUBMITTED, S.REJECTED, S.ACCEPTED})
+# While the institution works on it, a hazard's deadline can be extended and its clock paused.
+IN_RECTIFICATION = frozenset({S.ASSIGNED, S.RECTIFYING, S.REJECTED})
+
+
+def overdue_q(today: dt.date) -> Q:
+    """Overdue is a flag, not a state (DOMAIN.md §11.5): open, past the deadline, and the deadline
+    clock not paused. Every page, figure and fact that says "overdue" uses this."""
+    return Q(status__in=OPEN_STATES, deadline__lt=today, paused_since__isnull=True)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ def hazard(make_user: Any, tree: dict[str, Any], institutions: Any, city_office:
             User.objects.get(pk=cadre.pk), home, source="duty_visit", category="fire", level="general",
             description="灭火器过期",
         )  # fmt: skip
-        return services.transition(User.objects.get(pk=cadre.pk), found, "assign")  # due 2026-10-13
+        return services.transition(
+            User.objects.get(pk=cadre.pk), found, "assign", requirement="清理整改到位"
+        )  # due 2026-10-13
 
 
 def told(step_day: str) -> list[tuple[str, str]]:

@@ -34,7 +34,7 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
     hazard = services.report(
         cadre, home, source="duty_visit", category="fire", level="general", description="x"
     )
-    hazard = services.transition(cadre, hazard, "assign")  # due 2026-10-13
+    hazard = services.transition(cadre, hazard, "assign", requirement="清理整改到位")  # due 2026-10-13
     hazard = services.transition(staff, hazard, "start")
     Hazard.objects.filter(pk=hazard.pk).update(escalation_step=2)
     return {"cadre": cadre, "staff": staff, "hazard": Hazard.objects.get(pk=hazard.pk)}

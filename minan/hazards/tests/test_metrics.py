@@ -94,12 +94,30 @@ def hazards(
         found["F"] = move(officer, found["F"], "accept")
     with on(dt.date(2026, 10, 9)):
         found["F"] = move(officer, found["F"], "close")
-        found["A"] = move(officer, report(officer, home, description="疏散通道堆物"), "assign", days=5)
+        found["A"] = move(
+            officer,
+            report(officer, home, description="疏散通道堆物"),
+            "assign",
+            requirement="清理整改到位",
+            days=5,
+        )
     with on(dt.date(2026, 10, 12)):
-        found["B"] = move(officer, report(officer, funeral, description="私拉电线"), "assign", days=3)
+        found["B"] = move(
+            officer,
+            report(officer, funeral, description="私拉电线"),
+            "assign",
+            requirement="清理整改到位",
+            days=3,
+        )
     with on(dt.date(2026, 10, 13)):
         found["A"] = rectify(home_staff, found["A"])
-        found["C"] = move(officer, report(officer, home, description="灭火器过期"), "assign", days=2)
+        found["C"] = move(
+            officer,
+            report(officer, home, description="灭火器过期"),
+            "assign",
+            requirement="清理整改到位",
+            days=2,
+        )
     with on(dt.date(2026, 10, 14)):
         found["A"] = move(officer, found["A"], "accept")
         found["D"] = report(

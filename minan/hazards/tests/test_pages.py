@@ -111,7 +111,7 @@ def ledger_set(rencheng_officer: Any, zc_officer: Any, institutions: dict[str, A
         rencheng_officer, major, "assign", days=3, requirement="停用并拆除", supervisor=rencheng_officer
     )
     cancelled = report(rencheng_officer, institutions["rc_elderly"], description="误报")
-    cancelled = move(rencheng_officer, cancelled, "assign", days=1)
+    cancelled = move(rencheng_officer, cancelled, "assign", requirement="清理整改到位", days=1)
     cancelled = move(rencheng_officer, cancelled, "cancel", comment="重复登记")
     other = report(zc_officer, institutions["zc_elderly"], description="邹城的隐患")
     return {
@@ -194,13 +194,19 @@ def test_ledger_query_count_does_not_grow_with_rows(
     client: Any, rencheng_officer: Any, institutions: dict[str, Any]
 ) -> None:
     for _i in range(2):
-        move(rencheng_officer, report(rencheng_officer, institutions["rc_elderly"]), "assign", days=5)
+        move(
+            rencheng_officer,
+            report(rencheng_officer, institutions["rc_elderly"]),
+            "assign",
+            requirement="清理整改到位",
+            days=5,
+        )
     c = login_client(client, rencheng_officer)
     url = reverse("hazards:list")
     few = _count(lambda: c.get(url))
     for i in range(8):
         hazard = report(rencheng_officer, institutions["rc_funeral"], description=f"隐患{i}")
-        move(rencheng_officer, hazard, "assign", days=5)
+        move(rencheng_officer, hazard, "assign", requirement="清理整改到位", days=5)
     assert _count(lambda: c.get(url)) == few <= 14
 
 
@@ -324,7 +330,7 @@ def test_detail_shows_only_the_moves_the_user_may_perform(
     assert moves_on(login_client(client, staff).get(url).content.decode()) == set()
     expert = make_user("expert", roles=["expert"], region=tree["rencheng"])
     assert moves_on(login_client(client, expert).get(url).content.decode()) == set()
-    move(rencheng_officer, hazard, "assign", days=5)
+    move(rencheng_officer, hazard, "assign", requirement="清理整改到位", days=5)
     assert moves_on(login_client(client, staff).get(url).content.decode()) == {"start"}
     assert moves_on(login_client(client, rencheng_officer).get(url).content.decode()) == {"cancel"}
     move(staff, hazard, "start")
@@ -340,7 +346,7 @@ def test_detail_shows_only_the_moves_the_user_may_perform(
     both = make_user("both", roles=["county_officer", "institution_staff"], region=tree["rencheng"])
     other = report(both, institutions["rc_funeral"])
     for action, kwargs in (
-        ("assign", {"days": 5}),
+        ("assign", {"days": 5, "requirement": "清理整改到位"}),
         ("start", {}),
         ("submit", {"measures_taken": "x", "files": [png()]}),
     ):
@@ -396,7 +402,7 @@ def test_refused_moves_leave_the_hazard_unchanged_with_the_reason(
     assert c.post(url, {"action": "teleport"}).status_code == 400
     # Acceptance by the one who submitted the fix.
     for action, kwargs in (
-        ("assign", {"days": 5}),
+        ("assign", {"days": 5, "requirement": "清理整改到位"}),
         ("start", {}),
         ("submit", {"measures_taken": "x", "files": [png()]}),
     ):
@@ -413,7 +419,7 @@ def test_refused_moves_leave_the_hazard_unchanged_with_the_reason(
     assert response.status_code == 400 and 'data-move="reject"' in page and 'class="field has-error"' in page
     # Submitting without evidence is refused by the service and shown on the files field.
     other = report(both, institutions["rc_funeral"])
-    move(both, other, "assign", days=5)
+    move(both, other, "assign", requirement="清理整改到位", days=5)
     move(both, other, "start")
     response = c.post(
         reverse("hazards:transition", args=[other.pk]), {"action": "submit", "measures_taken": "x"}
@@ -446,10 +452,18 @@ def test_major_hazard_plan_and_supervisor_on_the_detail_page(
     assert 'name="supervisor"' in form and "rc_officer" in form and "zc_officer" not in form
     url = reverse("hazards:transition", args=[hazard.pk])
     # The supervisor is required, and must be someone inside the scope.
-    assert c.post(url, {"action": "assign", "days": "3"}).status_code == 400
-    assert c.post(url, {"action": "assign", "days": "3", "supervisor": zc_officer.pk}).status_code == 400
+    assert c.post(url, {"action": "assign", "requirement": "清理整改到位", "days": "3"}).status_code == 400
+    assert (
+        c.post(
+            url, {"action": "assign", "requirement": "清理整改到位", "days": "3", "supervisor": zc_officer.pk}
+        ).status_code
+        == 400
+    )
     assert Hazard.objects.get(pk=hazard.pk).status == Hazard.Status.REPORTED
-    response = c.post(url, {"action": "assign", "days": "3", "supervisor": rencheng_officer.pk})
+    response = c.post(
+        url,
+        {"action": "assign", "requirement": "清理整改到位", "days": "3", "supervisor": rencheng_officer.pk},
+    )
     assert response.status_code == 302
     # Rectification cannot start before the five guarantees are filled.
     s = login_client(client, staff)
@@ -485,14 +499,14 @@ def test_detail_query_count_does_not_grow_with_events(
     hazard = report(staff, institutions["rc_elderly"], files=[png()])
     c = login_client(client, rencheng_officer)
     url = reverse("hazards:detail", args=[hazard.pk])
-    move(rencheng_officer, hazard, "assign", days=5)
+    move(rencheng_officer, hazard, "assign", requirement="清理整改到位", days=5)
     few = _count(lambda: c.get(url))  # two events, one file; the officer may cancel
     move(staff, hazard, "start")
     move(staff, hazard, "submit", measures_taken="已更换", files=[png(), png("b.png"), pdf()])
     move(rencheng_officer, hazard, "reject", comment="照片不清楚")
     move(staff, hazard, "resume")
     assert HazardEvent.objects.filter(hazard=hazard).count() == 6
-    assert _count(lambda: c.get(url)) == few <= 12
+    assert _count(lambda: c.get(url)) == few <= 13  # 13: the extensions and the pauses are one query each
 
 
 def test_files_are_served_only_through_the_scope(
@@ -588,7 +602,7 @@ def test_major_board_lists_open_major_hazards_overdue_first_with_missing_guarant
     late = report(
         rencheng_officer, institutions["rc_elderly"], clause=major_clause(), description="彩钢板宿舍"
     )
-    move(rencheng_officer, late, "assign", days=1, supervisor=rencheng_officer)
+    move(rencheng_officer, late, "assign", requirement="清理整改到位", days=1, supervisor=rencheng_officer)
     fill_plan(rencheng_officer, late)
     fresh_one = report(rencheng_officer, institutions["rc_funeral"], level="major", description="锅炉未检验")
     general = report(rencheng_officer, institutions["rc_elderly"])
@@ -627,3 +641,19 @@ def test_institution_hazards_tab_and_menu(
     assert ids(page) == {hazard.pk, elsewhere.pk} and other.pk not in ids(page)
     assert f"/hazards/new/?institution={home.pk}" in page
     assert 'href="/hazards/"' in page and 'href="/hazards/major/"' in page  # the menu
+
+
+def test_every_event_of_the_timeline_has_a_label() -> None:
+    """The timeline shows a label, never a raw action name, for every event the services write."""
+    import re
+    from pathlib import Path
+
+    from minan.hazards import services
+    from minan.hazards.views import EVENT_LABELS, MOVES
+
+    source = Path(services.__file__).read_text()
+    written = set(re.findall(r'action="([a-z_]+)"', source))
+    written |= {"report_fixed", "extension_approved", "extension_refused", "pause_approved", "pause_refused"}
+    written |= {f"escalation{step}" for step in services.ESCALATION_STEPS}
+    assert {"reopen", "pause_end", "plan"} <= written
+    assert sorted(written - set(EVENT_LABELS) - set(MOVES)) == []

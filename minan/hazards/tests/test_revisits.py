@@ -44,7 +44,9 @@ def closed_hazard(people: dict[str, User], institutions: Any, n: int, major: boo
     cadre, staff, officer = people["cadre"], people["staff"], people["officer"]
     hazard = services.report(cadre, institutions["rc_elderly"], source="duty_visit", category="fire",
                              level="major" if major else "general", description=f"隐患{n}")  # fmt: skip
-    hazard = services.transition(cadre, hazard, "assign", days=5, supervisor=officer if major else None)
+    hazard = services.transition(
+        cadre, hazard, "assign", requirement="清理整改到位", days=5, supervisor=officer if major else None
+    )
     if major:
         services.update_plan(officer, hazard, plan_responsible="院长", plan_measures="整改", plan_funds="1万元",
                              plan_deadline=dt.date(2026, 10, 30), plan_contingency="预案")  # fmt: skip

@@ -100,7 +100,9 @@ def test_the_deadline_over_national_day_and_the_tiaoxiu_saturday(
     days = [calendar.add_working_days(dt.date(2026, 9, 30), n) for n in range(1, 6)]
     assert days == [dt.date(2026, 10, 8), dt.date(2026, 10, 9), dt.date(2026, 10, 10), dt.date(2026, 10, 12),
                     dt.date(2026, 10, 13)]  # fmt: skip
-    hazard = services.transition(people["cadre"], general(people, institutions), "assign", days=3)
+    hazard = services.transition(
+        people["cadre"], general(people, institutions), "assign", requirement="清理整改到位", days=3
+    )
     assert hazard.deadline == dt.date(2026, 10, 10)
 
 
@@ -144,7 +146,7 @@ def test_the_table_says_who_may_move(people: dict[str, User], institutions: Any)
         services.transition(
             people["staff"], hazard, "assign"
         )  # the institution does not issue its own notice
-    hazard = services.transition(people["cadre"], hazard, "assign")
+    hazard = services.transition(people["cadre"], hazard, "assign", requirement="清理整改到位")
     with pytest.raises(NotPermitted):
         services.transition(people["cadre"], hazard, "start")  # the institution rectifies
     api = APIClient()
@@ -161,7 +163,9 @@ def test_the_table_says_who_may_move(people: dict[str, User], institutions: Any)
 def test_submission_needs_evidence_and_acceptance_a_second_person(
     people: dict[str, User], institutions: Any
 ) -> None:
-    hazard = services.transition(people["cadre"], general(people, institutions), "assign")
+    hazard = services.transition(
+        people["cadre"], general(people, institutions), "assign", requirement="清理整改到位"
+    )
     hazard = services.transition(people["staff"], hazard, "start")
     with pytest.raises(DomainError) as caught:
         services.transition(people["staff"], hazard, "submit", measures_taken="已整改")
@@ -199,9 +203,11 @@ def test_a_clause_of_the_criteria_makes_the_hazard_major_and_it_cannot_start_wit
     hazard = major(people, institutions)
     assert hazard.level == "major" and hazard.supervising_level == "county"
     with pytest.raises(DomainError) as caught:
-        services.transition(people["cadre"], hazard, "assign", days=10)
+        services.transition(people["cadre"], hazard, "assign", requirement="清理整改到位", days=10)
     assert caught.value.code == "supervisor_required"
-    hazard = services.transition(people["cadre"], hazard, "assign", days=10, supervisor=people["officer"])
+    hazard = services.transition(
+        people["cadre"], hazard, "assign", requirement="清理整改到位", days=10, supervisor=people["officer"]
+    )
     services.update_plan(people["cadre"], hazard, plan_responsible="院长 王某", plan_measures="拆除彩钢板")
     with pytest.raises(DomainError) as caught:
         services.transition(people["staff"], hazard, "start")
@@ -261,7 +267,9 @@ def test_the_api_reports_filters_and_names_the_rule(people: dict[str, User], ins
 def test_two_people_accepting_at_once_exactly_one_succeeds(
     people: dict[str, User], institutions: Any
 ) -> None:
-    hazard = services.transition(people["cadre"], general(people, institutions), "assign")
+    hazard = services.transition(
+        people["cadre"], general(people, institutions), "assign", requirement="清理整改到位"
+    )
     hazard = services.transition(people["staff"], hazard, "start")
     hazard = services.transition(people["staff"], hazard, "submit", measures_taken="已整改", files=[photo()])
     barrier = threading.Barrier(2)
@@ -284,3 +292,20 @@ def test_two_people_accepting_at_once_exactly_one_succeeds(
         t.join()
     assert sorted(results) == ["conflict", "ok"] or sorted(results) == ["not_allowed", "ok"]
     assert HazardEvent.objects.filter(hazard=hazard, action="accept").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_notice_states_what_must_be_rectified(people: dict[str, User], institutions: Any) -> None:
+    hazard = general(people, institutions)
+    with pytest.raises(DomainError) as caught:
+        services.transition(people["cadre"], hazard, "assign", requirement="  ", days=5)
+    assert (caught.value.code, caught.value.field) == ("requirement_required", "requirement")
+    hazard.refresh_from_db()
+    assert (hazard.status, hazard.deadline, hazard.events.count()) == ("reported", None, 1)
+    api = APIClient()
+    api.force_authenticate(people["cadre"])
+    refused = api.post(
+        f"/api/v1/hazards/{hazard.pk}/transition/", {"action": "assign", "days": 5}, format="json"
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "requirement_required"
+    assert Hazard.objects.get(pk=hazard.pk).status == "reported"
