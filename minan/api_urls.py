@@ -7,6 +7,11 @@ from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
+from minan.inspections.api import InspectionViewSet
+from minan.inspections.checklist_api import ChecklistItemViewSet, ChecklistViewSet
+from minan.inspections.expert_api import ExpertViewSet
+from minan.inspections.figures_api import InspectionFiguresViewSet
+from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
     ChannelViewSet,
@@ -26,10 +31,17 @@ router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignm
 router.register("duty-posts", DutyPostViewSet, basename="dutypost")
 router.register("duty-visits", DutyVisitViewSet, basename="dutyvisit")
 router.register("hazards", HazardViewSet, basename="hazard")
+router.register("inspection-plans", InspectionPlanViewSet, basename="inspectionplan")
+router.register("inspection-tasks", InspectionTaskViewSet, basename="inspectiontask")
 router.register("hazard-revisits", RevisitViewSet, basename="revisit")
 router.register("hazard-metrics", HazardMetricsViewSet, basename="hazardmetrics")
+router.register("inspection-figures", InspectionFiguresViewSet, basename="inspectionfigures")
+router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("criteria-sets", CriteriaSetViewSet, basename="criteriaset")
 router.register("criteria-clauses", CriteriaClauseViewSet, basename="criteriaclause")
+router.register("experts", ExpertViewSet, basename="expert")
+router.register("checklists", ChecklistViewSet, basename="checklist")
+router.register("checklist-items", ChecklistItemViewSet, basename="checklistitem")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("channels", ChannelViewSet, basename="channel")

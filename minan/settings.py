@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "minan.public",
     "minan.notify",
     "minan.hazards",
+    "minan.inspections",
 ]
 
 MIDDLEWARE = [
@@ -227,6 +228,10 @@ REVISIT_AFTER_WORKING_DAYS = env_int("MINAN_REVISIT_AFTER_WORKING_DAYS", 30)
 HAZARD_ESCALATE_AFTER = tuple(int(n) for n in os.environ.get("MINAN_HAZARD_ESCALATE_AFTER", "3,7").split(","))
 if len(HAZARD_ESCALATE_AFTER) != 2 or not 0 < HAZARD_ESCALATE_AFTER[0] < HAZARD_ESCALATE_AFTER[1]:
     raise ImproperlyConfigured("MINAN_HAZARD_ESCALATE_AFTER must be two increasing numbers, e.g. 3,7")
+# Inspection plans: automatic assignment gives one person at most this many tasks due on the same day.
+INSPECTION_DAILY_CAP = env_int("MINAN_INSPECTION_DAILY_CAP", 8)
+if INSPECTION_DAILY_CAP < 1:
+    raise ImproperlyConfigured("MINAN_INSPECTION_DAILY_CAP must be at least 1")
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)
@@ -293,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "HazardStatusEnum": "minan.hazards.models.Hazard.Status",
         "HazardCategoryEnum": "minan.hazards.models.Category",
         "HazardSourceEnum": "minan.hazards.models.Source",
+        "InspectionKindEnum": "minan.inspections.models.Kind",
     },
 }
 

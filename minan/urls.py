@@ -8,6 +8,7 @@ urlpatterns = [
     path("institutions/", include("minan.institutions.urls")),
     path("duty/", include("minan.duty.urls")),
     path("hazards/", include("minan.hazards.urls")),
+    path("inspections/", include("minan.inspections.urls")),
     path("notify/", include("minan.notify.urls")),
     path("audit/", include("minan.audit.urls")),
     path("p/", include("minan.public.urls")),

@@ -105,6 +105,9 @@ class UserScope(models.Model):
     via_duty = models.BooleanField(default=False, editable=False)
     # Entries the supervision-group service manages: the counties of the groups the user belongs to.
     via_group = models.BooleanField(default=False, editable=False)
+    # Entries the inspection service manages: the institution of an open task assigned to someone
+    # from elsewhere (a cross inspection, an expert survey); removed when the task ends.
+    via_inspection = models.BooleanField(default=False, editable=False)
     granted_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now)
 

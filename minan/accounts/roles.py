@@ -48,6 +48,18 @@ _READ = [
     "hazards.view_hazard",
     "hazards.view_revisit",
     "hazards.view_revisitdraw",
+    "inspections.view_inspection",
+    "inspections.view_inspectiontask",
+    "inspections.view_inspectionplan",
+]
+# Who authors checklists and keeps the expert roster (deployment-wide reference data).
+_INSPECTION_CONFIG = ["inspections.change_checklisttemplate", "inspections.change_expert"]
+# Who plans inspections and assigns their tasks, in their own scope.
+_INSPECTION_PLANNING = [
+    "inspections.add_inspectionplan",
+    "inspections.change_inspectionplan",
+    "inspections.change_inspectiontask",
+    "inspections.export_inspection",
 ]
 _STAFF_DIRECTORY = ["accounts.view_user"]
 
@@ -77,6 +89,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "notify.change_roledefault",
             # The criteria catalogue (DOMAIN.md §5.3): entering the official text as it becomes known.
             "hazards.change_criteriaset",
+            *_INSPECTION_CONFIG,
         ]
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.
@@ -112,6 +125,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.cancel_hazard",
             "hazards.export_hazard",
             "hazards.change_criteriaset",
+            "inspections.add_inspection",
+            *_INSPECTION_CONFIG,
+            *_INSPECTION_PLANNING,
         ]
     ),
     SECTOR_LEAD: frozenset(
@@ -122,6 +138,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "institutions.export_institution",
             "duty.export_dutyassignment",
             "hazards.export_hazard",
+            "inspections.export_inspection",
         ]
     ),  # fmt: skip
     SUPERVISION_MEMBER: frozenset(
@@ -149,6 +166,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.supervise_hazard",
             "hazards.cancel_hazard",
             "hazards.export_hazard",
+            "inspections.add_inspection",
+            *_INSPECTION_PLANNING,
         ]
     ),
     # Records 包保督查 visits to the institutions assigned to them (the service checks the assignment).
@@ -161,13 +180,24 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.assign_hazard",
             "hazards.accept_hazard",
             "hazards.close_hazard",
+            "inspections.add_inspection",
         ]
     ),  # fmt: skip
-    INSPECTOR: frozenset(_READ + ["hazards.add_hazard", "hazards.assign_hazard", "hazards.accept_hazard"]),
-    EXPERT: frozenset(_READ + ["hazards.add_hazard"]),
-    MEMBER_DEPARTMENT: frozenset(_READ + ["hazards.add_hazard"]),
-    # The institution reports its own hazards, rectifies and submits evidence.
-    INSTITUTION_STAFF: frozenset(_READ + ["hazards.add_hazard", "hazards.rectify_hazard"]),
+    INSPECTOR: frozenset(
+        _READ
+        + [
+            "hazards.add_hazard",
+            "hazards.assign_hazard",
+            "hazards.accept_hazard",
+            "inspections.add_inspection",
+        ]
+    ),
+    EXPERT: frozenset(_READ + ["hazards.add_hazard", "inspections.add_inspection"]),
+    MEMBER_DEPARTMENT: frozenset(_READ + ["hazards.add_hazard", "inspections.add_inspection"]),
+    # The institution reports its own hazards, rectifies and submits evidence, inspects itself.
+    INSTITUTION_STAFF: frozenset(
+        _READ + ["hazards.add_hazard", "hazards.rectify_hazard", "inspections.add_inspection"]
+    ),
 }
 
 

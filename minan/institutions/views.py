@@ -31,12 +31,13 @@ TABS = [
     ("duty", gettext_lazy("Duty")),
     ("commissioners", gettext_lazy("Four commissioners")),
     ("hazards", gettext_lazy("Hazards")),
+    ("inspections", gettext_lazy("Inspections")),
     ("insurance", gettext_lazy("Insurance")),
     ("code", gettext_lazy("Public code")),
     ("history", gettext_lazy("History")),
 ]
 # Tabs the later modules fill; shown so that staff know where things will be.
-LATER_TABS = [gettext_lazy("Inspections"), gettext_lazy("Alarms"), gettext_lazy("Documents")]
+LATER_TABS = [gettext_lazy("Alarms"), gettext_lazy("Documents")]
 
 
 class InstitutionListView(ScopedViewMixin, ListView):
@@ -140,6 +141,10 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
             hazards = Hazard.objects.for_user(user).filter(institution=institution).select_related("cadre")
             context["hazards"] = with_overdue(hazards, today)[:100]
             context["can_report"] = user.has_perm("hazards.add_hazard")
+        elif tab == "inspections":
+            from minan.inspections import institution_tab
+
+            context.update(institution_tab.context(user, institution))
         return context
 
 

@@ -40,3 +40,4 @@ register("institutions.insurance_expired", _("Liability insurance expired"), Urg
 register("duty.visits_overdue", _("Duty visits overdue"), Urgency.LOW)
 register("hazards.reminder", _("Hazard deadline approaching"), Urgency.NORMAL)
 register("hazards.overdue", _("Hazard overdue"), Urgency.NORMAL)
+register("inspections.missed", _("Inspection task missed"), Urgency.NORMAL)

@@ -18,6 +18,8 @@ from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
 from minan.hazards import demo as hazards_demo
+from minan.inspections import demo as inspections_demo
+from minan.inspections import demo_runs as inspection_runs
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
 from minan.notify import demo as notify_demo
@@ -61,7 +63,10 @@ class Command(BaseCommand):
             created = self._users()
             duty_demo.build(self.stdout)
             hazards_demo.build(self.stdout)
+            inspections_demo.build(self.stdout)  # plans and their tasks
             notify_demo.build(self.stdout)
+            # Last: after the hazards demo and the plans demo, whose open tasks it carries out.
+            inspection_runs.build(self.stdout)
         self.stdout.write(
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"
         )

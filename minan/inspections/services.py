@@ -1,0 +1,483 @@
+"""Writes of an inspection in the field: start, answer item by item, photos, signatures, submit.
+
+Rules (issue 7):
+- who performs each kind (`performer_problem`): a duty check by the institution's responsible cadre;
+  a cross inspection by someone whose home county is not the inspected one; an expert survey by an
+  active expert of the roster; a self-inspection by the institution's own staff; sector inspections
+  and video patrols by anyone who may inspect and holds the institution in scope.
+- an inspection keeps the checklist version it started with (`Inspection.template`).
+- answers are saved one by one while the inspection is a draft (a dropped connection loses at most
+  the answer being typed); only the inspector who leads it writes them.
+- submitting checks every required answer first and names the missing ones; then, in one
+  transaction, scores it, creates one hazard per failed item (or links the failure to an open hazard
+  the inspector chose), closes the task and records the audit event. A refused submit writes nothing.
+
+Concurrency: submit locks the inspection row and moves it draft → submitted with a conditional
+UPDATE; two submits of the same inspection give one result and one set of hazards.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minan.audit.services import record
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.uploads import check_uploads, content_type
+from minan.institutions.models import Institution
+
+from .models import (
+    HAZARD_SOURCE,
+    Answer,
+    AnswerPhoto,
+    ChecklistItem,
+    ChecklistTemplate,
+    Expert,
+    Inspection,
+    InspectionTask,
+    Kind,
+)
+
+MAX_PHOTOS_PER_ITEM = 6
+PASS_SHARE = 60  # below this share of the points an inspection fails even without a major failure
+
+
+# --- who may perform -------------------------------------------------------------------------------------------
+
+
+def county_of(region_path: str) -> str:
+    """The county part of a region path ("370000/370800/370811/"); "" above county level."""
+    parts = region_path.strip("/").split("/")
+    return "/".join(parts[:3]) + "/" if len(parts) >= 3 else ""
+
+
+def performer_problem(
+    actor: Any, institution: Institution, kind: str, today: dt.date | None = None
+) -> str | None:
+    """Why the actor may not perform an inspection of this kind at this institution, or None.
+    Scope is checked separately (an assigned task brings the institution into the assignee's scope)."""
+    from minan.duty.models import DutyAssignment
+
+    today = today or timezone.localdate()
+    if not actor.has_perm("inspections.add_inspection"):
+        return _("You may not inspect.")
+    if kind == Kind.SELF:
+        if actor.institution_id != institution.pk:
+            return _("A self-inspection is done by the institution's own staff.")
+    elif actor.institution_id is not None:
+        return _("Institution staff only inspect their own institution (self-inspection).")
+    elif kind == Kind.DUTY:
+        if not DutyAssignment.objects.filter(institution=institution, cadre=actor, active=True).exists():
+            return _("A duty check is done by the institution's responsible cadre.")
+    elif kind == Kind.CROSS:
+        home = county_of(actor.region.region_path) if actor.region_id else ""
+        if not home or home == county_of(institution.region_path):
+            return _("A cross inspection is done by an officer of another county.")
+    elif kind == Kind.EXPERT:
+        expert = Expert.objects.filter(user=actor, active=True).first()
+        if expert is None:
+            return _("An expert survey is done by an expert of the roster.")
+        if expert.valid_until is not None and expert.valid_until < today:
+            return _("The expert's qualification expired on %(date)s.") % {"date": expert.valid_until}
+    elif kind not in Kind.values:
+        return _("Choose a listed inspection kind.")
+    return None
+
+
+def current_template(code: str) -> ChecklistTemplate | None:
+    """The published version of a checklist family."""
+    return ChecklistTemplate.objects.filter(code=code, status=ChecklistTemplate.Status.PUBLISHED).first()
+
+
+# --- start -----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start(
+    actor: Any,
+    institution: Institution,
+    *,
+    kind: str,
+    template: ChecklistTemplate | None = None,
+    task: InspectionTask | None = None,
+    team: str = "",
+    request: Any = None,
+) -> Inspection:
+    """Begin an inspection on the published version of a checklist (or the task's plan checklist).
+    A task is started once: its inspection is returned again rather than started twice."""
+    if task is not None:
+        task = (
+            InspectionTask.objects.for_user(actor).select_for_update(of=("self",)).filter(pk=task.pk).first()
+        )
+        if task is None:
+            raise OutOfScope(_("Task not found."))
+        existing = Inspection.objects.filter(task=task).first()
+        if existing is not None and existing.status != Inspection.Status.CANCELLED:
+            return existing
+        if task.status != InspectionTask.Status.OPEN and task.status != InspectionTask.Status.MISSED:
+            raise DomainError(_("This task is no longer open."), code="not_allowed")
+        if task.assignee_id is not None and task.assignee_id != actor.pk and task.kind != Kind.SELF:
+            raise DomainError(_("This task is assigned to someone else."), code="not_assignee")
+        institution, kind = task.institution, task.kind
+        template = template or current_template(task.plan.template_code)
+    if not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
+        raise OutOfScope(_("Institution not found."))
+    problem = performer_problem(actor, institution, kind)
+    if problem:
+        raise DomainError(problem, code="performer", field="kind")
+    if template is None or template.status != ChecklistTemplate.Status.PUBLISHED:
+        raise DomainError(_("Choose a published checklist."), field="template")
+    if template.kinds and kind not in template.kinds:
+        raise DomainError(_("This checklist is not meant for this kind of inspection."), field="template")
+    if template.institution_kinds and institution.kind not in template.institution_kinds:
+        raise DomainError(_("This checklist is not meant for this kind of institution."), field="template")
+    inspection = Inspection.objects.create(
+        institution=institution, region_path=institution.region_path, kind=kind, template=template, task=task,
+        lead=actor, team=team.strip()[:300], started_at=timezone.now(),
+    )  # fmt: skip
+    record("inspection.start", user=actor, request=request, obj=institution,
+           detail=f"#{inspection.pk} {kind} {template.code} v{template.version}")  # fmt: skip
+    return inspection
+
+
+def _draft(actor: Any, inspection: Inspection, *, lock: bool = False) -> Inspection:
+    qs = Inspection.objects.for_user(actor).filter(pk=inspection.pk)
+    found = (qs.select_for_update(of=("self",)) if lock else qs).first()
+    if found is None:
+        raise OutOfScope(_("Inspection not found."))
+    if found.lead_id != actor.pk:
+        raise NotPermitted(_("Only the inspector who leads this inspection can change it."))
+    if found.status != Inspection.Status.DRAFT:
+        raise DomainError(_("This inspection is already submitted."), code="not_allowed")
+    return found
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def judge(
+    item: ChecklistItem, *, outcome: str = "", number: Any = None, text: str = ""
+) -> tuple[str, Decimal | None, str]:
+    """The outcome of an answer: given by the inspector for pass/fail and photo items, computed from
+    the value for numbers (outside the range fails) and choices (a failing choice fails)."""
+    if outcome == Answer.Outcome.NA:
+        return Answer.Outcome.NA, None, ""
+    kind = item.answer_type
+    if kind == ChecklistItem.AnswerType.NUMBER:
+        value = _decimal(number)
+        if value is None:
+            raise DomainError(_("Enter a number."), field="number")
+        low, high = item.min_value, item.max_value
+        failed = (low is not None and value < low) or (high is not None and value > high)
+        return (Answer.Outcome.FAIL if failed else Answer.Outcome.PASS), value, ""
+    if kind == ChecklistItem.AnswerType.CHOICE:
+        if text not in item.choices:
+            raise DomainError(_("Choose one of the listed answers."), field="text")
+        return (Answer.Outcome.FAIL if text in item.failing_choices else Answer.Outcome.PASS), None, text
+    if kind == ChecklistItem.AnswerType.TEXT:
+        if not text.strip():
+            raise DomainError(_("Write the answer."), field="text")
+        return (outcome if outcome == Answer.Outcome.FAIL else Answer.Outcome.PASS), None, text.strip()[:2000]
+    if outcome not in {Answer.Outcome.PASS, Answer.Outcome.FAIL}:
+        raise DomainError(_("Choose pass, fail or not applicable."), field="outcome")
+    return outcome, None, ""
+
+
+@transaction.atomic
+def answer(
+    actor: Any,
+    inspection: Inspection,
+    item: ChecklistItem,
+    *,
+    outcome: str = "",
+    number: Any = None,
+    text: str = "",
+    note: str = "",
+) -> Answer:
+    """Save (or replace) the answer to one item of a draft inspection. Not audited one by one: the
+    submission is, with the whole result."""
+    inspection = _draft(actor, inspection, lock=True)  # waits for a submit in progress
+    if item.template_id != inspection.template_id:
+        raise DomainError(_("This item is not on the inspection's checklist."), field="item")
+    result, value, chosen = judge(item, outcome=outcome, number=number, text=text)
+    saved, _created = Answer.objects.update_or_create(
+        inspection=inspection, item=item,
+        defaults={"outcome": result, "number": value, "text": chosen, "note": note.strip()[:2000],
+                  "answered_by": actor},
+    )  # fmt: skip
+    return saved
+
+
+def exif_time(upload: Any) -> dt.datetime | None:
+    """When the photo was taken (EXIF DateTimeOriginal, else DateTime), as Beijing time; None if absent."""
+    from PIL import Image
+
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            exif = image.getexif()
+            raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)
+    except (OSError, ValueError, SyntaxError):
+        raw = None
+    finally:
+        upload.seek(0)
+    if not raw:
+        return None
+    try:
+        taken = dt.datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return timezone.make_aware(taken)
+
+
+@transaction.atomic
+def add_photos(
+    actor: Any, inspection: Inspection, item: ChecklistItem, files: Sequence[Any]
+) -> list[AnswerPhoto]:
+    """Attach photos (JPEG or PNG, checked by decoding; size limit) to an item's answer. The answer must
+    exist: answer first, then photograph; a photo item gets a "pass" answer until judged otherwise."""
+    inspection = _draft(actor, inspection, lock=True)  # waits for a submit in progress
+    if item.template_id != inspection.template_id:
+        raise DomainError(_("This item is not on the inspection's checklist."), field="item")
+    existing = Answer.objects.filter(inspection=inspection, item=item).first()
+    count = existing.photos.count() if existing else 0
+    if count >= MAX_PHOTOS_PER_ITEM:
+        raise DomainError(
+            _("This item already has %(n)d photos.") % {"n": MAX_PHOTOS_PER_ITEM},
+            field="photos",
+            code="too_many",
+        )
+    typed = check_uploads(list(files), limit=MAX_PHOTOS_PER_ITEM - count, field="photos")
+    if not typed:
+        raise DomainError(_("Choose a photo."), field="photos")
+    if existing is None:
+        if item.answer_type != ChecklistItem.AnswerType.PHOTO:
+            raise DomainError(_("Answer the item before adding photos."), field="item")
+        existing = Answer.objects.create(inspection=inspection, item=item, outcome=Answer.Outcome.PASS,
+                                         answered_by=actor)  # fmt: skip
+    photos = []
+    for upload, kind, extension in typed:
+        photo = AnswerPhoto(answer=existing, name=str(upload.name)[:200], content_type=kind, size=upload.size,
+                            taken_at=exif_time(upload))  # fmt: skip
+        photo.file.save(f"inspection-{inspection.pk}-{item.code}{extension}", upload, save=True)
+        photos.append(photo)
+    return photos
+
+
+def _signature(data: str, name: str) -> ContentFile[bytes] | None:
+    """A signature drawn on the screen arrives as a PNG data URL; anything else is refused."""
+    if not data:
+        return None
+    prefix = "data:image/png;base64,"
+    if not data.startswith(prefix):
+        raise DomainError(_("The signature is not a PNG image."), field=name)
+    try:
+        raw = base64.b64decode(data[len(prefix) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise DomainError(_("The signature is not a PNG image."), field=name) from None
+    if len(raw) > 512 * 1024:
+        raise DomainError(_("The signature image is too large."), field=name)
+    image = ContentFile(raw, name=f"{name}.png")
+    if content_type(image) != ("image/png", ".png"):
+        raise DomainError(_("The signature is not a PNG image."), field=name)
+    return image
+
+
+# --- submit ----------------------------------------------------------------------------------------------------
+
+
+def missing_answers(inspection: Inspection) -> list[dict[str, str]]:
+    """What still blocks submission, item by item: unanswered, or a failure without its required
+    note or photo, or a photo item without a photo."""
+    items = list(ChecklistItem.objects.filter(template=inspection.template).select_related("section"))
+    answers = {a.item_id: a for a in Answer.objects.filter(inspection=inspection).prefetch_related("photos")}
+    problems = []
+    for item in items:
+        given = answers.get(item.pk)
+        reason = None
+        if given is None:
+            reason = _("not answered")
+        elif given.outcome != Answer.Outcome.NA:
+            photos = len(given.photos.all())
+            if item.answer_type == ChecklistItem.AnswerType.PHOTO and not photos:
+                reason = _("a photo is required")
+            elif given.outcome == Answer.Outcome.FAIL and item.note_on_fail and not given.note.strip():
+                reason = _("a failure needs a note")
+            elif given.outcome == Answer.Outcome.FAIL and item.photo_on_fail and not photos:
+                reason = _("a failure needs a photo")
+        if reason is not None:
+            problems.append({"item": item.code, "question": item.question[:80], "problem": str(reason)})
+    return problems
+
+
+def score(inspection: Inspection) -> tuple[int, int, str]:
+    """(points, of points, result): points of the passed items out of the applicable ones; any failed
+    item that is a major hazard fails the inspection, as does less than PASS_SHARE % of the points;
+    other failures give "pass with findings"."""
+    points = possible = 0
+    failed = major = False
+    for given in Answer.objects.filter(inspection=inspection).select_related(
+        "item", "item__clause__criteria_set"
+    ):
+        if given.outcome == Answer.Outcome.NA:
+            continue
+        possible += given.item.points
+        if given.outcome == Answer.Outcome.PASS:
+            points += given.item.points
+        else:
+            failed = True
+            major = major or is_major(given.item)
+    if major or (possible and points * 100 < possible * PASS_SHARE):
+        result = Inspection.Result.FAIL
+    elif failed:
+        result = Inspection.Result.FINDINGS
+    else:
+        result = Inspection.Result.PASS
+    return points, possible, result
+
+
+def is_major(item: ChecklistItem) -> bool:
+    """A failed item is a major hazard when the item says so or its clause makes hazards major."""
+    return item.major_on_fail or bool(item.clause_id and item.clause and item.clause.criteria_set.makes_major)
+
+
+@transaction.atomic
+def submit(
+    actor: Any,
+    inspection: Inspection,
+    *,
+    merges: Mapping[int, int] | None = None,
+    representative: str = "",
+    inspector_signature: str = "",
+    representative_signature: str = "",
+    summary: str = "",
+    request: Any = None,
+) -> Inspection:
+    """Finish an inspection. `merges` maps an item id to an open hazard of the same institution that
+    the failure belongs to instead of a new hazard. Refused with `missing_answers` (and the list in
+    `details`) when an answer is missing; nothing is written then."""
+    from minan.hazards import services as hazards
+    from minan.hazards.models import Hazard
+    from minan.hazards.workflow import OPEN_STATES
+
+    from . import access
+
+    inspection = _draft(actor, inspection, lock=True)
+    problems = missing_answers(inspection)
+    if problems:
+        raise DomainError(
+            _("%(n)d items still need an answer: %(items)s.")
+            % {"n": len(problems), "items": "、".join(p["item"] for p in problems[:10])},
+            code="missing_answers",
+            details=problems,
+        )
+    signature = _signature(inspector_signature, "inspector_signature")
+    their_signature = _signature(representative_signature, "representative_signature")
+    merges = dict(merges or {})
+    failed = list(
+        Answer.objects.filter(inspection=inspection, outcome=Answer.Outcome.FAIL)
+        .select_related("item", "item__clause__criteria_set")
+        .prefetch_related("photos")
+        .order_by("item__section__order", "item__order", "item_id")
+    )
+    unknown = set(merges) - {a.item_id for a in failed}
+    if unknown:
+        raise DomainError(_("Only a failed item can be merged into a hazard."), field="merges")
+    targets = (
+        Hazard.objects.for_user(actor)
+        .filter(pk__in=set(merges.values()), institution=inspection.institution, status__in=OPEN_STATES)
+        .in_bulk()
+    )
+    if set(merges.values()) - set(targets):
+        raise DomainError(_("Merge only into an open hazard of this institution."), field="merges")
+    points, possible, result = score(inspection)
+    now = timezone.now()
+    for given in failed:
+        if given.item_id in merges:
+            hazard = hazards.add_finding(
+                actor, targets[merges[given.item_id]], _finding_text(given), source_ref=_ref(inspection),
+                request=request,
+            )  # fmt: skip
+            Answer.objects.filter(pk=given.pk).update(hazard=hazard, merged=True)
+            continue
+        evidence = [File(photo.file.open("rb"), name=photo.name) for photo in given.photos.all()]
+        hazard = hazards.report(
+            actor, inspection.institution, source=HAZARD_SOURCE[Kind(inspection.kind)],
+            category=given.item.hazard_category,
+            level="major" if is_major(given.item) else "general",
+            description=_finding_text(given), clause=given.item.clause, source_ref=_ref(inspection),
+            files=evidence[: hazards.MAX_FILES], request=request,
+        )  # fmt: skip
+        Answer.objects.filter(pk=given.pk).update(hazard=hazard)
+    moved = Inspection.objects.filter(pk=inspection.pk, status=Inspection.Status.DRAFT).update(
+        status=Inspection.Status.SUBMITTED, score=points, max_score=possible, result=result,
+        finished_at=inspection.finished_at or now, representative=representative.strip()[:50],
+        summary=summary.strip()[:4000],
+    )  # fmt: skip
+    if not moved:
+        raise DomainError(_("This inspection is already submitted."), code="conflict")
+    inspection.refresh_from_db()
+    if signature is not None:
+        inspection.inspector_signature.save(
+            f"inspection-{inspection.pk}-inspector.png", signature, save=False
+        )
+    if their_signature is not None:
+        inspection.representative_signature.save(
+            f"inspection-{inspection.pk}-representative.png", their_signature, save=False
+        )
+    if signature is not None or their_signature is not None:
+        inspection.save(update_fields=["inspector_signature", "representative_signature"])
+    if inspection.task_id:
+        InspectionTask.objects.filter(pk=inspection.task_id).update(
+            status=InspectionTask.Status.DONE, done_at=now
+        )
+        access.release(InspectionTask.objects.get(pk=inspection.task_id))
+    record("inspection.submit", user=actor, request=request, obj=inspection.institution,
+           detail=f"#{inspection.pk} {result} {points}/{possible}, {len(failed)} failed")  # fmt: skip
+    return inspection
+
+
+def _ref(inspection: Inspection) -> str:
+    return f"inspections.inspection:{inspection.pk}"
+
+
+def _finding_text(given: Answer) -> str:
+    value = given.text or (f"{given.number.normalize()}{given.item.unit}" if given.number is not None else "")
+    parts = [given.item.question, value, given.note.strip()]
+    return "；".join(p for p in parts if p)[:2000]
+
+
+@transaction.atomic
+def cancel(actor: Any, inspection: Inspection, reason: str, *, request: Any = None) -> Inspection:
+    """Abandon a draft (started by mistake, or the visit did not happen), with a reason. Its task
+    stays open for another attempt."""
+    inspection = _draft(actor, inspection, lock=True)
+    if not reason.strip():
+        raise DomainError(_("Give a reason."), field="reason")
+    # The task is let go so that it can be started again.
+    Inspection.objects.filter(pk=inspection.pk, status=Inspection.Status.DRAFT).update(
+        status=Inspection.Status.CANCELLED, summary=reason.strip()[:4000], task=None
+    )
+    record("inspection.cancel", user=actor, request=request, obj=inspection.institution,
+           detail=f"#{inspection.pk} {reason.strip()}"[:500])  # fmt: skip
+    inspection.refresh_from_db()
+    return inspection
