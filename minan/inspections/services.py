@@ -446,6 +446,8 @@ def submit(
         )
     if signature is not None or their_signature is not None:
         inspection.save(update_fields=["inspector_signature", "representative_signature"])
+    if inspection.kind == Kind.DUTY:
+        _record_duty_visit(actor, inspection, failed, request)
     if inspection.task_id:
         InspectionTask.objects.filter(pk=inspection.task_id).update(
             status=InspectionTask.Status.DONE, done_at=now
@@ -454,6 +456,20 @@ def submit(
     record("inspection.submit", user=actor, request=request, obj=inspection.institution,
            detail=f"#{inspection.pk} {result} {points}/{possible}, {len(failed)} failed")  # fmt: skip
     return inspection
+
+
+def _record_duty_visit(actor: Any, inspection: Inspection, failed: list[Answer], request: Any) -> None:
+    """A duty check is the cadre's 包保督查 visit: it counts for the visit rule (`last_visit_on`) like a
+    visit recorded on the 包保 pages, with what was checked and found."""
+    from minan.duty import services as duty
+
+    findings = "\n".join(f"{given.item.code} {_finding_text(given)}" for given in failed)
+    duty.record_visit(
+        actor, inspection.institution, visited_on=timezone.localtime(inspection.started_at).date(),
+        checked=_("Checklist “%(title)s” v%(version)d (inspection #%(id)d)")
+        % {"title": inspection.template.title, "version": inspection.template.version, "id": inspection.pk},
+        findings=findings, request=request,
+    )  # fmt: skip
 
 
 def _ref(inspection: Inspection) -> str:

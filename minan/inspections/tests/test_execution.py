@@ -165,3 +165,21 @@ def test_a_cross_inspection_is_refused_to_the_inspected_county(people: dict[str,
         services.start(people["rc_officer"], people["home"], kind="cross", template=template)
     assert caught.value.code == "performer"
     assert not Inspection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_duty_check_counts_as_the_cadres_duty_visit(people: dict[str, Any]) -> None:
+    from minan.duty.models import DutyAssignment, DutyVisit
+
+    template = make_template("duty-check", kinds=["duty"], title="包保督查")
+    cadre = people["cadre"]
+    inspection = services.start(cadre, people["home"], kind="duty", template=template)
+    answer_all(inspection, cadre, {"D01": "走廊堆放杂物"})
+    services.submit(cadre, inspection)
+    visit = DutyVisit.objects.get()
+    assert (visit.cadre_id, visit.visited_on) == (cadre.pk, timezone.localdate(inspection.started_at))
+    assert (
+        f"#{inspection.pk}" in visit.checked
+        and visit.findings == "D01 疏散通道、安全出口畅通，未上锁；走廊堆放杂物"
+    )
+    assert DutyAssignment.objects.get(cadre=cadre).last_visit_on == visit.visited_on
