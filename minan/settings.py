@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "minan.notify",
     "minan.hazards",
     "minan.inspections",
+    "minan.firewatch",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,9 @@ if len(HAZARD_ESCALATE_AFTER) != 2 or not 0 < HAZARD_ESCALATE_AFTER[0] < HAZARD_
 INSPECTION_DAILY_CAP = env_int("MINAN_INSPECTION_DAILY_CAP", 8)
 if INSPECTION_DAILY_CAP < 1:
     raise ImproperlyConfigured("MINAN_INSPECTION_DAILY_CAP must be at least 1")
+
+# 智慧消防: after a fire alarm on a control panel, faults of that panel raise nothing for this long.
+FIRE_INHIBITS_FAULTS_SECONDS = env_int("MINAN_FIRE_INHIBITS_FAULTS_SECONDS", 600)
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)

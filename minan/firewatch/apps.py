@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FirewatchConfig(AppConfig):
+    name = "minan.firewatch"
+    label = "firewatch"

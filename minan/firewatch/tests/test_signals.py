@@ -1,0 +1,119 @@
+"""record_signal and the offline sweep: liveness, coalesced heartbeats, one open alarm per kind,
+inhibition, maintenance, thresholds with a duration, idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from minan.firewatch.models import Alarm, AlarmEvent, Device, DeviceEvent, Signal
+from minan.firewatch.services import SignalIn, record_signal, sweep_offline
+
+pytestmark = pytest.mark.django_db
+T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+
+
+def sec(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=n)
+
+
+@pytest.fixture
+def panel(institutions: dict[str, Any]) -> Device:
+    home = institutions["rc_elderly"]
+    return Device.objects.create(institution=home, region_path=home.region_path, type="panel", name="1号楼主机",
+                                 protocol="gb26875", serial="P-1", heartbeat_seconds=60, grace_seconds=30)  # fmt: skip
+
+
+@pytest.fixture
+def smoke(panel: Device) -> Device:
+    return Device.objects.create(institution=panel.institution, region_path=panel.region_path, type="smoke",
+                                 name="3F 走廊烟感", protocol="mqtt", serial="S-1", panel=panel,
+                                 heartbeat_seconds=60, grace_seconds=30)  # fmt: skip
+
+
+def fresh(device: Device) -> Device:
+    return Device.objects.get(pk=device.pk)
+
+
+def test_heartbeats_are_coalesced(smoke: Device) -> None:
+    record_signal(smoke, SignalIn("heartbeat"), now=sec(0))
+    smoke = fresh(smoke)
+    assert (smoke.status, smoke.last_signal_at, smoke.offline_after) == ("online", sec(0), sec(90))
+    with CaptureQueriesContext(connection) as queries:
+        record_signal(smoke, SignalIn("heartbeat"), now=sec(20))
+    writes = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert fresh(smoke).last_signal_at == sec(0) and len(writes) == 2  # both conditional, neither matched
+    record_signal(fresh(smoke), SignalIn("heartbeat"), now=sec(31))
+    assert (fresh(smoke).last_signal_at, fresh(smoke).offline_after) == (sec(31), sec(121))
+    assert not Signal.objects.exists()  # heartbeats are not history
+
+
+def test_a_silent_device_goes_offline_once_and_back_online_on_its_next_signal(smoke: Device) -> None:
+    record_signal(smoke, SignalIn("heartbeat"), now=sec(0))
+    assert sweep_offline(sec(89)) == 0  # period 60 s + grace 30 s
+    assert sweep_offline(sec(91)) == 1
+    assert sweep_offline(sec(200)) == 0
+    assert list(DeviceEvent.objects.values_list("status", "at")) == [("offline", sec(91))]
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.severity, alarm.cleared_at) == ("offline", "major", None)
+    outcome = record_signal(fresh(smoke), SignalIn("heartbeat"), now=sec(300))
+    assert outcome.came_online and fresh(smoke).status == "online"
+    assert list(DeviceEvent.objects.order_by("at").values_list("status", flat=True)) == ["offline", "online"]
+    assert Alarm.objects.get().cleared_at == sec(300)
+    assert sweep_offline(sec(350)) == 0
+
+
+def test_one_open_alarm_per_kind_and_a_fire_inhibits_the_panels_faults(smoke: Device, panel: Device) -> None:
+    first = record_signal(smoke, SignalIn("alarm", "fire", message_id="m1"), now=sec(0))
+    again = record_signal(fresh(smoke), SignalIn("alarm", "fire", message_id="m2"), now=sec(5))
+    assert first.raised and not again.raised and first.alarm is not None
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.severity, alarm.count, alarm.first_at, alarm.last_at) == (
+        "fire", "critical", 2, sec(0), sec(5),
+    )  # fmt: skip
+    assert list(AlarmEvent.objects.values_list("action", flat=True)) == ["raised", "repeated"]
+    # The panel's fault while its detector burns: stored, no alarm (the fire is what matters).
+    inhibited = record_signal(panel, SignalIn("fault", "bus"), now=sec(60))
+    assert inhibited.stored and inhibited.alarm is None and Alarm.objects.count() == 1
+    # Ten minutes (MINAN_FIRE_INHIBITS_FAULTS_SECONDS) after the last fire signal, faults count again.
+    later = record_signal(fresh(panel), SignalIn("fault", "bus"), now=sec(606))
+    assert later.raised and later.alarm is not None and later.alarm.severity == "major"
+    duplicate = record_signal(fresh(smoke), SignalIn("alarm", "fire", message_id="m2"), now=sec(700))
+    assert duplicate.duplicate and Signal.objects.filter(message_id="m2").count() == 1
+    assert Alarm.objects.get(kind="fire").count == 2
+    cleared = record_signal(fresh(smoke), SignalIn("restore", "fire"), now=sec(800))
+    assert cleared.cleared == 1 and Alarm.objects.get(kind="fire").closed_at is None  # closing needs a person
+
+
+def test_a_device_in_maintenance_raises_nothing_but_its_signals_are_kept(smoke: Device) -> None:
+    Device.objects.filter(pk=smoke.pk).update(maintenance_from=sec(0), maintenance_until=sec(3600),
+                                              maintenance_reason="年度检测")  # fmt: skip
+    outcome = record_signal(fresh(smoke), SignalIn("alarm", "fire"), now=sec(100))
+    assert outcome.stored and outcome.alarm is None and not Alarm.objects.exists()
+    assert Signal.objects.get().in_maintenance is True
+    assert record_signal(fresh(smoke), SignalIn("alarm", "fire"), now=sec(3700)).raised
+
+
+def test_a_threshold_fires_only_after_its_duration(institutions: dict[str, Any]) -> None:
+    home = institutions["rc_elderly"]
+    pump = Device.objects.create(institution=home, region_path=home.region_path, type="water_pressure", name="喷淋",
+                                 protocol="http", serial="W-1",
+                                 thresholds={"pressure": {"min": 0.1, "for_seconds": 60}})  # fmt: skip
+
+    def reading(value: str, at: float) -> Any:
+        return record_signal(
+            fresh(pump), SignalIn("reading", "pressure", value, "MPa", at=sec(at)), now=sec(at)
+        )
+
+    assert reading("0.05", 0).alarm is None
+    assert reading("0.30", 30).alarm is None  # back up: the run restarts
+    assert reading("0.05", 40).alarm is None
+    assert reading("0.04", 90).alarm is None  # 50 s below
+    raised = reading("0.03", 100)  # 60 s below the floor
+    assert raised.raised and raised.alarm is not None
+    assert (raised.alarm.kind, raised.alarm.detail["since"]) == ("threshold:pressure", sec(40).isoformat())
+    assert reading("0.25", 130).cleared == 1
