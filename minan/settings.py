@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MINAN_VAR_DIR", BASE_DIR / "var"))
@@ -236,6 +237,25 @@ if INSPECTION_DAILY_CAP < 1:
 
 # 智慧消防: after a fire alarm on a control panel, faults of that panel raise nothing for this long.
 FIRE_INHIBITS_FAULTS_SECONDS = env_int("MINAN_FIRE_INHIBITS_FAULTS_SECONDS", 600)
+# A fire-system fault (or offline) alarm not cleared for this many hours becomes a hazard.
+FIRE_FAULT_HAZARD_HOURS = env_int("MINAN_FIRE_FAULT_HAZARD_HOURS", 24)
+# Causes offered when a fire alarm is closed as a false alarm (DOMAIN.md §7.4, CONFIGURABLE).
+FIRE_FALSE_ALARM_CAUSES = [
+    ("dust", _("dust")),
+    ("steam", _("steam")),
+    ("cooking_smoke", _("cooking smoke")),
+    ("insects", _("insects")),
+    ("detector_fault", _("detector fault")),
+    ("wiring", _("wiring")),
+    ("human", _("human action")),
+    ("unknown", _("unknown")),
+]
+# The ingest process (`minan ingest`): the MQTT broker (empty: the MQTT adapter is off), the MQTT 5
+# shared-subscription group ("" subscribes without one), and the GB/T 26875.3 TCP listener ("" = off).
+MQTT_URL = os.environ.get("MQTT_URL", "")
+MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "minan")
+MQTT_CLIENT_ID = os.environ.get("MINAN_MQTT_CLIENT_ID", "")
+GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)

@@ -51,6 +51,8 @@ _READ = [
     "inspections.view_inspection",
     "inspections.view_inspectiontask",
     "inspections.view_inspectionplan",
+    "firewatch.view_device",
+    "firewatch.view_alarm",
 ]
 # Who authors checklists and keeps the expert roster (deployment-wide reference data).
 _INSPECTION_CONFIG = ["inspections.change_checklisttemplate", "inspections.change_expert"]
@@ -62,6 +64,14 @@ _INSPECTION_PLANNING = [
     "inspections.export_inspection",
 ]
 _STAFF_DIRECTORY = ["accounts.view_user"]
+# 智慧消防: who keeps the device registry in their scope, and who handles alarms.
+_DEVICE_REGISTRY = [
+    "firewatch.add_device",
+    "firewatch.change_device",
+    "firewatch.import_device",
+    "firewatch.silence_device",
+]
+_ALARM_HANDLING = ["firewatch.acknowledge_alarm", "firewatch.close_alarm"]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Configuration and users: creates accounts, loads regions, edits the calendar; grants no roles.
@@ -90,6 +100,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             # The criteria catalogue (DOMAIN.md §5.3): entering the official text as it becomes known.
             "hazards.change_criteriaset",
             *_INSPECTION_CONFIG,
+            "firewatch.change_escalationchain",
         ]
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.
@@ -128,6 +139,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "inspections.add_inspection",
             *_INSPECTION_CONFIG,
             *_INSPECTION_PLANNING,
+            *_DEVICE_REGISTRY,
+            *_ALARM_HANDLING,
+            "firewatch.change_escalationchain",
         ]
     ),
     SECTOR_LEAD: frozenset(
@@ -168,6 +182,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.export_hazard",
             "inspections.add_inspection",
             *_INSPECTION_PLANNING,
+            *_DEVICE_REGISTRY,
+            *_ALARM_HANDLING,
         ]
     ),
     # Records 包保督查 visits to the institutions assigned to them (the service checks the assignment).
@@ -181,6 +197,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "hazards.accept_hazard",
             "hazards.close_hazard",
             "inspections.add_inspection",
+            "firewatch.acknowledge_alarm",
         ]
     ),  # fmt: skip
     INSPECTOR: frozenset(
@@ -196,7 +213,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     MEMBER_DEPARTMENT: frozenset(_READ + ["hazards.add_hazard", "inspections.add_inspection"]),
     # The institution reports its own hazards, rectifies and submits evidence, inspects itself.
     INSTITUTION_STAFF: frozenset(
-        _READ + ["hazards.add_hazard", "hazards.rectify_hazard", "inspections.add_inspection"]
+        _READ
+        + [
+            "hazards.add_hazard",
+            "hazards.rectify_hazard",
+            "inspections.add_inspection",
+            "firewatch.silence_device",
+        ]
+        + _ALARM_HANDLING
     ),
 }
 

@@ -62,7 +62,10 @@ class Device(ScopedModel):
     maintenance_from = models.DateTimeField(_("maintenance from"), null=True, blank=True)
     maintenance_until = models.DateTimeField(_("maintenance until"), null=True, blank=True)
     maintenance_reason = models.CharField(_("maintenance reason"), max_length=200, blank=True)
-    token_hash = models.CharField(max_length=128, blank=True, editable=False)  # HTTP push credential
+    # HTTP push credential (devices.issue_credential): the SHA-256 of the token for bearer checks, and the
+    # token sealed with the deployment key (notify.crypto) so an HMAC signature can be checked too.
+    token_hash = models.CharField(max_length=128, blank=True, editable=False)
+    token_sealed = models.TextField(blank=True, editable=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.UNKNOWN)
     last_signal_at = models.DateTimeField(_("last signal"), null=True, blank=True)
     offline_after = models.DateTimeField(null=True, blank=True, editable=False)
@@ -75,6 +78,10 @@ class Device(ScopedModel):
     class Meta:
         ordering = ["institution", "building", "floor", "name", "id"]
         verbose_name = _("device")
+        permissions = [
+            ("import_device", "Can import devices from a spreadsheet"),
+            ("silence_device", "Can set a device's maintenance window"),
+        ]
         indexes = [
             models.Index(fields=["gb_address"]),
             models.Index(fields=["offline_after"], condition=Q(active=True), name="device_offline_due"),
@@ -150,6 +157,11 @@ class Alarm(ScopedModel):
                                       blank=True)  # fmt: skip
     close_detail = models.JSONField(default=dict, blank=True)
     escalation_step = models.PositiveSmallIntegerField(default=0, editable=False)
+    # When the next step of the escalation chain is due; None once acknowledged, closed or at the end.
+    next_escalation_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The hazard an uncleared fire-system fault became (escalation.fault_hazards).
+    hazard = models.ForeignKey("hazards.Hazard", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="alarms", editable=False)  # fmt: skip
 
     scope_kind_field = "institution__kind"
     scope_institution_field = "institution_id"
@@ -157,6 +169,10 @@ class Alarm(ScopedModel):
     class Meta:
         ordering = ["-last_at", "-id"]
         verbose_name = _("alarm")
+        permissions = [
+            ("acknowledge_alarm", "Can acknowledge an alarm"),
+            ("close_alarm", "Can close an alarm with its classification"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["device", "kind"],
@@ -164,7 +180,11 @@ class Alarm(ScopedModel):
                 name="one_open_alarm_per_device_kind",
             )
         ]
-        indexes = [models.Index(fields=["closed_at", "acknowledged_at"])]
+        indexes = [
+            models.Index(fields=["closed_at", "acknowledged_at"]),
+            models.Index(fields=["next_escalation_at"], condition=Q(next_escalation_at__isnull=False),
+                         name="alarm_escalation_due"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.device_id}:{self.kind}"
@@ -198,3 +218,37 @@ class DeviceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id}:{self.status}"
+
+
+class EscalationChain(models.Model):
+    """Who is told about an unacknowledged alarm, and when (DOMAIN.md §11.3; issue 8 item 4).
+
+    `steps` is a list of {"wait_minutes": n, "notify": [recipient codes]}: each step waits that long
+    after the previous one (the first usually 0, at once). After the last step, the last step is
+    repeated every `repeat_minutes` (0: no repeat) until the alarm is acknowledged. A row without an
+    institution is the deployment's default for its kind; an institution's own row overrides it.
+    Without any row the defaults in `escalation.DEFAULT_CHAINS` apply.
+    """
+
+    class Kind(models.TextChoices):
+        FIRE = "fire", _("fire alarms")
+        OTHER = "other", _("faults, offline and other alarms")
+
+    institution = models.ForeignKey("institutions.Institution", verbose_name=_("institution"), null=True,
+                                    blank=True, on_delete=models.CASCADE, related_name="escalation_chains")  # fmt: skip
+    kind = models.CharField(_("applies to"), max_length=10, choices=Kind.choices)
+    steps = models.JSONField(_("steps"), default=list)
+    repeat_minutes = models.PositiveIntegerField(_("repeat every (minutes)"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("escalation chain")
+        ordering = ["institution", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "kind"], name="one_chain_per_institution_kind"),
+            models.UniqueConstraint(fields=["kind"], condition=Q(institution__isnull=True),
+                                    name="one_default_chain_per_kind"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.institution_id or 'default'}:{self.kind}"

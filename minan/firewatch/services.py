@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -41,6 +41,9 @@ FIRE_SYSTEM = {
     Device.Type.ELECTRICAL, Device.Type.WATER_PRESSURE, Device.Type.WATER_LEVEL,
 }  # fmt: skip
 SIGNAL_TYPES = {"heartbeat", "alarm", "fault", "restore", "reading", "event"}
+# A device clock further off than this is not believed: the signal gets the server's time, and the
+# device's goes into the alarm detail (deadlines run on the server's clock, DOMAIN.md §8.10).
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -92,29 +95,73 @@ def _deadline(device: Device, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(seconds=device.heartbeat_seconds + device.grace_seconds)
 
 
-def _touch(device: Device, now: dt.datetime) -> bool:
-    """Move the device's liveness; True when it came back from offline (flipped once, by this call)."""
-    deadline = _deadline(device, now)
-    stale = now - dt.timedelta(seconds=COALESCE_SECONDS)
-    Device.objects.filter(pk=device.pk).filter(
-        Q(last_signal_at__isnull=True) | Q(last_signal_at__lt=stale) | ~Q(status=Device.Status.ONLINE)
-    ).update(last_signal_at=now, offline_after=deadline)
-    flipped = (
-        Device.objects.filter(pk=device.pk)
-        .exclude(status=Device.Status.ONLINE)
-        .update(status=Device.Status.ONLINE, last_signal_at=now, offline_after=deadline)
+def coalesce_seconds(device: Device) -> int:
+    # Never so long that the sweep could find a coalesced device overdue.
+    return min(COALESCE_SECONDS, (device.heartbeat_seconds + device.grace_seconds) // 2)
+
+
+def _fresh(device: Device, now: dt.datetime) -> bool:
+    """Known online and heard from within `coalesce_seconds`: nothing to write."""
+    return (
+        device.status == Device.Status.ONLINE
+        and device.last_signal_at is not None
+        and device.last_signal_at > now - dt.timedelta(seconds=coalesce_seconds(device))
     )
-    if not flipped or device.status != Device.Status.OFFLINE:
-        device.status = Device.Status.ONLINE
+
+
+def _touch_many(devices: list[Device], now: dt.datetime) -> set[int]:
+    """Move the liveness of these devices; returns the ids of those that came back from offline.
+
+    Coalesced: a device this object knows to be online and heard from within `coalesce_seconds` is not
+    written at all. The ingest process keeps its device objects between batches, so most heartbeats
+    cost no query; an object that is out of date costs one extra UPDATE, never a missed flip. The rest
+    is one UPDATE per distinct period (devices not offline), then one flip per device that was offline.
+    """
+    stale = [d for d in devices if not _fresh(d, now)]
+    if not stale:
+        return set()
+    groups: dict[int, list[Device]] = {}
+    for device in stale:
+        groups.setdefault(device.heartbeat_seconds + device.grace_seconds, []).append(device)
+    came_back: set[int] = set()
+    for seconds, group in groups.items():
+        deadline = now + dt.timedelta(seconds=seconds)
+        ids = [d.pk for d in group]
+        updated = (
+            Device.objects.filter(pk__in=ids)
+            .exclude(status=Device.Status.OFFLINE)
+            .update(status=Device.Status.ONLINE, last_signal_at=now, offline_after=deadline)
+        )
+        offline = set()
+        if updated < len(ids):
+            offline = set(
+                Device.objects.filter(pk__in=ids, status=Device.Status.OFFLINE).values_list("pk", flat=True)
+            )
+        for device in group:
+            device.last_signal_at, device.offline_after = now, deadline
+            if device.pk in offline and _flip_online(device, now, deadline):
+                came_back.add(device.pk)
+            device.status = Device.Status.ONLINE
+    return came_back
+
+
+def _flip_online(device: Device, now: dt.datetime, deadline: dt.datetime) -> bool:
+    """An offline device is heard from: online again (one event, by whoever flips it), offline alarm cleared."""
+    flipped = Device.objects.filter(pk=device.pk, status=Device.Status.OFFLINE).update(
+        status=Device.Status.ONLINE, last_signal_at=now, offline_after=deadline
+    )
+    if not flipped:
         return False
-    device.status = Device.Status.ONLINE
     DeviceEvent.objects.create(device=device, status=Device.Status.ONLINE, at=now)
     _clear(device, ["offline"], now)
     return True
 
 
-def _clear(device: Device, kinds: list[str] | None, now: dt.datetime) -> int:
-    open_alarms = Alarm.objects.filter(device=device, closed_at__isnull=True, cleared_at__isnull=True)
+def _clear(device: Device, kinds: list[str] | None, now: dt.datetime, *, components: bool = False) -> int:
+    """Clear open alarms of the device (of these kinds); `components`: also of the devices behind it
+    (a panel's reset clears its detectors' alarms)."""
+    mine = Q(device=device) | Q(device__panel=device) if components else Q(device=device)
+    open_alarms = Alarm.objects.filter(mine, closed_at__isnull=True, cleared_at__isnull=True)
     if kinds is not None:
         open_alarms = open_alarms.filter(kind__in=kinds)
     ids = list(open_alarms.values_list("pk", flat=True))
@@ -176,34 +223,146 @@ def _outside(rule: dict[str, Any], value: Decimal) -> bool:
     )
 
 
-@transaction.atomic
 def record_signal(device: Device, signal: SignalIn, *, now: dt.datetime | None = None) -> Outcome:
     """Record one signal of a device (see the module docstring)."""
+    return record_signals([(device, signal)], now=now)[0]
+
+
+def _plain(device: Device, signal: SignalIn) -> bool:
+    """A signal that only needs storing: a reading without a threshold rule, or an event."""
+    return signal.type == "event" or (signal.type == "reading" and signal.code not in device.thresholds)
+
+
+@transaction.atomic
+def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | None = None) -> list[Outcome]:
+    """Record a batch of signals in one transaction (the ingest adapters' unit of work).
+
+    Liveness is moved once per device, plain readings and events are inserted in one statement, the
+    rest goes through the per-signal rules in order; newly raised alarms start their escalation chain in
+    this transaction, so their first messages are enqueued exactly when the alarms are committed."""
+    from . import escalation
+
     now = now or timezone.now()
+    for _device, signal in items:
+        if signal.type not in SIGNAL_TYPES:
+            raise ValueError(f"unknown signal type {signal.type!r}")
+    for _device, signal in items:
+        if signal.at is not None and abs(signal.at - now) > MAX_CLOCK_SKEW:
+            signal.extra = {**signal.extra, "device_time": signal.at.isoformat()}
+            signal.at = None
+    distinct = list({device.pk: device for device, _signal in items}.values())
+    back = _touch_many(distinct, now)
+    came_online = {device.pk: device.pk in back for device in distinct}
+    wanted_ids = [
+        s.message_id for d, s in items if s.message_id and s.type != "heartbeat" and not _plain(d, s)
+    ]
+    seen = (
+        set(Signal.objects.filter(message_id__in=wanted_ids).values_list("message_id", flat=True))
+        if wanted_ids
+        else set()
+    )
+    outcomes: list[Outcome] = []
+    plain: list[tuple[Outcome, Device, SignalIn]] = []
+    raised: list[Alarm] = []
+    for device, signal in items:
+        outcome = Outcome(came_online=came_online.pop(device.pk, False))
+        outcomes.append(outcome)
+        if signal.type == "heartbeat":
+            continue
+        if signal.message_id and signal.message_id in seen:
+            outcome.duplicate = True
+            continue
+        if signal.message_id:
+            seen.add(signal.message_id)
+        if _plain(device, signal):
+            plain.append((outcome, device, signal))
+            continue
+        _record_one(device, signal, now, outcome)
+        if outcome.raised and outcome.alarm is not None:
+            raised.append(outcome.alarm)
+    if plain:
+        _insert_plain(plain, now)
+    escalation.start(raised, now)
+    return outcomes
+
+
+_PLAIN_COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "message_id", "in_maintenance",
+                  "out_of_range")  # fmt: skip
+
+
+def _insert_plain(plain: list[tuple[Outcome, Device, SignalIn]], now: dt.datetime) -> None:
+    """Store plain signals in one statement (the bulk of ingest: readings). A message id already stored
+    is skipped by the unique index (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL
+    rather than bulk_create: it also tells which rows were inserted, and skips building model objects."""
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(now)
+    rows: list[tuple[Any, ...]] = []
+    for _outcome, device, signal in plain:
+        at = signal.at or now
+        rows.append((
+            device.pk, signal.type, signal.code[:40], str(signal.value)[:100], signal.unit[:20],
+            ops.adapt_datetimefield_value(at), received, signal.message_id or None, in_maintenance(device, at), False,
+        ))  # fmt: skip
+    table = connection.ops.quote_name(Signal._meta.db_table)
+    columns = ", ".join(_PLAIN_COLUMNS)
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        # One parameter per column (arrays), bound on the server: Django's cursor binds on the client,
+        # which spells every value out in the SQL text for the server to parse again.
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%s::bigint[], %s::varchar[], "  # noqa: S608
+                "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::varchar[], "
+                "%s::boolean[], %s::boolean[]) ON CONFLICT DO NOTHING RETURNING message_id",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            inserted = [message_id for (message_id,) in cursor.fetchall()]
+    else:
+        row = "(" + ", ".join(["%s"] * len(_PLAIN_COLUMNS)) + ")"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING message_id",
+                [value for r in rows for value in r],
+            )
+            inserted = [message_id for (message_id,) in cursor.fetchall()]
+    stored = set(inserted)
+    anonymous = sum(1 for m in inserted if m is None)
+    for outcome, _device, signal in plain:
+        if signal.message_id:
+            outcome.stored = signal.message_id in stored
+        else:
+            outcome.stored = anonymous > 0
+            anonymous -= 1
+        outcome.duplicate = not outcome.stored
+
+
+def _signal_row(device: Device, signal: SignalIn, now: dt.datetime, *, breach: bool) -> Signal:
     at = signal.at or now
-    outcome = Outcome()
-    if signal.type not in SIGNAL_TYPES:
-        raise ValueError(f"unknown signal type {signal.type!r}")
-    outcome.came_online = _touch(device, now)
-    if signal.type == "heartbeat":
-        return outcome
-    maintenance = in_maintenance(device, at)
+    return Signal(
+        device=device, type=signal.type, code=signal.code[:40], value=str(signal.value)[:100],
+        unit=signal.unit[:20], at=at, message_id=signal.message_id or None,
+        in_maintenance=in_maintenance(device, at), out_of_range=breach,
+    )  # fmt: skip
+
+
+def _record_one(device: Device, signal: SignalIn, now: dt.datetime, outcome: Outcome) -> None:
+    at = signal.at or now
     number = _number(signal.value) if signal.type == "reading" else None
     rule = device.thresholds.get(signal.code) if signal.type == "reading" else None
     breach = bool(rule and number is not None and _outside(rule, number))
+    row = _signal_row(device, signal, now, breach=breach)
     try:
         with transaction.atomic():
-            Signal.objects.create(
-                device=device, type=signal.type, code=signal.code[:40], value=str(signal.value)[:100],
-                unit=signal.unit[:20], at=at, message_id=signal.message_id or None, in_maintenance=maintenance,
-                out_of_range=breach,
-            )  # fmt: skip
+            row.save(force_insert=True)
     except IntegrityError:
         outcome.duplicate = True
-        return outcome
+        return
     outcome.stored = True
-    if maintenance:
-        return outcome
+    if row.in_maintenance:
+        return
     if signal.type == "alarm":
         outcome.alarm, outcome.raised = raise_alarm(device, signal.code or "alarm", at, signal.extra or None)
     elif signal.type == "fault":
@@ -212,7 +371,9 @@ def record_signal(device: Device, signal: SignalIn, *, now: dt.datetime | None =
                 device, "fault", at, {"code": signal.code, **signal.extra}
             )
     elif signal.type == "restore":
-        outcome.cleared = _clear(device, None if signal.code in {"", "reset"} else [signal.code], now)
+        reset = signal.code in {"", "reset"}
+        outcome.cleared = _clear(device, None if reset else [signal.code], now,
+                                 components=reset and device.type == Device.Type.PANEL)  # fmt: skip
     elif signal.type == "reading" and rule is not None and number is not None:
         kind = f"threshold:{signal.code}"
         if breach:
@@ -223,7 +384,6 @@ def record_signal(device: Device, signal: SignalIn, *, now: dt.datetime | None =
                 )
         else:
             outcome.cleared = _clear(device, [kind], now)
-    return outcome
 
 
 def _breach_since(device: Device, code: str, at: dt.datetime) -> dt.datetime:
@@ -241,7 +401,10 @@ SWEEP_CHUNK = 500
 
 def sweep_offline(now: dt.datetime | None = None) -> int:
     """Mark devices whose `offline_after` has passed offline: one `DeviceEvent` per flip and an offline
-    alarm (maintenance windows excepted). Safe with several workers. Returns devices flipped."""
+    alarm (maintenance windows excepted) whose escalation starts. Safe with several workers. Returns
+    devices flipped."""
+    from . import escalation
+
     now = now or timezone.now()
     due = list(
         Device.objects.filter(active=True, offline_after__lt=now)
@@ -262,9 +425,13 @@ def sweep_offline(now: dt.datetime | None = None) -> int:
             DeviceEvent.objects.bulk_create(
                 DeviceEvent(device=d, status=Device.Status.OFFLINE, at=now) for d in locked
             )
+            raised = []
             for device in locked:
                 if not in_maintenance(device, now):
-                    raise_alarm(device, "offline", now, {"last_signal_at": device.last_signal_at.isoformat()
-                                                         if device.last_signal_at else None})  # fmt: skip
+                    last = device.last_signal_at.isoformat() if device.last_signal_at else None
+                    alarm, new = raise_alarm(device, "offline", now, {"last_signal_at": last})
+                    if new:
+                        raised.append(alarm)
+            escalation.start(raised, now)
             flipped += len(locked)
     return flipped

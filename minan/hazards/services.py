@@ -79,15 +79,17 @@ def report(
     on_the_spot: bool = False,
     files: Sequence[Any] = (),
     request: Any = None,
+    system: bool = False,
 ) -> Hazard:
     """Register a hazard found at an institution. A hazard matching a clause of a criteria set that
     makes hazards major is major whatever was chosen (DOMAIN.md §5.3). 立行立改 needs on-site evidence
-    and goes straight to acceptance."""
+    and goes straight to acceptance. `system`: raised by MinAn itself (a fire-system fault left
+    uncleared, issue 8), `actor` being the monitoring account; no permission or scope applies."""
     from minan.duty.models import DutyAssignment
 
-    if not actor.has_perm("hazards.add_hazard"):
+    if not system and not actor.has_perm("hazards.add_hazard"):
         raise NotPermitted(_("You do not have permission to do this."))
-    if not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
+    if not system and not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
         raise OutOfScope(_("Institution not found."))
     if source not in Source.values:
         raise DomainError(_("Choose a listed source."), field="source")

@@ -46,7 +46,7 @@ def test_heartbeats_are_coalesced(smoke: Device) -> None:
     with CaptureQueriesContext(connection) as queries:
         record_signal(smoke, SignalIn("heartbeat"), now=sec(20))
     writes = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
-    assert fresh(smoke).last_signal_at == sec(0) and len(writes) == 2  # both conditional, neither matched
+    assert fresh(smoke).last_signal_at == sec(0) and writes == []  # known online and heard from 20 s ago
     record_signal(fresh(smoke), SignalIn("heartbeat"), now=sec(31))
     assert (fresh(smoke).last_signal_at, fresh(smoke).offline_after) == (sec(31), sec(121))
     assert not Signal.objects.exists()  # heartbeats are not history
@@ -75,7 +75,7 @@ def test_one_open_alarm_per_kind_and_a_fire_inhibits_the_panels_faults(smoke: De
     assert (alarm.kind, alarm.severity, alarm.count, alarm.first_at, alarm.last_at) == (
         "fire", "critical", 2, sec(0), sec(5),
     )  # fmt: skip
-    assert list(AlarmEvent.objects.values_list("action", flat=True)) == ["raised", "repeated"]
+    assert list(AlarmEvent.objects.values_list("action", flat=True)) == ["raised", "escalated", "repeated"]
     # The panel's fault while its detector burns: stored, no alarm (the fire is what matters).
     inhibited = record_signal(panel, SignalIn("fault", "bus"), now=sec(60))
     assert inhibited.stored and inhibited.alarm is None and Alarm.objects.count() == 1
@@ -117,3 +117,25 @@ def test_a_threshold_fires_only_after_its_duration(institutions: dict[str, Any])
     assert raised.raised and raised.alarm is not None
     assert (raised.alarm.kind, raised.alarm.detail["since"]) == ("threshold:pressure", sec(40).isoformat())
     assert reading("0.25", 130).cleared == 1
+
+
+def test_a_batch_is_recorded_in_few_queries_and_resent_messages_are_duplicates(
+    smoke: Device, panel: Device
+) -> None:
+    from minan.firewatch.services import record_signals
+
+    batch = [
+        (smoke, SignalIn("reading", "temperature", str(20 + n), "℃", message_id=f"t{n}")) for n in range(100)
+    ]
+    batch += [(panel, SignalIn("heartbeat")), (smoke, SignalIn("event", "door", message_id=None))]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = record_signals(batch, now=sec(0))
+    assert len(queries) <= 8  # liveness, one INSERT for the plain rows, the transaction
+    assert [o.stored for o in outcomes] == [True] * 100 + [False, True]
+    assert Signal.objects.count() == 101
+    assert (fresh(smoke).status, fresh(panel).status) == ("online", "online")
+    again = record_signals(batch[:3] + [(smoke, SignalIn("reading", "temperature", "9", message_id="t-new"))],
+                           now=sec(5))  # fmt: skip
+    assert [(o.stored, o.duplicate) for o in again] == [(False, True)] * 3 + [(True, False)]
+    assert Signal.objects.count() == 102
+    assert Signal.objects.get(message_id="t7").value == "27"

@@ -1,0 +1,580 @@
+"""People act on alarms: the escalation chain, acknowledgement, close-out, and faults that become hazards
+(issue 8 item 4; DOMAIN.md §7.4, §11.3).
+
+- A new alarm starts its institution's chain (`start`, called by `record_signal` in the same
+  transaction): step 0 at once, each later step `wait_minutes` after the one before, then the last step
+  again every `repeat_minutes` until someone acknowledges. Messages go through the notification
+  service (urgent for fire), inside the transaction that raised or escalated the alarm, so a message is
+  enqueued exactly when the alarm is committed.
+- `escalate_due(now)` is the claim-based sweep (Huey every minute and the ingest process every few
+  seconds): alarms whose `next_escalation_at` has passed are locked with SKIP LOCKED, re-read, and
+  moved on; two sweeps never send a step twice. If the sweep was late, the people of every step reached
+  are told in one message.
+- `acknowledge` stops the chain; `close` needs the GB 25201 classification with its detail.
+- `fault_hazards(now)`: a fire-system fault (or offline) alarm not cleared within
+  `MINAN_FIRE_FAULT_HAZARD_HOURS` (24) becomes a hazard, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from minan.audit.services import record
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+
+from .models import Alarm, AlarmEvent, EscalationChain
+
+RECIPIENTS = {
+    "duty_staff": gettext_lazy("institution on-duty staff"),
+    "safety_commissioner": gettext_lazy("institution safety commissioner"),
+    "cadre": gettext_lazy("responsible cadre (包保)"),
+    "county_duty": gettext_lazy("county duty officer"),
+    "city_office": gettext_lazy("city safety office"),
+}
+
+# Issue 8 item 4 (fire) and DOMAIN.md §11.3 (the rest). Waits are minutes after the previous step.
+DEFAULT_CHAINS: dict[str, dict[str, Any]] = {
+    EscalationChain.Kind.FIRE: {
+        "steps": [
+            {"wait_minutes": 0, "notify": ["duty_staff"]},
+            {"wait_minutes": 3, "notify": ["safety_commissioner"]},
+            {"wait_minutes": 5, "notify": ["cadre", "county_duty"]},
+            {"wait_minutes": 10, "notify": ["city_office"]},
+        ],
+        "repeat_minutes": 10,
+    },
+    EscalationChain.Kind.OTHER: {
+        "steps": [
+            {"wait_minutes": 0, "notify": ["duty_staff"]},
+            {"wait_minutes": 240, "notify": ["safety_commissioner"]},
+            {"wait_minutes": 1200, "notify": ["cadre"]},
+        ],
+        "repeat_minutes": 1440,
+    },
+}
+
+FIRE_SYSTEM_FAULTS = {"fault", "offline"}
+
+
+def chain_kind(alarm: Alarm) -> str:
+    return EscalationChain.Kind.FIRE if alarm.kind == "fire" else EscalationChain.Kind.OTHER
+
+
+def validate_steps(steps: Any, repeat_minutes: Any) -> tuple[list[dict[str, Any]], int]:
+    """The chain as entered, checked: at least one step, whole minutes ≥ 0, known recipients."""
+    if not isinstance(steps, list) or not steps:
+        raise DomainError(_("A chain needs at least one step."), field="steps")
+    if len(steps) > 10:
+        raise DomainError(_("A chain has at most 10 steps."), field="steps")
+    clean = []
+    for number, step in enumerate(steps, 1):
+        if not isinstance(step, dict):
+            raise DomainError(_("Step %(n)d is not valid.") % {"n": number}, field="steps")
+        wait, notify = step.get("wait_minutes"), step.get("notify")
+        if not isinstance(wait, int) or isinstance(wait, bool) or not 0 <= wait <= 7 * 24 * 60:
+            raise DomainError(
+                _("Step %(n)d: the wait is a whole number of minutes between 0 and 10080.") % {"n": number},
+                field="steps",
+            )
+        if not isinstance(notify, list) or not notify or any(code not in RECIPIENTS for code in notify):
+            raise DomainError(_("Step %(n)d: choose who is told.") % {"n": number}, field="steps")
+        clean.append({"wait_minutes": wait, "notify": list(dict.fromkeys(notify))})
+    if (
+        not isinstance(repeat_minutes, int)
+        or isinstance(repeat_minutes, bool)
+        or not 0 <= repeat_minutes <= 10080
+    ):
+        raise DomainError(_("Repeat every: whole minutes between 0 and 10080."), field="repeat_minutes")
+    return clean, repeat_minutes
+
+
+def chains_for(institution_ids: set[int]) -> dict[tuple[int | None, str], dict[str, Any]]:
+    """The chain rows that apply to these institutions, keyed (institution or None, kind)."""
+    rows = EscalationChain.objects.filter(
+        institution_id__in=institution_ids
+    ) | EscalationChain.objects.filter(institution__isnull=True)
+    return {(c.institution_id, c.kind): {"steps": c.steps, "repeat_minutes": c.repeat_minutes} for c in rows}
+
+
+def chain_of(alarm: Alarm, rows: dict[tuple[int | None, str], dict[str, Any]]) -> dict[str, Any]:
+    kind = chain_kind(alarm)
+    return rows.get((alarm.institution_id, kind)) or rows.get((None, kind)) or DEFAULT_CHAINS[kind]
+
+
+def _step_spec(chain: dict[str, Any], step: int) -> dict[str, Any] | None:
+    """The step numbered `step` (0-based; beyond the list: a repeat of the last, if the chain repeats)."""
+    steps: list[dict[str, Any]] = chain["steps"]
+    if step < len(steps):
+        return steps[step]
+    return steps[-1] if chain["repeat_minutes"] else None
+
+
+def _after(
+    chain: dict[str, Any], step: int, due: dt.datetime, now: dt.datetime
+) -> tuple[int, dt.datetime | None]:
+    """Step `step`, due at `due`, has been sent: the next step and when it is due. Repeats missed while
+    the sweep did not run are skipped arithmetically (their people are the same), so a late sweep or
+    an alarm from long ago costs one step, not thousands."""
+    steps: list[dict[str, Any]] = chain["steps"]
+    if step + 1 < len(steps):
+        return step + 1, due + dt.timedelta(minutes=steps[step + 1]["wait_minutes"])
+    if not chain["repeat_minutes"]:
+        return step + 1, None
+    period = dt.timedelta(minutes=chain["repeat_minutes"])
+    missed = max(0, (now - due) // period)
+    return step + 1 + missed, due + period * (1 + missed)
+
+
+def _depth_path(region_path: str, depth: int) -> str:
+    return "/".join(region_path.strip("/").split("/")[:depth]) + "/"
+
+
+def recipients(alarms: list[Alarm], codes_by_alarm: dict[int, set[str]]) -> dict[int, list[Any]]:
+    """The people each alarm's steps name, read for the whole batch in a few queries."""
+    from django.contrib.auth import get_user_model
+
+    from minan.accounts.models import UserScope
+    from minan.duty.models import DutyAssignment
+    from minan.institutions.models import Commissioner
+
+    wanted = set().union(*codes_by_alarm.values()) if codes_by_alarm else set()
+    users = get_user_model().objects.filter(is_active=True)
+    ids = {a.institution_id for a in alarms}
+    staff: dict[int, list[Any]] = {}
+    if "duty_staff" in wanted:
+        for user in users.filter(institution_id__in=ids, role_grants__role="institution_staff"):
+            staff.setdefault(user.institution_id, []).append(user)
+    commissioners: dict[int, list[Any]] = {}
+    if "safety_commissioner" in wanted:
+        for c in Commissioner.objects.filter(
+            institution_id__in=ids, role="safety", user__is_active=True
+        ).select_related("user"):
+            commissioners.setdefault(c.institution_id, []).append(c.user)
+    cadres: dict[int, list[Any]] = {}
+    if "cadre" in wanted:
+        for a in DutyAssignment.objects.filter(
+            institution_id__in=ids, active=True, cadre__is_active=True
+        ).select_related("cadre"):
+            cadres.setdefault(a.institution_id, []).append(a.cadre)
+    places: dict[str, list[Any]] = {}
+    for code, role, depth in (("county_duty", "county_officer", 3), ("city_office", "city_safety_office", 2)):
+        if code not in wanted:
+            continue
+        paths = {_depth_path(a.region_path, depth) for a in alarms}
+        pairs = list(
+            UserScope.objects.filter(
+                region__region_path__in=paths,
+                institution__isnull=True,
+                user__in=users.filter(role_grants__role=role),
+            ).values_list("region__region_path", "user_id")
+        )
+        holders = users.in_bulk({user_id for _path, user_id in pairs})
+        for path, user_id in pairs:
+            places.setdefault(f"{code}:{path}", []).append(holders[user_id])
+    found: dict[int, list[Any]] = {}
+    for alarm in alarms:
+        codes = codes_by_alarm.get(alarm.pk, set())
+        people: list[Any] = []
+        if "duty_staff" in codes:
+            people += staff.get(alarm.institution_id, [])
+        if "safety_commissioner" in codes:
+            people += commissioners.get(alarm.institution_id, [])
+        if "cadre" in codes:
+            people += cadres.get(alarm.institution_id, [])
+        if "county_duty" in codes:
+            people += places.get(f"county_duty:{_depth_path(alarm.region_path, 3)}", [])
+        if "city_office" in codes:
+            people += places.get(f"city_office:{_depth_path(alarm.region_path, 2)}", [])
+        found[alarm.pk] = list({p.pk: p for p in people}.values())
+    return found
+
+
+def _message(alarm: Alarm, people: list[Any], step: int) -> Any:
+    from minan.notify.services import Message
+
+    device = alarm.device
+    place = " ".join(x for x in (device.building, device.floor, device.room) if x)
+    return Message(
+        people,
+        "firewatch.alarm",
+        {
+            "alarm": f"#{alarm.pk}", "kind": alarm_label(alarm.kind), "fire": alarm.kind == "fire",
+            "institution": alarm.institution.name, "device": device.name, "location": place,
+            "first_at": timezone.localtime(alarm.first_at).strftime("%Y-%m-%d %H:%M:%S"), "step": step,
+            "count": alarm.count,
+        },
+        "urgent" if alarm.severity == Alarm.Severity.CRITICAL else None,
+        link=f"/firewatch/alarms/{alarm.pk}/",
+        place=alarm.region_path,
+    )  # fmt: skip
+
+
+KIND_LABELS = {
+    "fire": gettext_lazy("Fire alarm"),
+    "supervisory": gettext_lazy("Supervisory alarm"),
+    "gas": gettext_lazy("Combustible gas"),
+    "fault": gettext_lazy("Fault"),
+    "offline": gettext_lazy("Offline"),
+    "power_fault": gettext_lazy("Power fault"),
+    "isolated": gettext_lazy("Isolated"),
+}
+
+
+def alarm_label(kind: str) -> str:
+    if kind.startswith("threshold:"):
+        return _("Threshold: %(code)s") % {"code": kind.split(":", 1)[1]}
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+def _advance(alarms: list[Alarm], now: dt.datetime) -> int:
+    """Send every step of these (locked, unacknowledged, open) alarms that is due by `now`, and set
+    when the next one is due. Returns the messages sent."""
+    from minan.notify.services import notify_many
+
+    rows = chains_for({a.institution_id for a in alarms})
+    codes: dict[int, set[str]] = {}
+    reached: dict[int, int] = {}
+    for alarm in alarms:
+        chain = chain_of(alarm, rows)
+        step, due = alarm.escalation_step, alarm.next_escalation_at
+        wanted: set[str] = set()
+        # Deadlines run on the server's clock (DOMAIN.md §8.10): each step is due a wait after the
+        # previous one was due, starting when the alarm was raised here.
+        while due is not None and due <= now and (spec := _step_spec(chain, step)) is not None:
+            wanted |= set(spec["notify"])
+            step, due = _after(chain, step, due, now)
+        if step != alarm.escalation_step:
+            codes[alarm.pk] = wanted
+            reached[alarm.pk] = step
+        alarm.escalation_step, alarm.next_escalation_at = step, due
+    Alarm.objects.bulk_update(alarms, ["escalation_step", "next_escalation_at"])
+    if not reached:
+        return 0
+    people = recipients([a for a in alarms if a.pk in reached], codes)
+    told = [a for a in alarms if a.pk in reached]
+    AlarmEvent.objects.bulk_create(
+        AlarmEvent(
+            alarm=a,
+            action="escalated",
+            data={"step": reached[a.pk], "notify": sorted(codes[a.pk]), "people": len(people[a.pk])},
+        )  # fmt: skip
+        for a in told
+    )
+    notify_many([_message(a, people[a.pk], reached[a.pk]) for a in told])
+    return len(told)
+
+
+def start(alarms: list[Alarm], now: dt.datetime) -> int:
+    """Start the chain of newly raised alarms (caller's transaction): the steps due at once are sent."""
+    if not alarms:
+        return 0
+    rows = chains_for({a.institution_id for a in alarms})
+    for alarm in alarms:
+        alarm.escalation_step = 0
+        alarm.next_escalation_at = now + dt.timedelta(
+            minutes=chain_of(alarm, rows)["steps"][0]["wait_minutes"]
+        )
+    return _advance(alarms, now)
+
+
+SWEEP_CHUNK = 200
+
+
+def escalate_due(now: dt.datetime | None = None) -> int:
+    """Move every unacknowledged alarm whose next step has fallen due. Safe with several workers."""
+    now = now or timezone.now()
+    due = list(
+        Alarm.objects.filter(
+            next_escalation_at__lte=now, acknowledged_at__isnull=True, closed_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    sent = 0
+    for begin in range(0, len(due), SWEEP_CHUNK):
+        with transaction.atomic():
+            locked = list(
+                Alarm.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__in=due[begin : begin + SWEEP_CHUNK], next_escalation_at__lte=now,
+                        acknowledged_at__isnull=True, closed_at__isnull=True)
+                .select_related("device", "institution")
+            )  # fmt: skip
+            if locked:
+                sent += _advance(locked, now)
+    return sent
+
+
+def _visible(actor: Any, alarm: Alarm, action: str) -> Alarm:
+    """The alarm locked for a change, if the actor may `action` it (404 when out of scope)."""
+    perm = f"firewatch.{action}_alarm"
+    if not actor.has_perm(perm):
+        raise NotPermitted(_("You do not have permission to do this."))
+    found = (
+        Alarm.objects.for_user(actor)  # the action's own permission is checked above
+        .select_for_update(of=("self",))
+        .filter(pk=alarm.pk)
+        .select_related("device", "institution")
+        .first()
+    )
+    if found is None:
+        raise OutOfScope(_("Alarm not found."))
+    if found.closed_at is not None:
+        raise DomainError(_("This alarm is already closed."), code="closed")
+    return found
+
+
+@transaction.atomic
+def acknowledge(actor: Any, alarm: Alarm, *, request: Any = None, now: dt.datetime | None = None) -> Alarm:
+    """Someone has seen the alarm and is acting: the escalation stops."""
+    now = now or timezone.now()
+    alarm = _visible(actor, alarm, "acknowledge")
+    if alarm.acknowledged_at is not None:
+        raise DomainError(_("This alarm is already acknowledged."), code="acknowledged")
+    alarm.acknowledged_at, alarm.acknowledged_by, alarm.next_escalation_at = now, actor, None
+    alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "next_escalation_at"])
+    AlarmEvent.objects.create(alarm=alarm, action="acknowledged", actor=actor)
+    record("alarm.acknowledge", user=actor, request=request, obj=alarm,
+           detail=f"#{alarm.pk} {alarm.kind} {alarm.device.serial}")  # fmt: skip
+    return alarm
+
+
+def false_alarm_causes() -> dict[str, str]:
+    return {code: str(label) for code, label in settings.FIRE_FALSE_ALARM_CAUSES}
+
+
+def _text(detail: dict[str, Any], key: str, message: str, limit: int = 500) -> str:
+    value = str(detail.get(key) or "").strip()
+    if not value:
+        raise DomainError(message, field=key)
+    return value[:limit]
+
+
+def _when(detail: dict[str, Any], key: str, message: str) -> str:
+    raw = detail.get(key)
+    value = raw if isinstance(raw, dt.datetime) else parse_datetime(str(raw or "").strip())
+    if value is None:
+        raise DomainError(message, field=key)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value.isoformat()
+
+
+def _yes_no(detail: dict[str, Any], key: str, message: str) -> bool:
+    raw = detail.get(key)
+    if isinstance(raw, bool):
+        return raw
+    if str(raw).lower() in {"true", "1", "yes", "on"}:
+        return True
+    if str(raw).lower() in {"false", "0", "no", "off"}:
+        return False
+    raise DomainError(message, field=key)
+
+
+def clean_close_detail(classification: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail GB 25201 §5.3 / DOMAIN.md §7.4 requires for each close-out class, checked."""
+    if classification == Alarm.Classification.REAL:
+        # Checked in the order the form asks.
+        clean: dict[str, Any] = {
+            "confirmed_at": _when(detail, "confirmed_at", _("Enter when the fire was confirmed.")),
+            "called_119": _yes_no(detail, "called_119", _("Say whether 119 was called.")),
+        }
+        if clean["called_119"]:
+            clean["called_119_at"] = _when(detail, "called_119_at", _("Enter when 119 was called."))
+        clean["plan_started"] = _yes_no(detail, "plan_started", _("Say whether the fire plan was started."))
+        try:
+            casualties = int(str(detail.get("casualties", "")).strip())
+        except ValueError:
+            casualties = -1
+        if casualties < 0:
+            raise DomainError(_("Enter the number of casualties (0 if none)."), field="casualties")
+        clean["casualties"] = casualties
+        clean["losses"] = _text(detail, "losses", _("Describe the losses (write 无 if none)."))
+        return clean
+    if classification == Alarm.Classification.FALSE:
+        cause = str(detail.get("cause") or "")
+        if cause not in false_alarm_causes():
+            raise DomainError(_("Choose the cause of the false alarm."), field="cause")
+        return {"cause": cause, "repair_log": _text(detail, "repair_log", _("Enter the repair-log entry."))}
+    if classification == Alarm.Classification.TEST:
+        return {
+            "tested_by": _text(detail, "tested_by", _("Enter who tested."), 100),
+            "maintenance_window": _text(
+                detail, "maintenance_window", _("Enter the maintenance window of the test.")
+            ),
+        }
+    if classification == Alarm.Classification.FAULT:
+        return {
+            "description": _text(detail, "description", _("Describe the fault.")),
+            "maintenance_order": _text(detail, "maintenance_order", _("Enter the maintenance order."), 100),
+        }
+    raise DomainError(_("Choose how the alarm is classified."), field="classification")
+
+
+@transaction.atomic
+def close(
+    actor: Any,
+    alarm: Alarm,
+    classification: str,
+    detail: dict[str, Any],
+    *,
+    note: str = "",
+    request: Any = None,
+    now: dt.datetime | None = None,
+) -> Alarm:
+    """Close an alarm with its GB 25201 classification. Closing acknowledges (if nobody had) and clears
+    it; a later trigger opens a new alarm."""
+    now = now or timezone.now()
+    alarm = _visible(actor, alarm, "close")
+    clean = clean_close_detail(classification, detail)
+    if note.strip():
+        clean["note"] = note.strip()[:1000]
+    if alarm.acknowledged_at is None:
+        alarm.acknowledged_at, alarm.acknowledged_by = now, actor
+        AlarmEvent.objects.create(alarm=alarm, action="acknowledged", actor=actor)
+    alarm.cleared_at = alarm.cleared_at or now
+    alarm.closed_at, alarm.closed_by, alarm.classification, alarm.close_detail = (
+        now,
+        actor,
+        classification,
+        clean,
+    )
+    alarm.next_escalation_at = None
+    alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "cleared_at", "closed_at", "closed_by",
+                              "classification", "close_detail", "next_escalation_at"])  # fmt: skip
+    AlarmEvent.objects.create(
+        alarm=alarm, action="closed", actor=actor, data={"classification": classification}
+    )
+    record("alarm.close", user=actor, request=request, obj=alarm,
+           detail=f"#{alarm.pk} {alarm.kind} {classification}")  # fmt: skip
+    return alarm
+
+
+@transaction.atomic
+def save_chain(
+    actor: Any,
+    kind: str,
+    steps: Any,
+    repeat_minutes: Any,
+    *,
+    institution: Any = None,
+    request: Any = None,
+) -> EscalationChain:
+    """Set the deployment's default chain for a kind, or an institution's own."""
+    from minan.institutions.models import Institution
+
+    if not actor.has_perm("firewatch.change_escalationchain"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if institution is not None and not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
+        raise OutOfScope(_("Institution not found."))
+    if kind not in EscalationChain.Kind.values:
+        raise DomainError(_("Choose which alarms the chain applies to."), field="kind")
+    clean, repeat = validate_steps(steps, repeat_minutes)
+    chain, created = EscalationChain.objects.update_or_create(
+        institution=institution, kind=kind, defaults={"steps": clean, "repeat_minutes": repeat}
+    )
+    record("escalation_chain.save", user=actor, request=request, obj=chain,
+           detail=f"{institution.pk if institution else 'default'} {kind} {len(clean)} steps",
+           changes={"steps": clean, "repeat_minutes": repeat})  # fmt: skip
+    return chain
+
+
+@transaction.atomic
+def reset_chain(actor: Any, kind: str, *, institution: Any = None, request: Any = None) -> int:
+    """Remove an institution's own chain (or the saved default), so the next one up applies again."""
+    from minan.institutions.models import Institution
+
+    if not actor.has_perm("firewatch.change_escalationchain"):
+        raise NotPermitted(_("You do not have permission to do this."))
+    if institution is not None and not Institution.objects.for_user(actor).filter(pk=institution.pk).exists():
+        raise OutOfScope(_("Institution not found."))
+    deleted, _rows = EscalationChain.objects.filter(institution=institution, kind=kind).delete()
+    if deleted:
+        record("escalation_chain.reset", user=actor, request=request, object_type="firewatch.escalationchain",
+               detail=f"{institution.pk if institution else 'default'} {kind}")  # fmt: skip
+    return deleted
+
+
+def monitor_user(region: Any) -> Any:
+    """The account MinAn's own monitoring acts as (hazards it raises); it cannot log in."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username="minan-monitor",
+        defaults={
+            "display_name": "智慧消防监测",
+            "region": region,
+            "is_active": False,
+            "must_change_password": False,
+        },
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def fault_hazards(now: dt.datetime | None = None) -> int:
+    """Fire-system faults not cleared in time become hazards (once each). Returns hazards raised."""
+    from minan.hazards import services as hazard_services
+    from minan.hazards.models import Category, Hazard, Source
+    from minan.regions.models import Region
+
+    from .services import FIRE_SYSTEM
+
+    now = now or timezone.now()
+    limit = now - dt.timedelta(hours=settings.FIRE_FAULT_HAZARD_HOURS)
+    due = list(
+        Alarm.objects.filter(
+            kind__in=FIRE_SYSTEM_FAULTS, device__type__in=FIRE_SYSTEM, first_at__lte=limit,
+            cleared_at__isnull=True, closed_at__isnull=True, hazard__isnull=True,
+        ).values_list("pk", flat=True)
+    )  # fmt: skip
+    raised = 0
+    for pk in due:
+        with transaction.atomic():
+            alarm = (
+                Alarm.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=pk, cleared_at__isnull=True, closed_at__isnull=True, hazard__isnull=True)
+                .select_related("device", "institution")
+                .first()
+            )
+            if alarm is None:
+                continue
+            device = alarm.device
+            root = Region.objects.filter(region_path=_depth_path(alarm.region_path, 1)).first()
+            place = " ".join(x for x in (device.building, device.floor, device.room) if x)
+            hours = (now - alarm.first_at).total_seconds() / 3600
+            hazard = hazard_services.report(
+                monitor_user(root),
+                alarm.institution,
+                source=Source.ALARM,
+                category=Category.FIRE,
+                level=Hazard.Level.GENERAL,
+                description=_("%(kind)s of %(device)s (%(serial)s) not cleared for %(hours)s hours (alarm #%(alarm)s).")
+                % {"kind": alarm_label(alarm.kind), "device": device.name, "serial": device.serial,
+                   "hours": _hours(hours), "alarm": alarm.pk},
+                location=place,
+                source_ref=f"alarm:{alarm.pk}",
+                system=True,
+            )  # fmt: skip
+            alarm.hazard = hazard
+            alarm.save(update_fields=["hazard"])
+            AlarmEvent.objects.create(alarm=alarm, action="hazard", data={"hazard": hazard.pk})
+            raised += 1
+    return raised
+
+
+def _hours(hours: float) -> str:
+    try:
+        return str(Decimal(hours).quantize(Decimal("0.1")))
+    except InvalidOperation:  # pragma: no cover
+        return str(hours)

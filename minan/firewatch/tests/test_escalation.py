@@ -1,0 +1,251 @@
+"""The escalation chain with a controllable clock: each step at its time, to its people, stopping on
+acknowledgement; close-out needs the GB 25201 detail; uncleared fire-system faults become hazards."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from minan.audit.models import AuditEvent
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.duty.models import DutyAssignment
+from minan.firewatch import escalation
+from minan.firewatch.models import Alarm, AlarmEvent, Device, EscalationChain
+from minan.firewatch.services import SignalIn, record_signal, sweep_offline
+from minan.hazards.models import Hazard
+from minan.institutions.models import Commissioner
+from minan.notify.models import Notification
+
+pytestmark = pytest.mark.django_db
+T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+
+
+def at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def people(
+    make_user: Callable[..., Any], institutions: dict[str, Any], tree: dict[str, Any]
+) -> dict[str, Any]:
+    home = institutions["rc_elderly"]
+    found = {
+        "staff": make_user("duty_staff", roles=["institution_staff"], institution=home),
+        "commissioner": make_user("safety_man", roles=["institution_staff"], institution=home),
+        "cadre": make_user("cadre", roles=["cadre"], region=tree["rencheng"]),
+        "county": make_user("county", roles=["county_officer"], region=tree["rencheng"]),
+        "other_county": make_user("zc_county", roles=["county_officer"], region=tree["zoucheng"]),
+        "city": make_user("city", roles=["city_safety_office"], region=tree["city"]),
+    }
+    Commissioner.objects.create(institution=home, region_path=home.region_path, role="safety",
+                                user=found["commissioner"])  # fmt: skip
+    DutyAssignment.objects.create(institution=home, region_path=home.region_path, cadre=found["cadre"],
+                                  starts_on=dt.date(2026, 1, 1))  # fmt: skip
+    return found
+
+
+@pytest.fixture
+def smoke(institutions: dict[str, Any]) -> Device:
+    home = institutions["rc_elderly"]
+    return Device.objects.create(institution=home, region_path=home.region_path, type="smoke", name="3F 走廊烟感",
+                                 protocol="mqtt", serial="S-1", heartbeat_seconds=60, grace_seconds=30)  # fmt: skip
+
+
+def told(event: str = "firewatch.alarm") -> list[str]:
+    return sorted(Notification.objects.filter(event=event).values_list("recipient__username", flat=True))
+
+
+def test_an_unacknowledged_fire_alarm_escalates_at_each_configured_time(
+    smoke: Device, people: dict[str, Any]
+) -> None:
+    outcome = record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    alarm = Alarm.objects.get()
+    assert outcome.raised and told() == ["duty_staff", "safety_man"]  # both are staff of the home
+    # The safety commissioner is also institution staff here; step 1 names the commissioner alone.
+    Notification.objects.all().delete()
+    assert (alarm.escalation_step, alarm.next_escalation_at) == (1, at(3))
+    assert Notification.objects.filter(urgency="urgent").count() == 0
+    assert escalation.escalate_due(at(2.99)) == 0 and told() == []
+    assert escalation.escalate_due(at(3)) == 1 and told() == ["safety_man"]
+    assert escalation.escalate_due(at(3.5)) == 0  # sent once
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(8)) == 1 and told() == ["cadre", "county"]  # not the other county
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(17.9)) == 0
+    assert escalation.escalate_due(at(18)) == 1 and told() == ["city"]
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(28)) == 1 and told() == ["city"]  # repeated every 10 minutes
+    alarm.refresh_from_db()
+    assert (alarm.escalation_step, alarm.next_escalation_at) == (5, at(38))
+    assert set(Notification.objects.values_list("urgency", flat=True)) == {"urgent"}
+    steps = list(AlarmEvent.objects.filter(action="escalated").values_list("data__step", flat=True))
+    assert steps == [1, 2, 3, 4, 5]
+    # Acknowledging stops the chain.
+    escalation.acknowledge(people["staff"], alarm, now=at(30))
+    alarm.refresh_from_db()
+    assert (alarm.acknowledged_by, alarm.acknowledged_at, alarm.next_escalation_at) == (
+        people["staff"],
+        at(30),
+        None,
+    )
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(120)) == 0 and told() == []
+    assert AuditEvent.objects.filter(action="alarm.acknowledge", user=people["staff"]).count() == 1
+
+
+def test_acknowledged_at_once_nobody_else_is_told(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    escalation.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
+    Notification.objects.all().delete()
+    for minute in (3, 8, 18, 28, 60):
+        assert escalation.escalate_due(at(minute)) == 0
+    assert told() == []
+
+
+def test_a_late_sweep_tells_everyone_reached_in_one_message(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(9)) == 1  # steps 1 and 2 are both due
+    assert told() == ["cadre", "county", "safety_man"]
+    assert Alarm.objects.get().next_escalation_at == at(18)
+
+
+def test_an_institutions_own_chain_replaces_the_default(
+    smoke: Device, people: dict[str, Any], institutions: dict[str, Any]
+) -> None:
+    admin = people["city"]
+    with pytest.raises(DomainError):
+        escalation.save_chain(admin, "fire", [{"wait_minutes": -1, "notify": ["cadre"]}], 5,
+                              institution=institutions["rc_elderly"])  # fmt: skip
+    assert not EscalationChain.objects.exists()
+    escalation.save_chain(admin, "fire", [{"wait_minutes": 0, "notify": ["cadre"]},
+                                          {"wait_minutes": 1, "notify": ["city_office"]}], 0,
+                          institution=institutions["rc_elderly"])  # fmt: skip
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    assert told() == ["cadre"]
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(1)) == 1 and told() == ["city"]
+    assert Alarm.objects.get().next_escalation_at is None  # no repeat
+    with pytest.raises(NotPermitted):
+        escalation.save_chain(people["staff"], "fire", [{"wait_minutes": 0, "notify": ["cadre"]}], 0)
+    assert AuditEvent.objects.filter(action="escalation_chain.save").count() == 1
+
+
+def test_a_device_fault_follows_the_slower_chain(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
+    alarm = Alarm.objects.get()
+    assert (alarm.kind, alarm.severity, alarm.next_escalation_at) == ("fault", "major", at(240))
+    assert told() == ["duty_staff", "safety_man"]
+    assert set(Notification.objects.values_list("urgency", flat=True)) == {"normal"}
+
+
+def test_close_out_needs_the_classification_and_its_detail(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    alarm = Alarm.objects.get()
+    staff = people["staff"]
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("", {}, "classification"),
+        ("false", {"cause": "volcano", "repair_log": "x"}, "cause"),
+        ("false", {"cause": "cooking_smoke"}, "repair_log"),
+        (
+            "real",
+            {
+                "confirmed_at": "2026-11-20T10:02:00",
+                "called_119": "yes",
+                "plan_started": True,
+                "casualties": "0",
+                "losses": "无",
+            },
+            "called_119_at",
+        ),  # fmt: skip
+        ("real", {"confirmed_at": "later", "called_119": False}, "confirmed_at"),
+        ("test", {"tested_by": "维保公司"}, "maintenance_window"),
+        ("fault", {"description": "探头损坏"}, "maintenance_order"),
+    ]
+    for classification, detail, field in cases:
+        with pytest.raises(DomainError) as refused:
+            escalation.close(staff, alarm, classification, detail, now=at(5))
+        assert refused.value.field == field
+    alarm.refresh_from_db()
+    assert (alarm.closed_at, alarm.acknowledged_at, alarm.classification) == (None, None, "")
+    escalation.close(staff, alarm, "false", {"cause": "cooking_smoke", "repair_log": "厨房油烟，已调整探头位置"},
+                     now=at(5))  # fmt: skip
+    alarm.refresh_from_db()
+    assert (alarm.classification, alarm.closed_by, alarm.acknowledged_by, alarm.cleared_at) == (
+        "false", staff, staff, at(5),
+    )  # fmt: skip
+    assert alarm.close_detail == {"cause": "cooking_smoke", "repair_log": "厨房油烟，已调整探头位置"}
+    with pytest.raises(DomainError):
+        escalation.close(staff, alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
+    # A new trigger opens a new alarm.
+    record_signal(Device.objects.get(pk=smoke.pk), SignalIn("alarm", "fire"), now=at(10))
+    assert Alarm.objects.filter(closed_at__isnull=True).count() == 1 and Alarm.objects.count() == 2
+
+
+def test_out_of_scope_and_unpermitted_people_change_nothing(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    alarm = Alarm.objects.get()
+    with pytest.raises(OutOfScope):
+        escalation.acknowledge(people["other_county"], alarm)
+    with pytest.raises(NotPermitted):
+        escalation.close(people["cadre"], alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
+    alarm.refresh_from_db()
+    assert (alarm.acknowledged_at, alarm.closed_at) == (None, None)
+
+
+def test_an_offline_fire_system_device_left_for_24_hours_becomes_one_hazard(
+    smoke: Device, people: dict[str, Any]
+) -> None:
+    record_signal(smoke, SignalIn("heartbeat"), now=at(0))
+    assert sweep_offline(at(2)) == 1
+    alarm = Alarm.objects.get(kind="offline")
+    assert escalation.fault_hazards(at(2 + 23 * 60)) == 0
+    assert escalation.fault_hazards(at(2 + 24 * 60)) == 1
+    assert escalation.fault_hazards(at(2 + 25 * 60)) == 0  # once
+    hazard = Hazard.objects.get()
+    alarm.refresh_from_db()
+    assert alarm.hazard == hazard
+    assert (hazard.source, hazard.category, hazard.institution_id, hazard.source_ref) == (
+        "alarm", "fire", smoke.institution_id, f"alarm:{alarm.pk}",
+    )  # fmt: skip
+    assert hazard.found_by.username == "minan-monitor" and not hazard.found_by.is_active
+    assert "S-1" in hazard.description
+
+
+def test_a_cleared_fault_raises_no_hazard(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
+    record_signal(Device.objects.get(pk=smoke.pk), SignalIn("restore", "fault"), now=at(60))
+    assert escalation.fault_hazards(at(48 * 60)) == 0
+    assert not Hazard.objects.exists()
+
+
+def test_a_device_clock_far_off_and_a_late_sweep_cost_one_step_each(
+    smoke: Device, people: dict[str, Any]
+) -> None:
+    # The device says 2012: the alarm runs on the server's clock, its own time is kept in the detail.
+    record_signal(smoke, SignalIn("alarm", "fire", at=dt.datetime(2012, 1, 1, tzinfo=dt.UTC)), now=at(0))
+    alarm = Alarm.objects.get()
+    assert (alarm.first_at, alarm.next_escalation_at) == (at(0), at(3))
+    assert alarm.detail["device_time"].startswith("2012-01-01")
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(3 * 24 * 60)) == 1  # three days later: everyone reached, once
+    assert told() == ["cadre", "city", "county", "safety_man"]
+    alarm.refresh_from_db()
+    # 0, 3, 8, 18 then every 10 minutes: the next repeat after 4320 minutes is at 4328.
+    assert alarm.next_escalation_at == at(4328)
+    assert AlarmEvent.objects.filter(action="escalated").count() == 2
+
+
+def test_a_panel_reset_clears_the_alarms_of_its_detectors(
+    smoke: Device, institutions: dict[str, Any]
+) -> None:
+    home = institutions["rc_elderly"]
+    panel = Device.objects.create(institution=home, region_path=home.region_path, type="panel", name="主机",
+                                  protocol="gb26875", serial="P-1")  # fmt: skip
+    Device.objects.filter(pk=smoke.pk).update(panel=panel)
+    record_signal(Device.objects.get(pk=smoke.pk), SignalIn("alarm", "fire"), now=at(0))
+    outcome = record_signal(panel, SignalIn("restore", "reset"), now=at(2))
+    assert outcome.cleared == 1 and Alarm.objects.get().cleared_at == at(2)
