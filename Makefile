@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package.json 2>/dev/null | sha1sum | cut -c1-12)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import bench-duty bench-hazards clean
+.PHONY: demo test lint typecheck pytest migrations-check assets messages setup serve bench bench-import bench-duty bench-hazards bench-ingest bench-gb clean
 
 demo: setup
 	$(BIN)/minan migrate --noinput -v0
 	$(BIN)/minan demo-data
-	$(BIN)/minan serve
+	$(BIN)/minan serve --simulate
 
 setup: $(STAMP) assets messages
 	@mkdir -p var
@@ -57,6 +57,8 @@ bench: setup
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/duty_bench.py
 	$(BIN)/python bench/hazards_bench.py
+	$(BIN)/python bench/mqtt_ingest_bench.py
+	$(BIN)/python bench/gb_connections_bench.py
 
 # The Excel import benchmark alone (5,000 rows; part of `make bench`).
 bench-import: setup
@@ -69,6 +71,15 @@ bench-duty: setup
 # The hazard deadline sweep with 10,000 open hazards alone (part of `make bench`).
 bench-hazards: setup
 	$(BIN)/python bench/hazards_bench.py
+
+# MQTT ingest into PostgreSQL against one raw subscriber, and fire-alarm latency (part of `make bench`;
+# needs PostgreSQL, BENCH_DATABASE_URL, and the mosquitto binary).
+bench-ingest: setup
+	$(BIN)/python bench/mqtt_ingest_bench.py
+
+# 5,000 concurrent GB/T 26875.3 connections held by one process (part of `make bench`).
+bench-gb: setup
+	$(BIN)/python bench/gb_connections_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules minan/static/vendor var/static

@@ -10,12 +10,14 @@ import sys
 
 # The project's own commands, each with one line of help (kept in step by a test).
 COMMANDS = {
-    "serve": "Start the platform: web server and Huey worker, supervised together.",
+    "serve": "Start the platform: web server, Huey worker and ingest process, supervised together.",
     "demo-data": "Build the Jining demo: region tree, institutions and one user per role (idempotent).",
     "regions": "Region tree: `regions load FILE.csv|xlsx` loads or updates a tree; `regions export`.",
     "audit": "Audit trail: `audit verify` checks the hash chain; `audit archive` moves old rows to files.",
     "accounts": "Accounts: `accounts create`, `accounts disable-dormant`, `accounts unlock USER`, `accounts reset-totp USER`.",
     "calendar": "Working-day calendar: `calendar status`, `calendar add-working-days DATE N`.",
+    "ingest": "Receive fire-monitoring signals (MQTT, GB/T 26875.3 TCP); run the offline and escalation sweeps.",
+    "simulate": "Simulated fire-monitoring devices: heartbeats, readings, faults and fire alarms over MQTT, HTTP or GB/T 26875.3.",
 }
 
 

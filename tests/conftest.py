@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,12 @@ def _redis_missing() -> str | None:
     return None
 
 
+def _mosquitto_missing() -> str | None:
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        return "the mosquitto binary is not installed (Debian: apt-get install mosquitto)"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("browser") is not None:
         reason = _browser_missing()
@@ -45,7 +52,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 pytest.fail(f"browser test required (MINAN_REQUIRE_BROWSER=1) but {reason}", pytrace=False)
             pytest.skip(f"browser test: {reason}")
     if item.get_closest_marker("integration") is not None:
-        reason = _redis_missing()
+        reason = _mosquitto_missing() if item.get_closest_marker("mqtt") is not None else _redis_missing()
         if reason:
             if os.environ.get("CI"):
                 pytest.fail(f"integration test required in CI but {reason}", pytrace=False)

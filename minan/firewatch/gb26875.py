@@ -29,6 +29,9 @@ Protocol decisions (section references are to DOMAIN.md):
   type-90 variant and the window byte of type 91 are builder options.
 * Signals (§8.14): fire bits are never dropped because bit 0 says "test" (§8.7 pitfall); the
   test flag is reported as ``test``. Heartbeat = command 2 with an empty ADU (§8.12).
+* Upload builders (``heartbeat_frame``, ``system_status_frame``, ``component_status_frame``,
+  ``analog_frame``, ``device_status_frame``, ``device_operation_frame``) encode what a device sends,
+  for the simulator and the benchmark; descriptions are padded like the samples (spaces + NUL).
 * Stream decoding (§8.11): :class:`StreamDecoder` never raises, resynchronises on the next
   ``@@`` after garbage or a bad frame, and bounds its buffer. It drops only the first start byte
   of a bad frame (not both, as §8.11 words it) so that ``@@@`` + frame still resynchronises.
@@ -67,18 +70,27 @@ __all__ = [
     "SystemConfig",
     "SystemStatus",
     "TypedAdu",
+    "analog_frame",
     "build_command",
     "checksum",
+    "component_status_frame",
     "confirm",
     "decode_time",
     "deny",
+    "device_operation_frame",
+    "device_status_frame",
     "duty_check",
+    "encode_text",
     "encode_time",
+    "flag_bits",
+    "heartbeat_frame",
     "initialise",
     "parse_adu",
     "read_request",
+    "system_status_frame",
     "time_sync",
     "to_signals",
+    "upload_frame",
 ]
 
 START = b"@@"
@@ -1202,3 +1214,181 @@ def to_signals(frame: Frame) -> list[Signal]:
             )
             out.append(sig)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Upload builders (device -> centre), for the simulator, the benchmark and tests
+# ---------------------------------------------------------------------------------------------
+
+
+def flag_bits(flags: Iterable[str], names: dict[int, str]) -> int:
+    """The inverse of the flag properties: ``{"normal", "fire"}`` -> ``0b11`` (unknown names raise)."""
+    by_name = {name: bit for bit, name in names.items()}
+    value = 0
+    for flag in flags:
+        if flag not in by_name:
+            raise ValueError(f"unknown flag {flag!r}; known: {', '.join(sorted(by_name))}")
+        value |= 1 << by_name[flag]
+    return value
+
+
+def encode_text(text: str, size: int = 31) -> bytes:
+    """§8.10 fixed-size GB 18030 text, padded like the samples (spaces, then a trailing NUL)."""
+    raw = text.encode("gb18030")
+    if len(raw) > size:
+        raise ValueError(f"{text!r} is {len(raw)} bytes in GB 18030, more than {size}")
+    return raw.ljust(size - 1, b" ") + b"\x00" if len(raw) < size else raw
+
+
+def _component_address(address: int) -> bytes:
+    return address.to_bytes(4, "little")
+
+
+def upload_frame(
+    *,
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    type_code: int,
+    objects: Iterable[bytes],
+    command: int = Command.SEND,
+    user_version: int = 1,
+) -> Frame:
+    """Command 2 (or 5 for an answer) with an ADU of ``type_code`` and the encoded objects."""
+    objs = list(objects)
+    adu = bytes((type_code, len(objs))) + b"".join(objs)
+    return Frame(serial, 1, user_version, now, source, destination, command, adu)
+
+
+def heartbeat_frame(serial: int, source: int, destination: int, now: datetime) -> Frame:
+    """§8.12 heartbeat: command 2 with an empty ADU."""
+    return Frame(serial, 1, 1, now, source, destination, Command.SEND, b"")
+
+
+def system_status_frame(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    system_type: int,
+    system_address: int,
+    flags: Iterable[str],
+    *,
+    at: datetime | None = None,
+) -> Frame:
+    """Type 1: one system's status (flags named as in :data:`SYSTEM_STATUS_BITS`)."""
+    body = bytes((system_type, system_address)) + flag_bits(flags, SYSTEM_STATUS_BITS).to_bytes(2, "little")
+    return upload_frame(
+        serial=serial,
+        source=source,
+        destination=destination,
+        now=now,
+        type_code=1,
+        objects=[body + encode_time(at or now)],
+    )
+
+
+def component_status_frame(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    system_type: int,
+    system_address: int,
+    component_type: int,
+    component_address: int,
+    flags: Iterable[str],
+    description: str = "",
+    *,
+    at: datetime | None = None,
+) -> Frame:
+    """Type 2: one component's status. ``component_address`` is the raw uint32 (zone + point << 16)."""
+    body = (
+        bytes((system_type, system_address, component_type))
+        + _component_address(component_address)
+        + flag_bits(flags, COMPONENT_STATUS_BITS).to_bytes(2, "little")
+        + encode_text(description)
+    )
+    return upload_frame(
+        serial=serial,
+        source=source,
+        destination=destination,
+        now=now,
+        type_code=2,
+        objects=[body + encode_time(at or now)],
+    )
+
+
+def analog_frame(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    system_type: int,
+    system_address: int,
+    component_type: int,
+    component_address: int,
+    analog_type: int,
+    raw_value: int,
+    *,
+    at: datetime | None = None,
+) -> Frame:
+    """Type 3: one analog value, ``raw_value`` an int16 (engineering value / minimum unit, §8.9)."""
+    body = (
+        bytes((system_type, system_address, component_type))
+        + _component_address(component_address)
+        + bytes((analog_type,))
+        + raw_value.to_bytes(2, "little", signed=True)
+    )
+    return upload_frame(
+        serial=serial,
+        source=source,
+        destination=destination,
+        now=now,
+        type_code=3,
+        objects=[body + encode_time(at or now)],
+    )
+
+
+def device_status_frame(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    flags: Iterable[str],
+    *,
+    at: datetime | None = None,
+) -> Frame:
+    """Type 21: the transmission device's own status (:data:`DEVICE_STATUS_BITS`)."""
+    body = bytes((flag_bits(flags, DEVICE_STATUS_BITS),))
+    return upload_frame(
+        serial=serial,
+        source=source,
+        destination=destination,
+        now=now,
+        type_code=21,
+        objects=[body + encode_time(at or now)],
+    )
+
+
+def device_operation_frame(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    flags: Iterable[str],
+    operator: int = 0,
+    *,
+    at: datetime | None = None,
+) -> Frame:
+    """Type 24: an operation on the transmission device, e.g. ``{"duty_check_answer"}`` (查岗应答)."""
+    body = bytes((flag_bits(flags, DEVICE_OPERATION_BITS), operator))
+    return upload_frame(
+        serial=serial,
+        source=source,
+        destination=destination,
+        now=now,
+        type_code=24,
+        objects=[body + encode_time(at or now)],
+    )

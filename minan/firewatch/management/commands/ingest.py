@@ -1,0 +1,131 @@
+"""`minan ingest`: the long-running process that receives device signals (issue 8 item 2).
+
+It hosts the MQTT adapter (when MQTT_URL is set), the GB/T 26875.3 TCP server (on
+MINAN_GB26875_LISTEN unless that is empty) and a housekeeping loop that runs the offline sweep and the
+alarm escalation every few seconds. HTTP push is served by the web process. SIGTERM or Ctrl-C stops it;
+unacknowledged MQTT messages are delivered again to the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+log = logging.getLogger("minan.ingest")
+
+HOUSEKEEPING_SECONDS = 5.0
+
+
+class Command(BaseCommand):
+    help = "Receive device signals: MQTT, GB/T 26875.3 TCP; offline sweep and alarm escalation."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--no-mqtt", action="store_true", help="Do not start the MQTT adapter.")
+        parser.add_argument("--no-gb", action="store_true", help="Do not start the GB/T 26875.3 server.")
+        parser.add_argument("--no-housekeeping", action="store_true",
+                            help="Leave the offline and escalation sweeps to the Huey worker.")  # fmt: skip
+        parser.add_argument("--client-id", default=settings.MQTT_CLIENT_ID or f"minan-ingest-{socket.gethostname()}",
+                            help="MQTT client id: keep it stable, it names the persistent session.")  # fmt: skip
+        parser.add_argument(
+            "--gb-listen", default=settings.GB26875_LISTEN, help="host:port for GB/T 26875.3."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s")
+        # DEBUG (on in development) makes Django log every query with its parameters spelled out: in a
+        # process that never ends and writes thousands of rows a second that is most of the work.
+        settings.DEBUG = False
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        threads: list[threading.Thread] = []
+        adapter = None
+        if settings.MQTT_URL and not options["no_mqtt"]:
+            from minan.firewatch.mqtt import MqttAdapter
+
+            try:
+                adapter = MqttAdapter(settings.MQTT_URL, client_id=options["client_id"],
+                                      share_group=settings.MQTT_SHARE_GROUP)  # fmt: skip
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            threads.append(
+                threading.Thread(target=self._mqtt_loop, args=(adapter, stop), name="mqtt", daemon=True)
+            )
+        else:
+            log.info("MQTT adapter off (no MQTT_URL)")
+        if options["gb_listen"] and not options["no_gb"]:
+            threads.append(threading.Thread(target=self._gb_loop, args=(options["gb_listen"], stop), name="gb26875",
+                                            daemon=True))  # fmt: skip
+        if not options["no_housekeeping"]:
+            threads.append(
+                threading.Thread(target=self._housekeeping, args=(stop,), name="sweeps", daemon=True)
+            )
+        for thread in threads:
+            thread.start()
+        self.stdout.write("minan ingest running (Ctrl-C stops it)")
+        while not stop.wait(0.5):
+            if not any(t.is_alive() for t in threads):
+                break
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+        if adapter is not None:
+            adapter.stop()
+            s = adapter.stats
+            log.info("mqtt: final: received %d, recorded %d, refused %d", s.received, s.recorded, s.rejected)
+
+    @staticmethod
+    def _mqtt_loop(adapter: Any, stop: threading.Event) -> None:
+        adapter.start()  # paho is driven from this thread alone (see MqttAdapter)
+        last = time.monotonic()
+        while not stop.is_set():
+            adapter.run_once(0.5)
+            if time.monotonic() - last >= 60:
+                last = time.monotonic()
+                s = adapter.stats
+                log.info("mqtt: received %d, recorded %d, refused %d in %d batches",
+                         s.received, s.recorded, s.rejected, s.batches)  # fmt: skip
+
+    @staticmethod
+    def _gb_loop(listen: str, stop: threading.Event) -> None:
+        from minan.firewatch import gb_server
+
+        async def main() -> None:
+            done = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            threading.Thread(
+                target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
+            ).start()
+            await gb_server.serve(listen, done)
+
+        try:
+            asyncio.run(main())
+        except OSError as exc:
+            log.error("GB/T 26875.3 server could not listen on %s: %s", listen, exc)
+            stop.set()
+
+    @staticmethod
+    def _housekeeping(stop: threading.Event) -> None:
+        from minan.firewatch import escalation, services
+
+        while not stop.wait(HOUSEKEEPING_SECONDS):
+            close_old_connections()
+            try:
+                services.sweep_offline()
+                escalation.escalate_due()
+            except Exception:  # the database may be briefly unreachable; try again next round
+                log.exception("housekeeping sweep failed")
