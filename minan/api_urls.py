@@ -4,6 +4,9 @@ from rest_framework.routers import DefaultRouter
 from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
+from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, FirewatchFiguresViewSet
+from minan.firewatch.device_api import DeviceViewSet
+from minan.firewatch.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
@@ -40,12 +43,16 @@ router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("criteria-sets", CriteriaSetViewSet, basename="criteriaset")
 router.register("criteria-clauses", CriteriaClauseViewSet, basename="criteriaclause")
 router.register("experts", ExpertViewSet, basename="expert")
+router.register("devices", DeviceViewSet, basename="device")
 router.register("checklists", ChecklistViewSet, basename="checklist")
 router.register("checklist-items", ChecklistItemViewSet, basename="checklistitem")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("alarms", AlarmViewSet, basename="alarm")
+router.register("alarm-board", AlarmBoardViewSet, basename="alarmboard")
+router.register("firewatch-figures", FirewatchFiguresViewSet, basename="firewatchfigures")
 
 app_name = "api"
 urlpatterns = [
@@ -53,5 +60,6 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("notification-preferences/", NotificationPreferencesView.as_view(), name="notification-preferences"),
     path("notification-events/", NotificationEventsView.as_view(), name="notification-events"),
+    path("ingest/signals/", SignalPushView.as_view(), name="ingest-signals"),
     *router.urls,
 ]

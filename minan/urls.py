@@ -9,6 +9,7 @@ urlpatterns = [
     path("duty/", include("minan.duty.urls")),
     path("hazards/", include("minan.hazards.urls")),
     path("inspections/", include("minan.inspections.urls")),
+    path("firewatch/", include("minan.firewatch.urls")),
     path("notify/", include("minan.notify.urls")),
     path("audit/", include("minan.audit.urls")),
     path("p/", include("minan.public.urls")),

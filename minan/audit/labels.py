@@ -111,6 +111,19 @@ ACTION_LABELS = {
     "calendar.override": _("Calendar entry set"),
     "calendar.override_delete": _("Calendar entry deleted"),
     "audit.archive": _("Audit rows archived"),
+    "device.create": _("Device registered"),
+    "device.change": _("Device changed"),
+    "device.import": _("Devices imported"),
+    "device.maintenance": _("Device maintenance window set"),
+    "device.maintenance_clear": _("Device maintenance window ended"),
+    "device.retire": _("Device taken out of service"),
+    "device.reactivate": _("Device put back into service"),
+    "device.credential_issue": _("Device push token issued"),
+    "device.credential_revoke": _("Device push token revoked"),
+    "alarm.acknowledge": _("Alarm acknowledged"),
+    "alarm.close": _("Alarm closed"),
+    "escalation_chain.save": _("Escalation chain saved"),
+    "escalation_chain.reset": _("Escalation chain reset"),
 }
 
 

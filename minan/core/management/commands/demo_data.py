@@ -17,6 +17,7 @@ from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
+from minan.firewatch import demo as firewatch_demo
 from minan.hazards import demo as hazards_demo
 from minan.inspections import demo as inspections_demo
 from minan.inspections import demo_runs as inspection_runs
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             hazards_demo.build(self.stdout)
             inspections_demo.build(self.stdout)  # plans and their tasks
             notify_demo.build(self.stdout)
+            firewatch_demo.seed_devices(self.stdout)
             # Last: after the hazards demo and the plans demo, whose open tasks it carries out.
             inspection_runs.build(self.stdout)
         self.stdout.write(

@@ -1,0 +1,115 @@
+"""The 智慧消防 devices of the Jining demo (deterministic, idempotent).
+
+Fifteen institutions get a realistic set: each county's 社会福利中心, the three 儿童福利院 and 任城区古槐街道敬老院.
+Per institution: a fire-alarm control panel and a user information transmission device (GB/T 26875.3,
+sharing the transmission device's address), four to eight smoke and heat detectors behind the panel
+(components "1:1:<n>"), one or two electrical-fire monitors and a water-pressure sensor (MQTT, with
+thresholds), and a combustible gas detector in the kitchen (HTTP push). Serials are "JN-<institution id>-<n>".
+Two devices start with a maintenance window. Rows are created directly, like the other demo modules; a
+serial that exists is left alone, so running it again adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from minan.institutions.models import Institution
+
+from .models import Device
+
+GB_BASE = 370800_000000  # transmission-device addresses: base + institution id (fits 6 bytes)
+PRESSURE = {"pressure": {"min": 0.1, "max": 1.2, "for_seconds": 60}}
+ELECTRICAL = {
+    "residual_current": {"max": 300, "for_seconds": 30},
+    "temperature": {"max": 70, "for_seconds": 60},
+}
+GAS = {"lel": {"max": 25, "for_seconds": 10}}
+VENDORS = [
+    "海湾安全技术有限公司",
+    "北大青鸟环宇消防设备股份有限公司",
+    "泰和安科技股份有限公司",
+    "利达华信电子有限公司",
+]
+FLOOR_ROOMS = ["走廊", "居室", "活动室", "餐厅", "配电室", "护理站", "楼梯间", "库房"]
+
+
+def demo_institutions() -> list[Institution]:
+    return list(
+        Institution.objects.filter(
+            Q(name__endswith="社会福利中心") | Q(name__endswith="儿童福利院") | Q(name="任城区古槐街道敬老院")
+        ).order_by("region_path", "name")[:15]
+    )
+
+
+def _plan(institution: Institution) -> list[dict[str, Any]]:
+    """The devices of one institution, in serial order; deterministic from its id."""
+    seed = institution.pk
+    vendor = VENDORS[seed % len(VENDORS)]
+    address = GB_BASE + seed
+    rows: list[dict[str, Any]] = [
+        {"type": Device.Type.PANEL, "name": "1号楼火灾报警控制器", "building": "1号楼", "floor": "1F",
+         "room": "消防控制室", "protocol": Device.Protocol.GB26875, "gb_address": address, "gb_component": "1:1",
+         "vendor": vendor, "heartbeat_seconds": 300, "grace_seconds": 120},
+        {"type": Device.Type.TRANSMITTER, "name": "用户信息传输装置", "building": "1号楼", "floor": "1F",
+         "room": "消防控制室", "protocol": Device.Protocol.GB26875, "gb_address": address, "gb_component": "",
+         "vendor": vendor, "heartbeat_seconds": 300, "grace_seconds": 120},
+    ]  # fmt: skip
+    for n in range(1, 4 + seed % 5):  # 4–8 detectors behind the panel
+        floor = 1 + (n - 1) // 3
+        rows.append({
+            "type": Device.Type.HEAT if n % 4 == 0 else Device.Type.SMOKE,
+            "name": f"{floor}F {FLOOR_ROOMS[(n + seed) % len(FLOOR_ROOMS)]}{'感温' if n % 4 == 0 else '烟感'}{n}",
+            "building": "1号楼", "floor": f"{floor}F", "room": FLOOR_ROOMS[(n + seed) % len(FLOOR_ROOMS)],
+            "protocol": Device.Protocol.GB26875, "gb_address": address, "gb_component": f"1:1:{n}",
+            "vendor": vendor, "heartbeat_seconds": 300, "grace_seconds": 120, "panel": "panel",
+        })  # fmt: skip
+    for n in range(1 + seed % 2):
+        rows.append({
+            "type": Device.Type.ELECTRICAL, "name": f"电气火灾监控探测器{n + 1}", "building": "1号楼",
+            "floor": "1F" if n == 0 else "2F", "room": "配电室" if n == 0 else "配电箱", "protocol": Device.Protocol.MQTT,
+            "vendor": "安科瑞电气股份有限公司", "heartbeat_seconds": 120, "grace_seconds": 60, "thresholds": ELECTRICAL,
+        })  # fmt: skip
+    rows.append({"type": Device.Type.WATER_PRESSURE, "name": "消防水泵房管网压力", "building": "1号楼", "floor": "B1",
+                 "room": "消防水泵房", "protocol": Device.Protocol.MQTT, "vendor": "山东汇中消防科技有限公司",
+                 "heartbeat_seconds": 120, "grace_seconds": 60, "thresholds": PRESSURE})  # fmt: skip
+    rows.append({"type": Device.Type.GAS, "name": "厨房可燃气体探测器", "building": "餐厅", "floor": "1F",
+                 "room": "厨房", "protocol": Device.Protocol.HTTP, "vendor": "汉威科技集团股份有限公司",
+                 "heartbeat_seconds": 600, "grace_seconds": 300, "thresholds": GAS})  # fmt: skip
+    return rows
+
+
+def seed_devices(stdout: Any = None, *, now: dt.datetime | None = None) -> int:
+    """Create the demo devices that are missing; returns how many were created."""
+    now = now or timezone.now()
+    institutions = demo_institutions()
+    created = 0
+    for index, institution in enumerate(institutions):
+        panel: Device | None = None
+        for n, row in enumerate(_plan(institution), start=1):
+            serial = f"JN-{institution.pk}-{n}"
+            values = {"thresholds": {}, "gb_component": "", **row}
+            wants_panel = values.pop("panel", None) == "panel"
+            device = Device.objects.filter(serial=serial).first()
+            if device is None:
+                device = Device.objects.create(
+                    institution=institution, region_path=institution.region_path, serial=serial,
+                    panel=panel if wants_panel else None, **values,
+                )  # fmt: skip
+                created += 1
+                # Two devices start in maintenance: the pressure sensor of the first institution (pipe
+                # work) and the gas detector of the second (kitchen refit).
+                if (index, values["type"]) in {(0, Device.Type.WATER_PRESSURE), (1, Device.Type.GAS)}:
+                    Device.objects.filter(pk=device.pk).update(
+                        maintenance_from=now - dt.timedelta(hours=2),
+                        maintenance_until=now + dt.timedelta(days=2),
+                        maintenance_reason="消防管网维修" if index == 0 else "厨房改造，燃气暂停",
+                    )
+            if device.type == Device.Type.PANEL:
+                panel = device
+    if stdout is not None:
+        stdout.write(f"fire devices: {created} created at {len(institutions)} institutions")
+    return created

@@ -1,0 +1,802 @@
+"""The device registry (智慧消防, issue 8 item 1): the only writer of `Device` rows.
+
+- `create_device` / `update_device`: every field checked (`problems`), every problem named by its field;
+  nothing is written when one is wrong. Institution (and so the device) must lie inside the actor's scope.
+- `set_maintenance` / `clear_maintenance`: the window inside which a device raises nothing
+  (`firewatch.silence_device`; institution staff hold it for their own devices).
+- `retire` / `reactivate`: `Device.active` (a retired device is left out of the offline sweep and ingest).
+- `import_devices`: an xlsx file, all or nothing; every problem listed by line and column. Institutions are
+  named by their unified social credit code or exact name, inside the actor's scope; a serial already
+  registered (inside the scope) updates that device.
+- `template_bytes` / `export_rows`: the file format (Chinese headers, constants by design like the other
+  imports); an export reads back through the import.
+
+Every write is audited (`device.create`, `device.change`, `device.maintenance`, `device.maintenance_clear`,
+`device.retire`, `device.reactivate`, `device.import`). Push credentials are `credentials.py`'s business.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from minan.audit.services import diff, record, snapshot
+from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.institutions.excel import ImportRefused, RowError, read_table
+from minan.institutions.models import Institution
+
+from .models import Device
+
+ADD_PERMISSION = "firewatch.add_device"
+CHANGE_PERMISSION = "firewatch.change_device"
+IMPORT_PERMISSION = "firewatch.import_device"
+SILENCE_PERMISSION = "firewatch.silence_device"
+
+# What create_device and update_device accept (institution and panel as model instances).
+FIELDS = ("institution", "type", "name", "building", "floor", "room", "vendor", "protocol", "serial",
+          "gb_address", "gb_component", "panel", "heartbeat_seconds", "grace_seconds", "thresholds")  # fmt: skip
+AUDITED = (*FIELDS, "active")
+TEXT_LIMITS = {"name": 100, "building": 50, "floor": 20, "room": 50, "vendor": 100, "serial": 64}
+GB_ADDRESS_MAX = 2**48 - 1
+GB_COMPONENT_RE = re.compile(r"^(\d{1,3}):(\d{1,3})(?::(\d{1,10}))?$")
+THRESHOLD_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+THRESHOLD_KEYS = frozenset({"min", "max", "for_seconds"})
+HEARTBEAT_MIN = 10
+SECONDS_MAX = 7 * 24 * 3600
+MAX_THRESHOLDS = 20
+
+
+class DeviceInvalid(DomainError):
+    """One or more fields are wrong; `problems` lists (field, message) for every one, `field` the first."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        field, message = problems[0]
+        super().__init__(message, field=field, details=[{"field": f, "message": m} for f, m in problems])
+        self.problems = list(problems)
+
+
+# --- checks ----------------------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def threshold_problems(thresholds: Any) -> list[str]:
+    """What is wrong with a thresholds value: {code: {"min"?, "max"?, "for_seconds"?}}."""
+    if not isinstance(thresholds, dict):
+        return [_('Enter the thresholds as a JSON object, e.g. {"pressure": {"min": 0.1, "max": 1.2}}.')]
+    if len(thresholds) > MAX_THRESHOLDS:
+        return [_("At most %(n)d threshold rules.") % {"n": MAX_THRESHOLDS}]
+    found: list[str] = []
+    for code, rule in thresholds.items():
+        if not isinstance(code, str) or not THRESHOLD_CODE_RE.match(code):
+            found.append(
+                _("“%(code)s” is not a valid reading code (letters, digits, _ . -; at most 40).")
+                % {"code": code}
+            )
+            continue
+        if not isinstance(rule, dict) or not rule:
+            found.append(_("%(code)s: give min and/or max.") % {"code": code})
+            continue
+        unknown = sorted(set(rule) - THRESHOLD_KEYS)
+        if unknown:
+            found.append(
+                _("%(code)s: unknown key “%(key)s” (allowed: min, max, for_seconds).")
+                % {"code": code, "key": unknown[0]}
+            )
+            continue
+        low, high = rule.get("min"), rule.get("max")
+        if low is None and high is None:
+            found.append(_("%(code)s: give min and/or max.") % {"code": code})
+        elif any(v is not None and not _is_number(v) for v in (low, high)):
+            found.append(_("%(code)s: min and max must be numbers.") % {"code": code})
+        elif low is not None and high is not None and not low < high:
+            found.append(_("%(code)s: min must be less than max.") % {"code": code})
+        if "for_seconds" in rule:
+            wait = rule["for_seconds"]
+            if not isinstance(wait, int) or isinstance(wait, bool) or not 0 <= wait <= SECONDS_MAX:
+                found.append(
+                    _("%(code)s: for_seconds must be a whole number of seconds from 0 to %(max)d.")
+                    % {"code": code, "max": SECONDS_MAX}
+                )
+    return found
+
+
+def gb_component_problem(value: str) -> str:
+    """ "" when the GB/T 26875.3 component is "" (the transmission device itself), "type:address" (a
+    system such as a panel) or "type:address:component" (decimal; component the raw uint32)."""
+    if value == "":
+        return ""
+    match = GB_COMPONENT_RE.match(value)
+    if match is None:
+        return _(
+            "Enter the component as system_type:system_address or system_type:system_address:component_address "
+            "(decimal numbers, e.g. 1:1 or 1:1:23), or leave it empty for the transmission device itself."
+        )
+    system_type, system_address, component = match.groups()
+    if int(system_type) > 255 or int(system_address) > 255:
+        return _("System type and system address are 0 to 255.")
+    if component is not None and int(component) > 2**32 - 1:
+        return _("The component address is 0 to 4294967295.")
+    return ""
+
+
+def problems(
+    values: Mapping[str, Any], *, device: Device | None = None, unique: bool = True
+) -> list[tuple[str, str]]:
+    """Every problem of a device's complete values as (field, message). `unique`: also check that the
+    serial and the GB/T 26875.3 address are not taken by another device (the import checks in bulk)."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(values.get("institution"), Institution):
+        found.append(("institution", _("Choose an institution in your scope.")))
+    if values.get("type") not in Device.Type.values:
+        found.append(("type", _("Choose a device type from the list.")))
+    if values.get("protocol") not in Device.Protocol.values:
+        found.append(("protocol", _("Choose a protocol from the list.")))
+    for name, limit in TEXT_LIMITS.items():
+        text = values.get(name) or ""
+        if not isinstance(text, str):
+            found.append((name, _("Enter text.")))
+        elif len(text) > limit:
+            found.append((name, _("At most %(limit)d characters.") % {"limit": limit}))
+    if not values.get("name"):
+        found.append(("name", _("Enter the device's name.")))
+    serial = values.get("serial") or ""
+    if not serial:
+        found.append(("serial", _("Enter the serial number or IMEI.")))
+    elif isinstance(serial, str) and any(ch.isspace() for ch in serial):
+        found.append(("serial", _("The serial number cannot contain spaces.")))
+    elif unique and Device.objects.filter(serial=serial).exclude(pk=getattr(device, "pk", None)).exists():
+        found.append(("serial", _("Serial number %(serial)s is already registered.") % {"serial": serial}))
+    address, component = values.get("gb_address"), values.get("gb_component") or ""
+    if values.get("protocol") == Device.Protocol.GB26875:
+        if address is None:
+            found.append(("gb_address", _("GB/T 26875.3 devices need the transmission device's address.")))
+        elif not isinstance(address, int) or isinstance(address, bool) or not 0 <= address <= GB_ADDRESS_MAX:
+            found.append(("gb_address", _("The address is a whole number from 0 to %(max)d (6 bytes).") % {
+                "max": GB_ADDRESS_MAX}))  # fmt: skip
+        problem = gb_component_problem(component) if isinstance(component, str) else _("Enter text.")
+        if problem:
+            found.append(("gb_component", problem))
+        elif unique and isinstance(address, int) and not found_field(found, "gb_address"):
+            taken = Device.objects.filter(gb_address=address, gb_component=component)
+            if taken.exclude(pk=getattr(device, "pk", None)).exists():
+                found.append(
+                    ("gb_component", _("Another device has this GB/T 26875.3 address and component."))
+                )
+    else:
+        if address is not None:
+            found.append(("gb_address", _("Only GB/T 26875.3 devices have a GB/T 26875.3 address.")))
+        if component:
+            found.append(("gb_component", _("Only GB/T 26875.3 devices have a GB/T 26875.3 component.")))
+    heartbeat, grace = values.get("heartbeat_seconds"), values.get("grace_seconds")
+    if (
+        not isinstance(heartbeat, int)
+        or isinstance(heartbeat, bool)
+        or not HEARTBEAT_MIN <= heartbeat <= SECONDS_MAX
+    ):
+        found.append(("heartbeat_seconds", _("The heartbeat period is %(min)d to %(max)d seconds.") % {
+            "min": HEARTBEAT_MIN, "max": SECONDS_MAX}))  # fmt: skip
+    if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= SECONDS_MAX:
+        found.append(("grace_seconds", _("The grace is 0 to %(max)d seconds.") % {"max": SECONDS_MAX}))
+    found.extend(("thresholds", message) for message in threshold_problems(values.get("thresholds")))
+    panel = values.get("panel")
+    if panel is not None:
+        if not isinstance(panel, Device) or panel.type != Device.Type.PANEL:
+            found.append(("panel", _("Choose a fire-alarm control panel of the same institution.")))
+        elif device is not None and panel.pk == device.pk:
+            found.append(("panel", _("A device cannot be its own panel.")))
+        elif (
+            isinstance(values.get("institution"), Institution)
+            and panel.institution_id != values["institution"].pk
+        ):
+            found.append(("panel", _("Choose a fire-alarm control panel of the same institution.")))
+    return found
+
+
+def found_field(found: list[tuple[str, str]], name: str) -> bool:
+    return any(field == name for field, _message in found)
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise DomainError(_("Unknown field: %(name)s.") % {"name": sorted(unknown)[0]})
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in TEXT_LIMITS or name == "gb_component":
+            value = (value or "").strip() if isinstance(value, str) or value is None else value
+        if name == "thresholds" and value is None:
+            value = {}
+        cleaned[name] = value
+    return cleaned
+
+
+def _require(actor: Any, permission: str) -> None:
+    if actor is None or not actor.has_perm(permission):
+        raise NotPermitted(_("You do not have permission to do this."))
+
+
+def _institution_in_scope(actor: Any, institution: Any) -> bool:
+    return isinstance(institution, Institution) and (
+        Institution.objects.for_user(actor).filter(pk=institution.pk).exists()
+    )
+
+
+def _locked(actor: Any, device: Device, action: str) -> Device:
+    """The device re-read inside the actor's scope and locked; OutOfScope (404) when outside."""
+    found = (
+        Device.objects.for_user(actor, action).select_for_update(of=("self",)).filter(pk=device.pk).first()
+    )
+    if found is None:
+        raise OutOfScope(_("Device not found."))
+    return found
+
+
+def _values_of(device: Device) -> dict[str, Any]:
+    return {name: getattr(device, name) for name in FIELDS}
+
+
+def _save(device: Device) -> None:
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError:
+        raise DeviceInvalid(
+            [("serial", _("Serial number %(serial)s is already registered.") % {"serial": device.serial})]
+        ) from None
+
+
+# --- create, change ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_device(actor: Any, institution: Institution, *, request: Any = None, **fields: Any) -> Device:
+    """Register a device at an institution inside the actor's scope (`firewatch.add_device`)."""
+    _require(actor, ADD_PERMISSION)
+    values = {"heartbeat_seconds": 300, "grace_seconds": 60, "thresholds": {}, "gb_address": None,
+              "gb_component": "", "panel": None, **_clean({**fields, "institution": institution})}  # fmt: skip
+    if not _institution_in_scope(actor, institution):
+        raise DeviceInvalid([("institution", _("Choose an institution in your scope."))])
+    found = problems(values)
+    if found:
+        raise DeviceInvalid(found)
+    device = Device(region_path=institution.region_path, **values)
+    _save(device)
+    record("device.create", user=actor, request=request, obj=device, detail=f"{device.name} ({device.serial})",
+           changes=diff({}, snapshot(device, AUDITED)))  # fmt: skip
+    return device
+
+
+@transaction.atomic
+def update_device(actor: Any, device: Device, *, request: Any = None, **fields: Any) -> Device:
+    """Change a device inside the actor's scope (`firewatch.change_device`); a move to another institution
+    must stay inside the scope. Returns the saved device."""
+    _require(actor, CHANGE_PERMISSION)
+    target = _locked(actor, device, "change")
+    values = {**_values_of(target), **_clean(fields)}
+    if "institution" in fields and not _institution_in_scope(actor, values["institution"]):
+        raise DeviceInvalid([("institution", _("Choose an institution in your scope."))])
+    moved_away = "institution" in fields and "panel" not in fields and values["panel"] is not None
+    if moved_away and values["panel"].institution_id != values["institution"].pk:
+        values["panel"] = None  # the old panel stays behind at the old institution
+    found = problems(values, device=target)
+    if found:
+        raise DeviceInvalid(found)
+    before = snapshot(target, AUDITED)
+    for name, value in values.items():
+        setattr(target, name, value)
+    target.region_path = target.institution.region_path
+    _save(target)
+    changes = diff(before, snapshot(target, AUDITED))
+    if changes:
+        record("device.change", user=actor, request=request, obj=target, changes=changes,
+               detail=f"{target.name} ({target.serial})")  # fmt: skip
+    return target
+
+
+# --- maintenance, retire -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_maintenance(
+    actor: Any,
+    device: Device,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    reason: str,
+    *,
+    request: Any = None,
+) -> Device:
+    """Set the window inside which the device raises nothing (`firewatch.silence_device`). `start` None is
+    now; `end` is required, after the start and in the future; the reason is required."""
+    _require(actor, SILENCE_PERMISSION)
+    target = _locked(actor, device, "view")
+    now = timezone.now()
+    start = start or now
+    reason = (reason or "").strip()
+    found: list[tuple[str, str]] = []
+    if end is None:
+        found.append(("end", _("Enter when the maintenance ends.")))
+    elif timezone.is_naive(end) or timezone.is_naive(start):
+        found.append(("end", _("Enter a date and time.")))
+    elif end <= start:
+        found.append(("end", _("The end must be after the start.")))
+    elif end <= now:
+        found.append(("end", _("The end must be in the future.")))
+    if not reason:
+        found.append(("reason", _("State the reason for the maintenance.")))
+    elif len(reason) > 200:
+        found.append(("reason", _("At most %(limit)d characters.") % {"limit": 200}))
+    if found:
+        raise DeviceInvalid(found)
+    fields = {"maintenance_from": start, "maintenance_until": end, "maintenance_reason": reason}
+    before = snapshot(target, fields)
+    Device.objects.filter(pk=target.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(target, name, value)
+    record("device.maintenance", user=actor, request=request, obj=target, detail=reason,
+           changes=diff(before, snapshot(target, fields)))  # fmt: skip
+    return target
+
+
+@transaction.atomic
+def clear_maintenance(actor: Any, device: Device, *, request: Any = None) -> Device:
+    _require(actor, SILENCE_PERMISSION)
+    target = _locked(actor, device, "view")
+    if target.maintenance_from is None and target.maintenance_until is None:
+        return target
+    fields = {"maintenance_from": None, "maintenance_until": None, "maintenance_reason": ""}
+    before = snapshot(target, fields)
+    Device.objects.filter(pk=target.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(target, name, value)
+    record("device.maintenance_clear", user=actor, request=request, obj=target,
+           changes=diff(before, snapshot(target, fields)), detail=target.serial)  # fmt: skip
+    return target
+
+
+def _set_active(actor: Any, device: Device, active: bool, request: Any) -> Device:
+    _require(actor, CHANGE_PERMISSION)
+    target = _locked(actor, device, "change")
+    if target.active == active:
+        return target
+    Device.objects.filter(pk=target.pk).update(active=active)
+    target.active = active
+    record("device.reactivate" if active else "device.retire", user=actor, request=request, obj=target,
+           changes={"active": [not active, active]}, detail=target.serial)  # fmt: skip
+    return target
+
+
+@transaction.atomic
+def retire(actor: Any, device: Device, *, request: Any = None) -> Device:
+    """Take the device out of service: the offline sweep and the ingest adapters leave it alone."""
+    return _set_active(actor, device, False, request)
+
+
+@transaction.atomic
+def reactivate(actor: Any, device: Device, *, request: Any = None) -> Device:
+    return _set_active(actor, device, True, request)
+
+
+def in_maintenance_now(device: Device, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return bool(device.maintenance_until and device.maintenance_until >= now and
+                (device.maintenance_from is None or device.maintenance_from <= now))  # fmt: skip
+
+
+# --- list filters (pages, export, API) -----------------------------------------------------------------------------
+
+
+def filter_devices(
+    qs: QuerySet[Device], params: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> QuerySet[Device]:
+    """institution (id), type, protocol, status (online/offline/unknown), maintenance=1 (in a window now),
+    active (1/0), q (name or serial)."""
+    institution = str(params.get("institution") or "")
+    if institution.isdigit():
+        qs = qs.filter(institution_id=int(institution))
+    for name, choices in (("type", Device.Type), ("protocol", Device.Protocol), ("status", Device.Status)):
+        if params.get(name) in choices.values:
+            qs = qs.filter(**{name: params[name]})
+    if params.get("maintenance") == "1":
+        now = now or timezone.now()
+        qs = qs.filter(maintenance_until__gte=now).filter(
+            Q(maintenance_from__isnull=True) | Q(maintenance_from__lte=now)
+        )
+    if params.get("active") in {"1", "0"}:
+        qs = qs.filter(active=params["active"] == "1")
+    q = str(params.get("q") or "").strip()[:100]
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(serial__icontains=q))
+    return qs
+
+
+# --- the file format -----------------------------------------------------------------------------------------------
+
+SHEET_TITLE = "设备"
+HELP_SHEET_TITLE = "填写说明"
+# (field, header): "*" marks a required column. The export adds the read-only EXPORT_ONLY columns.
+COLUMNS: list[tuple[str, str]] = [
+    ("institution", "机构*"),
+    ("type", "设备类型*"),
+    ("name", "设备名称*"),
+    ("serial", "序列号/IMEI*"),
+    ("protocol", "通信协议*"),
+    ("building", "楼栋"),
+    ("floor", "楼层"),
+    ("room", "位置"),
+    ("vendor", "厂家"),
+    ("gb_address", "传输装置地址"),
+    ("gb_component", "部件地址"),
+    ("panel", "所属控制器序列号"),
+    ("heartbeat_seconds", "心跳周期(秒)"),
+    ("grace_seconds", "宽限(秒)"),
+    ("thresholds", "阈值(JSON)"),
+]
+EXPORT_ONLY = ["状态", "最后信号", "维护至", "在用"]
+HEADERS = [header for _field, header in COLUMNS]
+COLUMN_NAME = {field: header.rstrip("*") for field, header in COLUMNS}
+FIELD_OF = {header.rstrip("*"): field for field, header in COLUMNS} | {"机构名称": "institution",
+            "统一社会信用代码": "institution", "序列号": "serial", "IMEI": "serial", "房间": "room"}  # fmt: skip
+REQUIRED = frozenset(field for field, header in COLUMNS if header.endswith("*"))
+TYPE_NAMES = {
+    "smoke": "感烟火灾探测器", "heat": "感温火灾探测器", "call_point": "手动火灾报警按钮",
+    "panel": "火灾报警控制器", "transmitter": "用户信息传输装置", "electrical": "电气火灾监控探测器",
+    "water_pressure": "水压传感器", "water_level": "液位传感器", "gas": "可燃气体探测器",
+    "gas_valve": "燃气紧急切断阀", "other": "其他",
+}  # fmt: skip
+PROTOCOL_NAMES = {"mqtt": "MQTT", "http": "HTTP", "gb26875": "GB/T 26875.3"}
+STATUS_NAMES = {"unknown": "未上线", "online": "在线", "offline": "离线"}
+YES, NO = "是", "否"
+MAX_ROWS = 5000
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")").lower()
+
+
+def _names(choices: Any, file_names: dict[str, str]) -> dict[str, str]:
+    """Every accepted spelling (squashed) -> code: the file's name, the code, the UI labels."""
+    lookup: dict[str, str] = {}
+    for code, label in choices:
+        spellings = [file_names.get(code, ""), code]
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                spellings.append(str(label))
+        for spelling in spellings:
+            if spelling:
+                lookup.setdefault(_squash(spelling), code)
+    return lookup
+
+
+def template_bytes() -> bytes:
+    """The empty import file: the header row, and a sheet explaining the columns."""
+    from minan.core.export import sheets_bytes
+
+    help_rows = [
+        ["机构", "统一社会信用代码或机构全称（须在您的管辖范围内）"],
+        ["设备类型", "、".join(TYPE_NAMES.values())],
+        ["序列号/IMEI", "全局唯一；已登记的序列号（在您的管辖范围内）将更新该设备"],
+        ["通信协议", "、".join(PROTOCOL_NAMES.values())],
+        ["传输装置地址", "GB/T 26875.3 设备必填：用户信息传输装置的6字节地址（十进制整数）"],
+        [
+            "部件地址",
+            "传输装置本身留空；系统（如控制器）填 系统类型:系统地址，如 1:1；部件填 系统类型:系统地址:部件地址，如 1:1:23",
+        ],
+        ["所属控制器序列号", "可选：同一机构的火灾报警控制器的序列号（可为本文件中的行）"],
+        ["心跳周期(秒)", f"默认 300，不少于 {HEARTBEAT_MIN}"],
+        ["宽限(秒)", "默认 60，不少于 0"],
+        ["阈值(JSON)", '如 {"pressure": {"min": 0.1, "max": 1.2, "for_seconds": 60}}'],
+        ["说明", "任何一行有错误时整个文件都不导入，并按行列出全部错误"],
+    ]
+    data, _count = sheets_bytes([(SHEET_TITLE, HEADERS, []), (HELP_SHEET_TITLE, ["列", "说明"], help_rows)])
+    return data
+
+
+def export_rows(qs: QuerySet[Device]) -> Iterable[list[Any]]:
+    """The rows of the export: the import's columns, then the read-only ones."""
+    now = timezone.now()
+    for d in qs.select_related("institution", "panel"):
+        yield [
+            d.institution.uscc or d.institution.name, TYPE_NAMES.get(d.type, d.type), d.name, d.serial,
+            PROTOCOL_NAMES.get(d.protocol, d.protocol), d.building, d.floor, d.room, d.vendor,
+            d.gb_address, d.gb_component, d.panel.serial if d.panel else "", d.heartbeat_seconds,
+            d.grace_seconds, json.dumps(d.thresholds, ensure_ascii=False) if d.thresholds else "",
+            STATUS_NAMES.get(d.status, d.status), d.last_signal_at,
+            d.maintenance_until if in_maintenance_now(d, now) else None, YES if d.active else NO,
+        ]  # fmt: skip
+
+
+# --- import ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+
+
+class _CellError(Exception):
+    pass
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:  # the export keeps =… and -… as text
+        text = text[1:]
+    return text
+
+
+def _whole(value: Any, *, default: int | None) -> int | None:
+    if isinstance(value, bool):
+        raise _CellError(_("Enter a whole number."))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = _text(value)
+    if not text:
+        return default
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    raise _CellError(_("Enter a whole number."))
+
+
+def _thresholds(value: Any) -> dict[str, Any]:
+    text = _text(value)
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        raise _CellError(
+            _('Enter the thresholds as a JSON object, e.g. {"pressure": {"min": 0.1, "max": 1.2}}.')
+        ) from None
+    problem = threshold_problems(parsed)
+    if problem:
+        raise _CellError(" ".join(problem))
+    return dict(parsed)
+
+
+def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
+    errors: list[RowError] = []
+    mapping: dict[str, int] = {}
+    for index, raw in enumerate(cells):
+        header = (
+            re.sub(r"\s+", "", _text(raw))
+            .lstrip("\ufeff")
+            .rstrip("*＊")
+            .replace("（", "(")
+            .replace("）", ")")
+        )
+        if not header or header in EXPORT_ONLY:
+            continue
+        name = FIELD_OF.get(header)
+        if name is None:
+            errors.append(RowError(line, header, _("Unknown column “%(column)s”.") % {"column": header}))
+        elif name in mapping:
+            errors.append(
+                RowError(line, header, _("Column “%(column)s” appears more than once.") % {"column": header})
+            )
+        else:
+            mapping[name] = index
+    for name in sorted(REQUIRED - set(mapping), key=list(COLUMN_NAME).index):
+        errors.append(RowError(line, COLUMN_NAME[name],
+                               _("Required column “%(column)s” is missing.") % {"column": COLUMN_NAME[name]}))  # fmt: skip
+    if errors:
+        raise ImportRefused(errors)
+    return mapping
+
+
+def read_rows(file: str | Path | bytes | IO[Any], filename: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line, {field: raw cell}) for every non-blank data row of the first sheet; ImportRefused for
+    problems of the whole file."""
+    return read_table(file, filename, _header_map, MAX_ROWS)
+
+
+@dataclass
+class _Planned:
+    line: int
+    values: dict[str, Any]
+    panel_serial: str
+    existing: Device | None
+
+
+def _institution_lookup(
+    actor: Any, rows: list[tuple[int, dict[str, Any]]]
+) -> tuple[dict[str, Institution], dict[str, list[Institution]]]:
+    keys = {_text(row.get("institution")) for _line, row in rows} - {""}
+    in_scope = Institution.objects.for_user(actor).filter(
+        Q(uscc__in={k.upper() for k in keys}) | Q(name__in=keys)
+    )
+    by_uscc: dict[str, Institution] = {}
+    by_name: dict[str, list[Institution]] = {}
+    for institution in in_scope:
+        if institution.uscc:
+            by_uscc[institution.uscc.upper()] = institution
+        by_name.setdefault(institution.name, []).append(institution)
+    return by_uscc, by_name
+
+
+def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Planned]:
+    """Every row checked; ImportRefused lists every problem by line and column."""
+    types = _names(Device.Type.choices, TYPE_NAMES)
+    protocols = _names(Device.Protocol.choices, PROTOCOL_NAMES)
+    by_uscc, by_name = _institution_lookup(actor, rows)
+    serials = [_text(row.get("serial")) for _line, row in rows]
+    known = {d.serial: d for d in Device.objects.filter(serial__in=[s for s in serials if s])}
+    editable = set(
+        Device.objects.for_user(actor, "change")
+        .filter(pk__in=[d.pk for d in known.values()])
+        .values_list("pk", flat=True)
+    )
+    may_change = actor.has_perm(CHANGE_PERMISSION)
+    errors: list[RowError] = []
+    planned: list[_Planned] = []
+    seen_serial: dict[str, int] = {}
+    seen_gb: dict[tuple[int, str], int] = {}
+    for line, row in rows:
+
+        def fail(name: str, message: str, line: int = line) -> None:
+            errors.append(RowError(line, COLUMN_NAME.get(name, ""), message))
+
+        values: dict[str, Any] = {"gb_address": None, "gb_component": "", "panel": None, "thresholds": {},
+                                  "heartbeat_seconds": 300, "grace_seconds": 60}  # fmt: skip
+        for name in ("name", "serial", "building", "floor", "room", "vendor", "gb_component"):
+            values[name] = _text(row.get(name))
+        key = _text(row.get("institution"))
+        institution = by_uscc.get(key.upper())
+        if institution is None and key:
+            named = by_name.get(key, [])
+            if len(named) > 1:
+                fail(
+                    "institution",
+                    _("Several institutions are called “%(name)s”; use the unified social credit code.")
+                    % {"name": key},
+                )
+            institution = named[0] if len(named) == 1 else None
+        if institution is None and not key:
+            fail("institution", _("Enter the institution's unified social credit code or exact name."))
+        elif institution is None and not any(e.line == line for e in errors):
+            fail("institution", _("No institution “%(key)s” in your scope.") % {"key": key})
+        values["institution"] = institution
+        for name, lookup, allowed in (("type", types, TYPE_NAMES), ("protocol", protocols, PROTOCOL_NAMES)):
+            text = _text(row.get(name))
+            values[name] = lookup.get(_squash(text)) if text else None
+            if text and values[name] is None:
+                fail(name, _("Unknown value “%(value)s”; allowed: %(allowed)s.") % {
+                    "value": text, "allowed": "、".join(allowed.values())})  # fmt: skip
+        readers: dict[str, Any] = {
+            "gb_address": lambda v: _whole(v, default=None),
+            "heartbeat_seconds": lambda v: _whole(v, default=300),
+            "grace_seconds": lambda v: _whole(v, default=60),
+            "thresholds": _thresholds,
+        }
+        for name, reader in readers.items():
+            try:
+                values[name] = reader(row.get(name))
+            except _CellError as exc:
+                fail(name, str(exc))
+        failed = {e.column for e in errors if e.line == line}
+        for name, message in problems(values, unique=False):
+            if name == "institution" or COLUMN_NAME.get(name, "") in failed:
+                continue  # reported above
+            if name in {"type", "protocol"} and not _text(row.get(name)):
+                message = _("This column is required.")
+            fail(name, message)
+        serial = values["serial"]
+        existing = known.get(serial) if serial else None
+        if serial and serial in seen_serial:
+            fail("serial", _("Same serial number as line %(line)d.") % {"line": seen_serial[serial]})
+        elif existing is not None and (existing.pk not in editable or not may_change):
+            fail("serial", _("Serial number %(serial)s is already registered.") % {"serial": serial})
+        if serial:
+            seen_serial.setdefault(serial, line)
+        if values.get("protocol") == Device.Protocol.GB26875 and isinstance(values.get("gb_address"), int):
+            pair = (values["gb_address"], values["gb_component"])
+            if pair in seen_gb:
+                fail(
+                    "gb_component",
+                    _("Same GB/T 26875.3 address and component as line %(line)d.") % {"line": seen_gb[pair]},
+                )
+            seen_gb.setdefault(pair, line)
+        planned.append(_Planned(line, values, _text(row.get("panel")), existing))
+    # Addresses taken by devices not in the file (or in the file under another serial).
+    if seen_gb:
+        addresses = {a for a, _c in seen_gb}
+        for other in Device.objects.filter(gb_address__in=addresses).only(
+            "serial", "gb_address", "gb_component"
+        ):
+            at_line = seen_gb.get((other.gb_address or 0, other.gb_component))
+            if at_line is not None and other.serial not in seen_serial:
+                errors.append(RowError(at_line, COLUMN_NAME["gb_component"],
+                                       _("Another device has this GB/T 26875.3 address and component.")))  # fmt: skip
+    # Panels: a panel of the same institution, registered in the scope or a row of this file.
+    by_serial = {p.values["serial"]: p for p in planned}
+    panel_serials = {p.panel_serial for p in planned if p.panel_serial and p.panel_serial not in by_serial}
+    registered = {d.serial: d for d in Device.objects.for_user(actor).filter(serial__in=panel_serials)}
+    for p in planned:
+        if not p.panel_serial:
+            continue
+        in_file = by_serial.get(p.panel_serial)
+        institution = p.values.get("institution")
+        if in_file is not None:
+            ok = (
+                in_file.values.get("type") == Device.Type.PANEL
+                and in_file.values.get("institution") == institution
+            )
+        else:
+            panel = registered.get(p.panel_serial)
+            ok = (
+                panel is not None
+                and panel.type == Device.Type.PANEL
+                and panel.institution_id == getattr(institution, "pk", None)
+            )
+            p.values["panel"] = panel if ok else None
+        if p.panel_serial == p.values["serial"] or not ok:
+            errors.append(RowError(p.line, COLUMN_NAME["panel"],
+                                   _("Choose a fire-alarm control panel of the same institution.")))  # fmt: skip
+    if errors:
+        position = {header: index for index, header in enumerate(COLUMN_NAME.values())}
+        raise ImportRefused(sorted(errors, key=lambda e: (e.line, position.get(e.column, -1))))
+    return planned
+
+
+@transaction.atomic
+def import_devices(
+    actor: Any, file: str | Path | bytes | IO[Any], filename: str = "devices.xlsx", *, request: Any = None
+) -> ImportResult:
+    """Register (or update, by serial) the file's devices: all of them, or nothing (ImportRefused)."""
+    _require(actor, IMPORT_PERMISSION)
+    _require(actor, ADD_PERMISSION)
+    planned = check_import(actor, read_rows(file, filename))
+    created = updated = 0
+    saved: dict[str, Device] = {}
+    befores: dict[str, dict[str, Any]] = {}
+    for p in planned:  # panels named by serial are linked in a second pass (they may come later)
+        values = dict(p.values)  # a panel that is a row of this file is linked below, once it is saved
+        if p.existing is None:
+            device = Device(region_path=values["institution"].region_path, **values)
+            created += 1
+        else:
+            device = Device.objects.select_for_update(of=("self",)).get(pk=p.existing.pk)
+            before = snapshot(device, AUDITED)
+            for name, value in values.items():
+                setattr(device, name, value)
+            device.region_path = device.institution.region_path
+            befores[device.serial] = before
+            updated += 1
+        _save(device)
+        saved[device.serial] = device
+    for p in planned:
+        if p.panel_serial and p.panel_serial in saved and p.values["panel"] is None:
+            device = saved[p.values["serial"]]
+            device.panel = saved[p.panel_serial]
+            Device.objects.filter(pk=device.pk).update(panel=device.panel)
+    for serial, old in befores.items():
+        device = saved[serial]
+        changes = diff(old, snapshot(device, AUDITED))
+        if changes:
+            record("device.change", user=actor, request=request, obj=device, changes=changes,
+                   detail=f"{device.name} ({device.serial}); import")  # fmt: skip
+    record("device.import", user=actor, request=request, object_type="firewatch.device",
+           detail=f"{Path(filename).name[:100]}: {created} created, {updated} updated")  # fmt: skip
+    return ImportResult(created=created, updated=updated)
