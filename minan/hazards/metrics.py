@@ -28,10 +28,8 @@ from typing import Any
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from minan.core import calendar
-from minan.core.errors import DomainError
+from minan.core import calendar, period
 from minan.duty.selectors import COUNTY_PATH_LENGTH, _county_of
 from minan.regions.models import Region
 
@@ -39,9 +37,6 @@ from .models import Hazard
 from .workflow import OPEN_STATES, overdue_q
 
 TOP_INSTITUTIONS = 20
-# Dates accepted for a period: outside these the local day boundaries cannot be computed safely.
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(2100, 12, 31)
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -126,30 +121,8 @@ def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def parse_period(params: Mapping[str, Any], today: dt.date) -> tuple[dt.date, dt.date]:
-    """The period of query parameters `from` and `to` (YYYY-MM-DD; either may be left out: the default
-    start or end). A malformed date, or a start after the end, raises DomainError naming the field."""
-    start, end = default_period(today)
-    for name in ("from", "to"):
-        raw = str(params.get(name) or "").strip()
-        if not raw:
-            continue
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            day = None
-        if day is None or len(raw) != 10 or not EARLIEST <= day <= LATEST:
-            raise DomainError(
-                _("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": raw[:20]},
-                code="invalid_date",
-                field=name,
-            )
-        if name == "from":
-            start = day
-        else:
-            end = day
-    if start > end:
-        raise DomainError(_("The start of the period is after its end."), code="invalid_period", field="from")
-    return start, end
+    """`from` and `to` (YYYY-MM-DD; either may be left out: the default start or end)."""
+    return period.parse_period(params, default_period(today))
 
 
 def _day_start(day: dt.date) -> dt.datetime:

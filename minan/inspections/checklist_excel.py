@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from minan.core.errors import NotPermitted
 from minan.core.export import Sheet, sheets_bytes
 from minan.hazards.models import Category
-from minan.institutions.excel import ImportRefused, RowError, read_upload, sheet_rows
+from minan.institutions.excel import ImportRefused, RowError, read_table
 
 from . import checklists
 from .models import ChecklistItem, ChecklistTemplate
@@ -246,25 +246,7 @@ def _decimal_cell(value: Any) -> Any:
 
 
 def _rows(file: Any, name: str) -> list[tuple[int, dict[str, Any]]]:
-    if Path(name).suffix.lower() != ".xlsx":
-        raise ImportRefused([RowError(0, "", _("Only .xlsx files can be imported."))])
-    data = read_upload(file)
-    mapping: dict[str, int] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in sheet_rows(data):
-        if not any(_text(c) for c in cells):
-            continue
-        if mapping is None:
-            mapping = _header_map(line, cells)
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise ImportRefused(
-                [RowError(0, "", _("The file has more than %(max)d data rows.") % {"max": MAX_ROWS})]
-            )
-        rows.append((line, {f: cells[i] if i < len(cells) else None for f, i in mapping.items()}))
-    if mapping is None or not rows:
-        raise ImportRefused([RowError(0, "", _("The file has no data rows."))])
-    return rows
+    return read_table(file, name, _header_map, MAX_ROWS)
 
 
 def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:

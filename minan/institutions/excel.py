@@ -460,6 +460,35 @@ def sheet_rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
         workbook.close()
 
 
+def read_table(
+    source: str | Path | bytes | IO[Any],
+    filename: str,
+    header_map: Callable[[int, Sequence[Any]], dict[str, int]],
+    max_rows: int,
+) -> list[tuple[int, dict[str, Any]]]:
+    """(line, {field: raw cell}) for every non-blank data row of an uploaded .xlsx's first sheet; the
+    first non-blank row is the header, which `header_map(line, cells)` turns into {field: column}
+    (raising ImportRefused for missing columns). ImportRefused for problems of the whole file."""
+    if Path(filename).suffix.lower() != ".xlsx":
+        raise ImportRefused([RowError(0, "", _("Only .xlsx files can be imported."))])
+    mapping: dict[str, int] | None = None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for line, cells in sheet_rows(read_upload(source)):
+        if not any(c is not None and str(c).strip() for c in cells):
+            continue
+        if mapping is None:
+            mapping = header_map(line, cells)
+            continue
+        if len(rows) >= max_rows:
+            raise ImportRefused(
+                [RowError(0, "", _("The file has more than %(max)d data rows.") % {"max": max_rows})]
+            )
+        rows.append((line, {f: cells[i] if i < len(cells) else None for f, i in mapping.items()}))
+    if mapping is None or not rows:
+        raise ImportRefused([RowError(0, "", _("The file has no data rows."))])
+    return rows
+
+
 def row_count_hint(data: bytes) -> int | None:
     """The number of data rows the first sheet claims (its dimension tag), without reading the rows;
     None when the file is unreadable or does not say. Only a hint: `parse_rows` counts for real."""
