@@ -58,7 +58,7 @@ def _plan(institution: Institution) -> list[dict[str, Any]]:
          "room": "消防控制室", "protocol": Device.Protocol.GB26875, "gb_address": address, "gb_component": "",
          "vendor": vendor, "heartbeat_seconds": 300, "grace_seconds": 120},
     ]  # fmt: skip
-    for n in range(1, 4 + seed % 5):  # 4–8 detectors behind the panel
+    for n in range(1, 5 + seed % 5):  # 4–8 detectors behind the panel
         floor = 1 + (n - 1) // 3
         rows.append({
             "type": Device.Type.HEAT if n % 4 == 0 else Device.Type.SMOKE,

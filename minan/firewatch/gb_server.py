@@ -239,7 +239,7 @@ class _Writer:
         loop = asyncio.get_running_loop()
         self.stats.batches += 1
         try:
-            results = await loop.run_in_executor(self.executor, self.recorder.record, items)
+            results = await loop.run_in_executor(self.executor, self.recorder.record_fresh, items)
         except Exception:
             self.stats.db_errors += 1
             log.exception(

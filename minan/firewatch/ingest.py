@@ -136,10 +136,15 @@ class Recorder:
     def forget(self) -> None:
         self._devices.clear()
 
+    def record_fresh(self, items: list[Incoming]) -> list[Result]:
+        """`record` for a long-running loop outside any request: first drop a database connection that
+        broke or outlived CONN_MAX_AGE (a web request gets that from Django; a loop does not)."""
+        close_old_connections()
+        return self.record(items)
+
     def record(self, items: list[Incoming], *, now: dt.datetime | None = None) -> list[Result]:
         """Record a batch; results in the same order. Raises only on a database failure (nothing was
         committed then, and nothing must be acknowledged)."""
-        close_old_connections()
         self._lookup({i.key for i in items})
         results: list[Result] = [Result() for _ in items]
         known: list[tuple[int, Device, SignalIn]] = []

@@ -188,7 +188,7 @@ class MqttAdapter:
             except BadSignal as exc:
                 self.stats.rejected += 1
                 log.warning("MQTT message on %s refused (%s: %s)", message.topic, exc.field, exc)
-        results = self.recorder.record(items) if items else []
+        results = self.recorder.record_fresh(items) if items else []
         for result, index in zip(results, positions, strict=True):
             if result.error:
                 self.stats.rejected += 1
