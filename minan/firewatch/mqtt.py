@@ -6,10 +6,11 @@ QoS 1 (docs/firewatch.md gives the payload). The adapter:
   `SESSION_EXPIRY`), so messages published while it is down are queued by the broker;
 - subscribes through the shared subscription `$share/<MINAN_MQTT_SHARE_GROUP>/…` so several ingest
   processes split the load (empty group: a plain subscription);
-- acknowledges manually: paho's network thread only queues messages; this thread records a batch in one
-  transaction and only then sends the PUBACKs. A process killed before the commit has acknowledged
-  nothing, and the broker delivers those messages again on the next connection. Signals carry a
-  `message_id`, so a message delivered twice is recorded once.
+- acknowledges manually, a batch's PUBACKs only after the batch is committed. A process killed before
+  the commit has acknowledged nothing, and the broker delivers those messages again on the next
+  connection. Signals carry a `message_id`, so a message delivered twice is recorded once.
+- `PipelinedMqttAdapter` (the default of `minan ingest`) records in a child process while it receives
+  the next batch; `MqttAdapter` records in its own thread, taking turns with receiving.
 - a payload that can never be recorded (not JSON, not a signal, unknown device) is logged and
   acknowledged: redelivering it would not help.
 """
@@ -220,3 +221,147 @@ class MqttAdapter:
                         return 0  # not acknowledged: the broker delivers it again to the next session
                     self.pump(min(left, 0.5))  # keeps the connection alive (more messages may queue up)
                 delay = min(delay * 2, 10.0)
+
+
+# --- receiving and recording in two processes ---------------------------------------------------------------
+
+
+def _record_forever(conn: Any) -> None:
+    """The recording process: batches of (topic, payload) in, one error code per message out ("" when
+    recorded; None for the batch when the database failed and nothing was committed). Parsing happens
+    here too, so the receiving process does little more than paho's own work."""
+    recorder = Recorder()
+    while True:
+        try:
+            messages = conn.recv()
+        except (EOFError, OSError):  # the receiving process is gone
+            return
+        errors = [""] * len(messages)
+        items: list[Incoming] = []
+        positions: list[int] = []
+        for index, (topic, payload) in enumerate(messages):
+            try:
+                items.append(to_incoming(topic, payload))
+                positions.append(index)
+            except BadSignal as exc:
+                errors[index] = f"refused:{exc.field}"
+                log.warning("MQTT message on %s refused (%s: %s)", topic, exc.field, exc)
+        try:
+            for result, index in zip(recorder.record_fresh(items) if items else [], positions, strict=True):
+                errors[index] = result.error
+            answer: list[str] | None = errors
+        except Exception:  # the database failed: nothing was committed
+            log.exception("recording an MQTT batch failed")
+            recorder.forget()
+            answer = None
+        conn.send(answer)
+
+
+class RecorderProcess:
+    """`Recorder.record` in a child process (fork), fed through a pipe, answering in order."""
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()  # the child opens its own
+        context = multiprocessing.get_context("fork")
+        self.conn, child = context.Pipe()
+        self.proc = context.Process(
+            target=_record_forever, args=(child,), name="minan-ingest-recorder", daemon=True
+        )
+        self.proc.start()
+        child.close()
+
+    def restart(self) -> None:
+        self.conn.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.start()
+
+
+class PipelinedMqttAdapter(MqttAdapter):
+    """Receives and acknowledges here; records in a `RecorderProcess` (issue 8's throughput target).
+
+    In one process, receiving (paho parses every MQTT 5 packet in Python) and recording take turns on
+    the one GIL. Here the child records batch k while this process receives batch k+1; a batch's
+    PUBACKs go out only when the child reports its commit, so a kill -9 of either process loses nothing.
+    Batches are answered in order; a batch the database refused is sent again after a pause."""
+
+    MAX_PENDING = 2
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recorder_process = RecorderProcess()
+        self.pending: list[tuple[list[mqtt.MQTTMessage], list[tuple[str, bytes]]]] = []
+        self._resend_at = 0.0
+        self._delay = 0.5
+
+    def _send(self, entry: tuple[list[mqtt.MQTTMessage], list[tuple[str, bytes]]]) -> None:
+        self.pending.append(entry)
+        try:
+            self.recorder_process.conn.send(entry[1])
+        except (BrokenPipeError, OSError):
+            self._revive()
+
+    def _revive(self) -> None:
+        """The child died: start another and send it everything not yet answered, in order."""
+        log.error("the recording process died; starting another")
+        self.recorder_process.restart()
+        for _batch, messages in self.pending:
+            self.recorder_process.conn.send(messages)
+
+    def _collect(self, block: bool) -> None:
+        """Acknowledge every batch the child has committed (waiting for the oldest if `block`)."""
+        conn = self.recorder_process.conn
+        while self.pending:
+            try:
+                if not block and not conn.poll():
+                    return
+                answer = conn.recv()
+            except (EOFError, OSError):
+                self._revive()
+                return
+            block = False
+            batch, messages = self.pending.pop(0)
+            if answer is None:  # not committed: try it again later, nothing acknowledged
+                self.pending.append((batch, messages))
+                if self.stopping.wait(self._delay):
+                    return
+                self._delay = min(self._delay * 2, 10.0)
+                conn.send(messages)
+                continue
+            self._delay = 0.5
+            for error, message in zip(answer, batch, strict=True):
+                if error:
+                    self.stats.rejected += 1
+                    log.info("MQTT signal on %s not recorded: %s", message.topic, error)
+                else:
+                    self.stats.recorded += 1
+            for message in batch:
+                if message.qos > 0:
+                    self.client.ack(message.mid, message.qos)
+            self.stats.received += len(batch)
+            self.stats.batches += 1
+
+    def pump(self, timeout: float) -> None:
+        super().pump(timeout)
+        if self.pending:
+            self._collect(block=False)
+
+    def run_once(self, timeout: float = 0.5) -> int:
+        batch = self._batch(timeout)
+        if batch:
+            self._send((batch, [(m.topic, bytes(m.payload)) for m in batch]))
+        self._collect(block=len(self.pending) >= self.MAX_PENDING)
+        return len(batch)
+
+    def stop(self) -> None:
+        super().stop()
+        self.recorder_process.conn.close()
+        self.recorder_process.proc.join(5)

@@ -39,6 +39,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--gb-listen", default=settings.GB26875_LISTEN, help="host:port for GB/T 26875.3."
         )
+        parser.add_argument("--inline-recording", action="store_true",
+                            help="Record MQTT signals in this process instead of a recording child process.")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s")
@@ -55,10 +57,11 @@ class Command(BaseCommand):
         threads: list[threading.Thread] = []
         adapter = None
         if settings.MQTT_URL and not options["no_mqtt"]:
-            from minan.firewatch.mqtt import MqttAdapter
+            from minan.firewatch.mqtt import MqttAdapter, PipelinedMqttAdapter
 
+            kind = MqttAdapter if options["inline_recording"] else PipelinedMqttAdapter
             try:
-                adapter = MqttAdapter(settings.MQTT_URL, client_id=options["client_id"],
+                adapter = kind(settings.MQTT_URL, client_id=options["client_id"],
                                       share_group=settings.MQTT_SHARE_GROUP)  # fmt: skip
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
