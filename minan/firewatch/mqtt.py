@@ -80,6 +80,22 @@ def to_incoming(topic: str, payload: bytes) -> Incoming:
     return Incoming(DeviceKey(serial=serial), parse_signal(data))
 
 
+def parse_all(messages: list[tuple[str, bytes]]) -> tuple[list[Incoming], list[int], list[str]]:
+    """The signals of (topic, payload) pairs, their positions, and per message "" or why it was refused
+    (logged)."""
+    items: list[Incoming] = []
+    positions: list[int] = []
+    errors = [""] * len(messages)
+    for index, (topic, payload) in enumerate(messages):
+        try:
+            items.append(to_incoming(topic, payload))
+            positions.append(index)
+        except BadSignal as exc:
+            errors[index] = f"refused:{exc.field}"
+            log.warning("MQTT message on %s refused (%s: %s)", topic, exc.field, exc)
+    return items, positions, errors
+
+
 @dataclass
 class Stats:
     received: int = 0
@@ -180,15 +196,8 @@ class MqttAdapter:
 
     def process(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Record a batch, then acknowledge it. Raises if the database failed (nothing acknowledged)."""
-        items: list[Incoming] = []
-        positions: list[int] = []
-        for index, message in enumerate(batch):
-            try:
-                items.append(to_incoming(message.topic, bytes(message.payload)))
-                positions.append(index)
-            except BadSignal as exc:
-                self.stats.rejected += 1
-                log.warning("MQTT message on %s refused (%s: %s)", message.topic, exc.field, exc)
+        items, positions, errors = parse_all([(m.topic, bytes(m.payload)) for m in batch])
+        self.stats.rejected += sum(1 for e in errors if e)
         results = self.recorder.record_fresh(items) if items else []
         for result, index in zip(results, positions, strict=True):
             if result.error:
@@ -236,16 +245,7 @@ def _record_forever(conn: Any) -> None:
             messages = conn.recv()
         except (EOFError, OSError):  # the receiving process is gone
             return
-        errors = [""] * len(messages)
-        items: list[Incoming] = []
-        positions: list[int] = []
-        for index, (topic, payload) in enumerate(messages):
-            try:
-                items.append(to_incoming(topic, payload))
-                positions.append(index)
-            except BadSignal as exc:
-                errors[index] = f"refused:{exc.field}"
-                log.warning("MQTT message on %s refused (%s: %s)", topic, exc.field, exc)
+        items, positions, errors = parse_all(messages)
         try:
             for result, index in zip(recorder.record_fresh(items) if items else [], positions, strict=True):
                 errors[index] = result.error
