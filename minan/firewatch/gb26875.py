@@ -1266,6 +1266,22 @@ def heartbeat_frame(serial: int, source: int, destination: int, now: datetime) -
     return Frame(serial, 1, 1, now, source, destination, Command.SEND, b"")
 
 
+def _timed_upload(
+    serial: int,
+    source: int,
+    destination: int,
+    now: datetime,
+    type_code: int,
+    body: bytes,
+    at: datetime | None,
+) -> Frame:
+    """An upload of one information object followed by its time tag (the event time, default `now`)."""
+    return upload_frame(
+        serial=serial, source=source, destination=destination, now=now, type_code=type_code,
+        objects=[body + encode_time(at or now)],
+    )  # fmt: skip
+
+
 def system_status_frame(
     serial: int,
     source: int,
@@ -1279,14 +1295,7 @@ def system_status_frame(
 ) -> Frame:
     """Type 1: one system's status (flags named as in :data:`SYSTEM_STATUS_BITS`)."""
     body = bytes((system_type, system_address)) + flag_bits(flags, SYSTEM_STATUS_BITS).to_bytes(2, "little")
-    return upload_frame(
-        serial=serial,
-        source=source,
-        destination=destination,
-        now=now,
-        type_code=1,
-        objects=[body + encode_time(at or now)],
-    )
+    return _timed_upload(serial, source, destination, now, 1, body, at)
 
 
 def component_status_frame(
@@ -1310,14 +1319,7 @@ def component_status_frame(
         + flag_bits(flags, COMPONENT_STATUS_BITS).to_bytes(2, "little")
         + encode_text(description)
     )
-    return upload_frame(
-        serial=serial,
-        source=source,
-        destination=destination,
-        now=now,
-        type_code=2,
-        objects=[body + encode_time(at or now)],
-    )
+    return _timed_upload(serial, source, destination, now, 2, body, at)
 
 
 def analog_frame(
@@ -1341,14 +1343,7 @@ def analog_frame(
         + bytes((analog_type,))
         + raw_value.to_bytes(2, "little", signed=True)
     )
-    return upload_frame(
-        serial=serial,
-        source=source,
-        destination=destination,
-        now=now,
-        type_code=3,
-        objects=[body + encode_time(at or now)],
-    )
+    return _timed_upload(serial, source, destination, now, 3, body, at)
 
 
 def device_status_frame(
@@ -1362,14 +1357,7 @@ def device_status_frame(
 ) -> Frame:
     """Type 21: the transmission device's own status (:data:`DEVICE_STATUS_BITS`)."""
     body = bytes((flag_bits(flags, DEVICE_STATUS_BITS),))
-    return upload_frame(
-        serial=serial,
-        source=source,
-        destination=destination,
-        now=now,
-        type_code=21,
-        objects=[body + encode_time(at or now)],
-    )
+    return _timed_upload(serial, source, destination, now, 21, body, at)
 
 
 def device_operation_frame(
@@ -1384,11 +1372,4 @@ def device_operation_frame(
 ) -> Frame:
     """Type 24: an operation on the transmission device, e.g. ``{"duty_check_answer"}`` (查岗应答)."""
     body = bytes((flag_bits(flags, DEVICE_OPERATION_BITS), operator))
-    return upload_frame(
-        serial=serial,
-        source=source,
-        destination=destination,
-        now=now,
-        type_code=24,
-        objects=[body + encode_time(at or now)],
-    )
+    return _timed_upload(serial, source, destination, now, 24, body, at)
