@@ -236,12 +236,15 @@ def alarm_label(kind: str) -> str:
     return str(label) if label is not None else kind
 
 
-def _advance(alarms: list[Alarm], now: dt.datetime) -> int:
+def _advance(
+    alarms: list[Alarm], now: dt.datetime, rows: dict[tuple[int | None, str], dict[str, Any]] | None = None
+) -> int:
     """Send every step of these (locked, unacknowledged, open) alarms that is due by `now`, and set
     when the next one is due. Returns the messages sent."""
     from minan.notify.services import notify_many
 
-    rows = chains_for({a.institution_id for a in alarms})
+    if rows is None:
+        rows = chains_for({a.institution_id for a in alarms})
     codes: dict[int, set[str]] = {}
     reached: dict[int, int] = {}
     for alarm in alarms:
@@ -284,7 +287,7 @@ def start(alarms: list[Alarm], now: dt.datetime) -> int:
         alarm.next_escalation_at = now + dt.timedelta(
             minutes=chain_of(alarm, rows)["steps"][0]["wait_minutes"]
         )
-    return _advance(alarms, now)
+    return _advance(alarms, now, rows)
 
 
 SWEEP_CHUNK = 200
