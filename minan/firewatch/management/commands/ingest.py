@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 log = logging.getLogger("minan.ingest")
 
@@ -40,7 +40,9 @@ class Command(BaseCommand):
             "--gb-listen", default=settings.GB26875_LISTEN, help="host:port for GB/T 26875.3."
         )
         parser.add_argument("--inline-recording", action="store_true",
-                            help="Record MQTT signals in this process instead of a recording child process.")  # fmt: skip
+                            help="Record MQTT signals in this process instead of recording child processes.")  # fmt: skip
+        parser.add_argument("--recorders", type=int, default=None,
+                            help="Recording child processes for MQTT (default: 2 on PostgreSQL, 1 on SQLite).")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s")
@@ -59,12 +61,24 @@ class Command(BaseCommand):
         if settings.MQTT_URL and not options["no_mqtt"]:
             from minan.firewatch.mqtt import MqttAdapter, PipelinedMqttAdapter
 
-            kind = MqttAdapter if options["inline_recording"] else PipelinedMqttAdapter
+            recorders = options["recorders"]
+            if recorders is None:  # SQLite takes one writer at a time: more would only wait for each other
+                recorders = 1 if connection.vendor == "sqlite" else 2
+            if not 1 <= recorders <= 16:
+                raise CommandError("--recorders must be between 1 and 16")
             try:
-                adapter = kind(settings.MQTT_URL, client_id=options["client_id"],
-                                      share_group=settings.MQTT_SHARE_GROUP)  # fmt: skip
+                if options["inline_recording"]:
+                    adapter = MqttAdapter(settings.MQTT_URL, client_id=options["client_id"],
+                                          share_group=settings.MQTT_SHARE_GROUP)  # fmt: skip
+                else:
+                    adapter = PipelinedMqttAdapter(settings.MQTT_URL, client_id=options["client_id"],
+                                                   share_group=settings.MQTT_SHARE_GROUP, recorders=recorders)  # fmt: skip
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
+            log.info(
+                "MQTT: %s",
+                "recording inline" if options["inline_recording"] else f"{recorders} recording processes",
+            )
             threads.append(
                 threading.Thread(target=self._mqtt_loop, args=(adapter, stop), name="mqtt", daemon=True)
             )
