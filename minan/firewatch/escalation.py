@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -100,8 +101,8 @@ def validate_steps(steps: Any, repeat_minutes: Any) -> tuple[list[dict[str, Any]
 def chains_for(institution_ids: set[int]) -> dict[tuple[int | None, str], dict[str, Any]]:
     """The chain rows that apply to these institutions, keyed (institution or None, kind)."""
     rows = EscalationChain.objects.filter(
-        institution_id__in=institution_ids
-    ) | EscalationChain.objects.filter(institution__isnull=True)
+        Q(institution_id__in=institution_ids) | Q(institution_id__isnull=True)
+    )
     return {(c.institution_id, c.kind): {"steps": c.steps, "repeat_minutes": c.repeat_minutes} for c in rows}
 
 
@@ -260,7 +261,12 @@ def _advance(
             codes[alarm.pk] = wanted
             reached[alarm.pk] = step
         alarm.escalation_step, alarm.next_escalation_at = step, due
-    Alarm.objects.bulk_update(alarms, ["escalation_step", "next_escalation_at"])
+    # Alarms raised together share their next step: one plain UPDATE per (step, due), not bulk_update's CASE.
+    groups: dict[tuple[int, dt.datetime | None], list[int]] = {}
+    for alarm in alarms:
+        groups.setdefault((alarm.escalation_step, alarm.next_escalation_at), []).append(alarm.pk)
+    for (step, due), ids in groups.items():
+        Alarm.objects.filter(pk__in=ids).update(escalation_step=step, next_escalation_at=due)
     if not reached:
         return 0
     people = recipients([a for a in alarms if a.pk in reached], codes)

@@ -121,11 +121,11 @@ class Recorder:
         serials = {k.serial for k in missing if k.serial}
         found: dict[DeviceKey, Device] = {}
         if serials:
-            for device in Device.objects.filter(serial__in=serials):
+            for device in Device.objects.filter(serial__in=serials).select_related("institution"):
                 found[DeviceKey(serial=device.serial)] = device
         addresses = {k.gb_address for k in missing if k.gb_address is not None}
         if addresses:
-            for device in Device.objects.filter(gb_address__in=addresses):
+            for device in Device.objects.filter(gb_address__in=addresses).select_related("institution"):
                 found[DeviceKey(gb_address=device.gb_address, gb_component=device.gb_component)] = device
         for key in missing:
             device = found.get(key)

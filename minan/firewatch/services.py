@@ -192,6 +192,8 @@ def raise_alarm(
         except IntegrityError:  # another signal of this device opened it meanwhile: count a repeat
             continue
         AlarmEvent.objects.create(alarm=alarm, action="raised", data=detail or {})
+        if Device.institution.is_cached(device):  # the ingest reads devices with their institution
+            alarm.institution = device.institution
         return alarm, True
     raise RuntimeError("could not raise or repeat the alarm")  # pragma: no cover (three races in a row)
 
@@ -233,13 +235,28 @@ def _plain(device: Device, signal: SignalIn) -> bool:
     return signal.type == "event" or (signal.type == "reading" and signal.code not in device.thresholds)
 
 
+@dataclass
+class _Row:
+    """A signal of the batch to store, and what its rules need afterwards."""
+
+    outcome: Outcome
+    device: Device
+    signal: SignalIn
+    at: dt.datetime
+    in_maintenance: bool
+    breach: bool = False
+    number: Decimal | None = None
+
+
 @transaction.atomic
 def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | None = None) -> list[Outcome]:
     """Record a batch of signals in one transaction (the ingest adapters' unit of work).
 
-    Liveness is moved once per device, plain readings and events are inserted in one statement, the
-    rest goes through the per-signal rules in order; newly raised alarms start their escalation chain in
-    this transaction, so their first messages are enqueued exactly when the alarms are committed."""
+    Liveness is moved once per device; every signal but heartbeats is inserted in one statement (a
+    message id already stored, or repeated in the batch, is a duplicate and nothing more happens with
+    it); then the rules of the stored alarms, faults, restores and threshold readings run in order.
+    Newly raised alarms start their escalation chain in this transaction, so their first messages are
+    enqueued exactly when the alarms are committed."""
     from . import escalation
 
     now = now or timezone.now()
@@ -253,116 +270,88 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
     distinct = list({device.pk: device for device, _signal in items}.values())
     back = _touch_many(distinct, now)
     came_online = {device.pk: device.pk in back for device in distinct}
-    wanted_ids = [
-        s.message_id for d, s in items if s.message_id and s.type != "heartbeat" and not _plain(d, s)
-    ]
-    seen = (
-        set(Signal.objects.filter(message_id__in=wanted_ids).values_list("message_id", flat=True))
-        if wanted_ids
-        else set()
-    )
     outcomes: list[Outcome] = []
-    plain: list[tuple[Outcome, Device, SignalIn]] = []
-    raised: list[Alarm] = []
+    rows: list[_Row] = []
+    in_batch: set[str] = set()
     for device, signal in items:
         outcome = Outcome(came_online=came_online.pop(device.pk, False))
         outcomes.append(outcome)
         if signal.type == "heartbeat":
             continue
-        if signal.message_id and signal.message_id in seen:
-            outcome.duplicate = True
-            continue
         if signal.message_id:
-            seen.add(signal.message_id)
-        if _plain(device, signal):
-            plain.append((outcome, device, signal))
-            continue
-        _record_one(device, signal, now, outcome)
-        if outcome.raised and outcome.alarm is not None:
-            raised.append(outcome.alarm)
-    if plain:
-        _insert_plain(plain, now)
+            if signal.message_id in in_batch:
+                outcome.duplicate = True
+                continue
+            in_batch.add(signal.message_id)
+        at = signal.at or now
+        row = _Row(outcome, device, signal, at, in_maintenance(device, at))
+        if signal.type == "reading" and not _plain(device, signal):
+            row.number = _number(signal.value)
+            rule = device.thresholds[signal.code]
+            row.breach = bool(rule and row.number is not None and _outside(rule, row.number))
+        rows.append(row)
+    if rows:
+        _insert(rows, now)
+    raised: list[Alarm] = []
+    for row in rows:
+        if row.outcome.stored and not row.in_maintenance and not _plain(row.device, row.signal):
+            _apply_rules(row, now)
+            if row.outcome.raised and row.outcome.alarm is not None:
+                raised.append(row.outcome.alarm)
     escalation.start(raised, now)
     return outcomes
 
 
-_PLAIN_COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "message_id", "in_maintenance",
-                  "out_of_range")  # fmt: skip
+_COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "message_id", "in_maintenance",
+            "out_of_range")  # fmt: skip
 
 
-def _insert_plain(plain: list[tuple[Outcome, Device, SignalIn]], now: dt.datetime) -> None:
-    """Store plain signals in one statement (the bulk of ingest: readings). A message id already stored
-    is skipped by the unique index (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL
-    rather than bulk_create: it also tells which rows were inserted, and skips building model objects."""
+def _insert(rows: list[_Row], now: dt.datetime) -> None:
+    """Store the signals in one statement. A message id already stored is skipped by the unique index
+    (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL rather than bulk_create: it also
+    tells which rows were inserted, and skips building model objects (readings are the bulk of ingest)."""
     ops = connection.ops
     received = ops.adapt_datetimefield_value(now)
-    rows: list[tuple[Any, ...]] = []
-    for _outcome, device, signal in plain:
-        at = signal.at or now
-        rows.append((
-            device.pk, signal.type, signal.code[:40], str(signal.value)[:100], signal.unit[:20],
-            ops.adapt_datetimefield_value(at), received, signal.message_id or None, in_maintenance(device, at), False,
-        ))  # fmt: skip
+    values = [
+        (r.device.pk, r.signal.type, r.signal.code[:40], str(r.signal.value)[:100], r.signal.unit[:20],
+         ops.adapt_datetimefield_value(r.at), received, r.signal.message_id or None, r.in_maintenance, r.breach)
+        for r in rows
+    ]  # fmt: skip
     table = connection.ops.quote_name(Signal._meta.db_table)
-    columns = ", ".join(_PLAIN_COLUMNS)
+    columns = ", ".join(_COLUMNS)
     if connection.vendor == "postgresql":
         import psycopg
 
-        # One parameter per column (arrays), bound on the server: Django's cursor binds on the client,
-        # which spells every value out in the SQL text for the server to parse again.
+        # One parameter per column (arrays), bound on the server in binary (%b): Django's cursor binds on
+        # the client, which spells every value out in the SQL text for the server to parse again, and
+        # psycopg escapes text arrays element by element in Python.
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%s::bigint[], %s::varchar[], "  # noqa: S608
-                "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::varchar[], "
-                "%s::boolean[], %s::boolean[]) ON CONFLICT DO NOTHING RETURNING message_id",
-                [list(column) for column in zip(*rows, strict=True)],
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%b::bigint[], %b::varchar[], "  # noqa: S608
+                "%b::varchar[], %b::varchar[], %b::varchar[], %b::timestamptz[], %b::timestamptz[], %b::varchar[], "
+                "%b::boolean[], %b::boolean[]) ON CONFLICT DO NOTHING RETURNING message_id",
+                [list(column) for column in zip(*values, strict=True)],
             )
             inserted = [message_id for (message_id,) in cursor.fetchall()]
     else:
-        row = "(" + ", ".join(["%s"] * len(_PLAIN_COLUMNS)) + ")"
+        row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} "  # noqa: S608
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(values))} "  # noqa: S608
                 "ON CONFLICT DO NOTHING RETURNING message_id",
-                [value for r in rows for value in r],
+                [value for v in values for value in v],
             )
             inserted = [message_id for (message_id,) in cursor.fetchall()]
     stored = set(inserted)
-    anonymous = sum(1 for m in inserted if m is None)
-    for outcome, _device, signal in plain:
-        if signal.message_id:
-            outcome.stored = signal.message_id in stored
-        else:
-            outcome.stored = anonymous > 0
-            anonymous -= 1
-        outcome.duplicate = not outcome.stored
+    for r in rows:  # rows without a message id cannot conflict: all of them are stored
+        r.outcome.stored = r.signal.message_id in stored if r.signal.message_id else True
+        r.outcome.duplicate = not r.outcome.stored
 
 
-def _signal_row(device: Device, signal: SignalIn, now: dt.datetime, *, breach: bool) -> Signal:
-    at = signal.at or now
-    return Signal(
-        device=device, type=signal.type, code=signal.code[:40], value=str(signal.value)[:100],
-        unit=signal.unit[:20], at=at, message_id=signal.message_id or None,
-        in_maintenance=in_maintenance(device, at), out_of_range=breach,
-    )  # fmt: skip
-
-
-def _record_one(device: Device, signal: SignalIn, now: dt.datetime, outcome: Outcome) -> None:
-    at = signal.at or now
-    number = _number(signal.value) if signal.type == "reading" else None
-    rule = device.thresholds.get(signal.code) if signal.type == "reading" else None
-    breach = bool(rule and number is not None and _outside(rule, number))
-    row = _signal_row(device, signal, now, breach=breach)
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
-        outcome.duplicate = True
-        return
-    outcome.stored = True
-    if row.in_maintenance:
-        return
+def _apply_rules(row: _Row, now: dt.datetime) -> None:
+    """What a stored alarm, fault, restore or threshold reading does (not in a maintenance window)."""
+    device, signal, outcome, at = row.device, row.signal, row.outcome, row.at
     if signal.type == "alarm":
         outcome.alarm, outcome.raised = raise_alarm(device, signal.code or "alarm", at, signal.extra or None)
     elif signal.type == "fault":
@@ -374,13 +363,17 @@ def _record_one(device: Device, signal: SignalIn, now: dt.datetime, outcome: Out
         reset = signal.code in {"", "reset"}
         outcome.cleared = _clear(device, None if reset else [signal.code], now,
                                  components=reset and device.type == Device.Type.PANEL)  # fmt: skip
-    elif signal.type == "reading" and rule is not None and number is not None:
+    elif signal.type == "reading" and row.number is not None:
         kind = f"threshold:{signal.code}"
-        if breach:
+        rule = device.thresholds[signal.code]
+        if row.breach:
             since = _breach_since(device, signal.code, at)
             if (at - since).total_seconds() >= float(rule.get("for_seconds", 0)):
                 outcome.alarm, outcome.raised = raise_alarm(
-                    device, kind, at, {"value": str(number), "unit": signal.unit, "since": since.isoformat()}
+                    device,
+                    kind,
+                    at,
+                    {"value": str(row.number), "unit": signal.unit, "since": since.isoformat()},
                 )
         else:
             outcome.cleared = _clear(device, [kind], now)

@@ -139,3 +139,37 @@ def test_a_batch_is_recorded_in_few_queries_and_resent_messages_are_duplicates(
     assert [(o.stored, o.duplicate) for o in again] == [(False, True)] * 3 + [(True, False)]
     assert Signal.objects.count() == 102
     assert Signal.objects.get(message_id="t7").value == "27"
+
+
+def test_an_alarm_sent_twice_in_one_batch_or_again_later_is_raised_once(smoke: Device, panel: Device) -> None:
+    from minan.firewatch.services import record_signals
+
+    fire = SignalIn("alarm", "fire", message_id="f-1")
+    first, repeated = record_signals([(smoke, fire), (smoke, SignalIn("alarm", "fire", message_id="f-1"))],
+                                     now=sec(0))  # fmt: skip
+    assert (first.stored, first.raised, repeated.stored, repeated.duplicate) == (True, True, False, True)
+    later = record_signals([(fresh(smoke), SignalIn("alarm", "fire", message_id="f-1"))], now=sec(9))[0]
+    assert (later.stored, later.duplicate, later.alarm) == (False, True, None)
+    alarm = Alarm.objects.get(device=smoke, kind="fire")
+    assert alarm.count == 1
+    assert Signal.objects.filter(message_id="f-1").count() == 1
+    assert list(AlarmEvent.objects.filter(alarm=alarm).values_list("action", flat=True).order_by("pk")) == [
+        "raised",
+        "escalated",
+    ]
+
+
+def test_a_fire_alarm_amid_readings_costs_a_bounded_number_of_queries(smoke: Device, panel: Device) -> None:
+    from minan.firewatch.services import record_signals
+
+    device = Device.objects.select_related("institution").get(pk=smoke.pk)  # as the ingest reads it
+    batch = [(device, SignalIn("reading", "temperature", "21", message_id=f"r{n}")) for n in range(50)]
+    batch.insert(25, (device, SignalIn("alarm", "fire", message_id="fire-1")))
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = record_signals(batch, now=sec(0))
+    assert sum(o.stored for o in outcomes) == 51 and outcomes[25].raised
+    # The transaction, liveness, one INSERT for all 51 signals, the alarm (look-up, savepoint, insert,
+    # event), its chain and first step, the notification's settings: none per reading, none for the
+    # institution (read with the device).
+    assert len(queries) <= 16, [q["sql"][:90] for q in queries]
+    assert not [q for q in queries if 'FROM "institutions_institution"' in q["sql"]]
