@@ -102,7 +102,9 @@ class Signal(models.Model):
         READING = "reading", _("reading")
         EVENT = "event", _("event")
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="signals")
+    # No index of its own: the (device, at) index below serves every look-up by device, and each index
+    # is written on every insert (readings are most of the rows).
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="signals", db_index=False)
     type = models.CharField(max_length=10, choices=Type.choices)
     code = models.CharField(max_length=40)
     value = models.CharField(max_length=100, blank=True)

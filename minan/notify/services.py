@@ -189,8 +189,9 @@ def notify_many(messages: Sequence[Message]) -> list[Notification]:
     for user in people.values():
         user._role_codes = frozenset(g.role for g in user.role_grants.all())
     role_defaults = {(d.role, d.event): d.media for d in RoleDefault.objects.all()}
-    gateway = sms_channel()
-    subscribed = [c for c in Channel.objects.filter(active=True).exclude(kind=Channel.Kind.SMS) if c.events]
+    active = list(Channel.objects.filter(active=True).order_by("pk"))  # one query for both
+    gateway = next((c for c in active if c.kind == Channel.Kind.SMS), None)  # as sms_channel()
+    subscribed = [c for c in active if c.kind != Channel.Kind.SMS and c.events]
     notes: list[Notification] = []
     planned: list[tuple[int, Delivery]] = []  # (index of the notification, delivery)
     group_deliveries: list[Delivery] = []

@@ -171,5 +171,5 @@ def test_a_fire_alarm_amid_readings_costs_a_bounded_number_of_queries(smoke: Dev
     # The transaction, liveness, one INSERT for all 51 signals, the alarm (look-up, savepoint, insert,
     # event), its chain and first step, the notification's settings: none per reading, none for the
     # institution (read with the device).
-    assert len(queries) <= 16, [q["sql"][:90] for q in queries]
+    assert len(queries) <= 15, [q["sql"][:90] for q in queries]
     assert not [q for q in queries if 'FROM "institutions_institution"' in q["sql"]]
