@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .models import Device
-from .services import SIGNAL_TYPES, Outcome, SignalIn, record_signals
+from .services import SIGNAL_TYPES, Outcome, SignalIn, can_alarm, record_signals
 
 log = logging.getLogger("minan.ingest")
 
@@ -136,15 +136,24 @@ class Recorder:
     def forget(self) -> None:
         self._devices.clear()
 
-    def record_fresh(self, items: list[Incoming]) -> list[Result]:
+    def record_fresh(self, items: list[Incoming], *, urgent_first: bool = False) -> list[Result]:
         """`record` for a long-running loop outside any request: first drop a database connection that
         broke or outlived CONN_MAX_AGE (a web request gets that from Django; a loop does not)."""
         close_old_connections()
-        return self.record(items)
+        return self.record(items, urgent_first=urgent_first)
 
-    def record(self, items: list[Incoming], *, now: dt.datetime | None = None) -> list[Result]:
-        """Record a batch; results in the same order. Raises only on a database failure (nothing was
-        committed then, and nothing must be acknowledged)."""
+    def record(
+        self, items: list[Incoming], *, now: dt.datetime | None = None, urgent_first: bool = False
+    ) -> list[Result]:
+        """Record a batch; results in the same order. Raises only on a database failure (nothing must be
+        acknowledged then).
+
+        `urgent_first`: the signals that can raise or clear an alarm (alarms, faults, restores, readings
+        with a threshold) are committed in a transaction of their own before the rest (heartbeats,
+        plain readings, events), so a fire alarm waits for a few rows, not for a batch of thousands of
+        readings. Each device's urgent signals keep their order. If the second transaction fails, the
+        first stays committed; the batch is delivered again and the message ids make the first part's
+        signals duplicates."""
         self._lookup({i.key for i in items})
         results: list[Result] = [Result() for _ in items]
         known: list[tuple[int, Device, SignalIn]] = []
@@ -156,9 +165,14 @@ class Recorder:
                 results[index].error = "inactive"
             else:
                 known.append((index, device, item.signal))
-        if known:
-            outcomes = record_signals([(d, s) for _i, d, s in known], now=now)
-            for (index, _d, _s), outcome in zip(known, outcomes, strict=True):
+        groups = [known] if known else []
+        if urgent_first and known:
+            urgent = [k for k in known if can_alarm(k[1], k[2])]
+            if urgent and len(urgent) < len(known):
+                groups = [urgent, [k for k in known if not can_alarm(k[1], k[2])]]
+        for group in groups:
+            outcomes = record_signals([(d, s) for _i, d, s in group], now=now)
+            for (index, _d, _s), outcome in zip(group, outcomes, strict=True):
                 results[index].outcome = outcome
         return results
 

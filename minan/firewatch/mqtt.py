@@ -334,8 +334,9 @@ class MqttAdapter:
 
 def _record_forever(conn: Any) -> None:
     """The recording process: batches of (topic, payload) in, one error code per message out ("" when
-    recorded; None for the batch when the database failed and nothing was committed). Parsing happens
-    here too, so the receiving process does little more than paho's own work."""
+    recorded; None for the batch when the database failed: it is sent again). Parsing happens here
+    too, so the receiving process does little more than paho's own work. Alarms first
+    (`Recorder.record`'s `urgent_first`)."""
     recorder = Recorder()
     while True:
         try:
@@ -344,10 +345,11 @@ def _record_forever(conn: Any) -> None:
             return
         items, positions, errors = parse_all(messages)
         try:
-            for result, index in zip(recorder.record_fresh(items) if items else [], positions, strict=True):
+            recorded = recorder.record_fresh(items, urgent_first=True) if items else []
+            for result, index in zip(recorded, positions, strict=True):
                 errors[index] = result.error
             answer: list[str] | None = errors
-        except Exception:  # the database failed: nothing was committed
+        except Exception:  # the database failed: the batch comes again (message ids make repeats no-ops)
             log.exception("recording an MQTT batch failed")
             recorder.forget()
             answer = None

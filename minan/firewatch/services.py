@@ -235,6 +235,11 @@ def _plain(device: Device, signal: SignalIn) -> bool:
     return signal.type == "event" or (signal.type == "reading" and signal.code not in device.thresholds)
 
 
+def can_alarm(device: Device, signal: SignalIn) -> bool:
+    """A signal whose rules may raise or clear an alarm: alarm, fault, restore, reading with a threshold."""
+    return signal.type != "heartbeat" and not _plain(device, signal)
+
+
 @dataclass
 class _Row:
     """A signal of the batch to store, and what its rules need afterwards."""
@@ -294,7 +299,7 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
         _insert(rows, now)
     raised: list[Alarm] = []
     for row in rows:
-        if row.outcome.stored and not row.in_maintenance and not _plain(row.device, row.signal):
+        if row.outcome.stored and not row.in_maintenance and can_alarm(row.device, row.signal):
             _apply_rules(row, now)
             if row.outcome.raised and row.outcome.alarm is not None:
                 raised.append(row.outcome.alarm)

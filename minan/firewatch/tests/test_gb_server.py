@@ -315,7 +315,7 @@ def test_idle_connection_is_closed() -> None:
 
 
 class FailingRecorder(Recorder):
-    def record(self, items: Any, *, now: Any = None) -> Any:
+    def record(self, items: Any, *, now: Any = None, urgent_first: bool = False) -> Any:
         raise RuntimeError("database is down")
 
 

@@ -173,3 +173,36 @@ def test_a_fire_alarm_amid_readings_costs_a_bounded_number_of_queries(smoke: Dev
     # institution (read with the device).
     assert len(queries) <= 15, [q["sql"][:90] for q in queries]
     assert not [q for q in queries if 'FROM "institutions_institution"' in q["sql"]]
+
+
+def test_urgent_first_commits_the_alarms_before_the_readings_and_keeps_the_results_in_order(
+    smoke: Device, panel: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minan.firewatch.ingest import DeviceKey, Incoming, Recorder
+
+    def item(serial: str, signal: SignalIn) -> Incoming:
+        return Incoming(DeviceKey(serial=serial), signal)
+
+    items = [
+        item("S-1", SignalIn("reading", "temperature", "21", message_id="r1")),
+        item("S-1", SignalIn("alarm", "fire", message_id="a1")),
+        item("P-1", SignalIn("heartbeat")),
+        item("S-1", SignalIn("restore", "fire", message_id="c1")),
+        item("NOPE", SignalIn("alarm", "fire")),
+    ]
+    order: list[str] = []
+    from minan.firewatch.services import record_signals
+
+    def spy(batch: Any, **kwargs: Any) -> Any:
+        order.append(",".join(s.type for _d, s in batch))
+        return record_signals(batch, **kwargs)
+
+    monkeypatch.setattr("minan.firewatch.ingest.record_signals", spy)
+    results = Recorder().record(items, now=sec(0), urgent_first=True)
+    assert order == ["alarm,restore", "reading,heartbeat"]  # two transactions, alarms first, in order
+    assert [r.error for r in results] == ["", "", "", "", "unknown_device"]
+    assert results[1].outcome is not None and results[1].outcome.raised
+    assert results[3].outcome is not None and results[3].outcome.cleared == 1
+    assert results[0].outcome is not None and results[0].outcome.stored
+    assert Alarm.objects.get(device=smoke, kind="fire").cleared_at is not None
+    assert Signal.objects.filter(message_id__in=["r1", "a1", "c1"]).count() == 3
