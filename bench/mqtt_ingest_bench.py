@@ -6,10 +6,11 @@ Same broker (a private Mosquitto configured as docs/operations.md says), same ru
    drains a backlog of N messages — the raw rate one Python subscriber reaches here;
 2. `minan ingest` (a real subprocess) drains the same backlog into the database: half heartbeats
    (coalesced), half readings (stored), over 5,000 devices — sustained signals/s and its ratio to 1;
-3. latency: `minan ingest` running, readings published at half the rate measured in 2, with a fire
-   alarm on a new device every 20 ms; latency = from the publisher's clock at publish to the alarm
-   row (committed, with its first notification written in the same transaction) being visible to a
-   reader polling every 10 ms (so up to 10 ms too high). p50 / p99.
+3. latency: `minan ingest` running, the same traffic as in 2 (half heartbeats, half readings) published
+   at half the rate measured in 2, with a fire alarm on a new device every 20 ms; latency = from the
+   publisher's clock at publish to the alarm row (committed, with its first notification written in
+   the same transaction) being visible to a reader polling every 10 ms (so up to 10 ms too high),
+   p50 / p99; baseline: the same for a plain subscriber receiving the fire alarms from the broker.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres: a throw-away
 database is created next to it) and the mosquitto binary.
@@ -25,7 +26,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -35,7 +38,9 @@ from paho.mqtt.properties import Properties
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.harness import deployment, mosquitto  # noqa: E402
+from _mqtt_load import RawPublisher  # noqa: E402
+
+from tests.integration.harness import Deployment, deployment, mosquitto  # noqa: E402
 
 BACKLOG = int(os.environ.get("BENCH_MQTT_MESSAGES", "100000"))
 DEVICES = 5000
@@ -110,6 +115,142 @@ def raw_subscriber_rate(url: str) -> float:
     return received / elapsed
 
 
+def ingest_rate(deploy: Deployment, url: str, raw: float) -> float:
+    """`minan ingest` drains a backlog of BACKLOG signals: signals/s."""
+    deploy.start_ingest()
+    deploy.stop_ingest()  # the persistent session now exists: the backlog queues for it
+    publish_backlog(url, BACKLOG, "ingest")
+    last = f"ingest-{BACKLOG - 1 if (BACKLOG - 1) % 2 else BACKLOG - 2}"
+    deploy.log.clear()
+    deploy.start_ingest()
+    started = time.perf_counter()
+    while not deploy.query(f"SELECT COUNT(*) FROM firewatch_signal WHERE message_id = '{last}'")[0][0]:
+        time.sleep(0.05)
+        if time.perf_counter() - started > 600:
+            raise SystemExit("ingest did not finish the backlog in 10 minutes")
+    elapsed = time.perf_counter() - started
+    stored = deploy.query("SELECT COUNT(*) FROM firewatch_signal")[0][0]
+    assert stored == BACKLOG // 2, f"stored {stored} readings, expected {BACKLOG // 2}"
+    rate = BACKLOG / elapsed
+    print(f"minan ingest: {rate:,.0f} signals/s ({stored:,} readings stored, heartbeats coalesced)"
+          f" = {rate / raw:.2f} of the raw subscriber")  # fmt: skip
+    return rate
+
+
+def publish_at_rate(url: str, rate: float, answer: Any) -> None:
+    """(A process of its own.) The traffic of `ingest_rate` (heartbeats and readings) at `rate`, with a fire
+    alarm every 20 ms, each on a device of its own (the last FIRES devices), all QoS 1. Every message is
+    written when its time comes (a lean publisher: paho would cost the load generator most of a core).
+    Sends back the rate reached."""
+    pub = RawPublisher(url, f"bench-lat-{uuid.uuid4().hex[:6]}")
+    interval = 1 / rate
+    fire_every = max(1, round(0.02 / interval))
+    n = fires = 0
+    begin = time.perf_counter()
+    while fires < FIRES:
+        while n <= (time.perf_counter() - begin) / interval and fires < FIRES:
+            if n % fire_every == 0:
+                serial = f"IT-{DEVICES - FIRES + fires:05d}"
+                payload: dict[str, object] = {"type": "alarm", "code": "fire", "timestamp": time.time(),
+                                              "message_id": f"f-{fires}"}  # fmt: skip
+                fires += 1
+            else:
+                serial = f"IT-{n % (DEVICES - FIRES):05d}"
+                payload = (
+                    {"type": "heartbeat"}
+                    if n % 2
+                    else {"type": "reading", "code": "temperature", "value": 21, "message_id": f"l-{n}"}
+                )
+            pub.publish(TOPIC.format(serial), json.dumps(payload).encode())
+            n += 1
+        pub.flush()
+        time.sleep(max(0.0, begin + n * interval - time.perf_counter()))
+    answer.send(n / (time.perf_counter() - begin))
+    if not pub.wait_acked(n, 30):
+        print(f"the broker acknowledged {pub.acked} of {n} messages")
+    pub.close()
+
+
+def alarm_latency(deploy: Deployment, url: str, rate: float) -> tuple[float, float, float, float, float]:
+    """Heartbeats and readings published at `rate` with a fire alarm every 20 ms: p50 and p99 latency (ms) of the fire
+    alarms, the same for a plain subscriber receiving them from the broker (the baseline), and the rate
+    reached."""
+    import multiprocessing
+
+    import psycopg
+
+    sniffed: dict[str, float] = {}
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        data = json.loads(message.payload)
+        sniffed[data["message_id"]] = time.time() - data["timestamp"]
+
+    sniffer = client(url, f"bench-sniff-{uuid.uuid4().hex[:6]}")
+    sniffer.on_message = on_message
+    sniffer.subscribe([(TOPIC.format(f"IT-{DEVICES - FIRES + i:05d}"), 1) for i in range(FIRES)])
+    sniffer.loop_start()
+    seen: dict[int, float] = {}
+    unnotified: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        # Alarms of two recording processes commit out of id order: ask for every one not seen yet.
+        with psycopg.connect(deploy.database_url, autocommit=True) as conn:
+            while not stop.is_set():
+                rows = conn.execute(
+                    "SELECT a.id, EXTRACT(EPOCH FROM a.first_at), "
+                    "(SELECT COUNT(*) FROM notify_notification n WHERE n.event = 'firewatch.alarm' "
+                    "AND n.link = '/firewatch/alarms/' || a.id || '/') "
+                    "FROM firewatch_alarm a WHERE a.kind = 'fire' AND NOT a.id = ANY(%s)",
+                    (list(seen),),
+                ).fetchall()
+                now = time.time()
+                for alarm_id, published, notes in rows:
+                    if not notes:
+                        unnotified.append(alarm_id)
+                    seen[alarm_id] = now - float(published)
+                time.sleep(0.01)
+
+    def watch_logged() -> None:
+        try:
+            watch()
+        except Exception as exc:  # shown, not swallowed by the thread
+            print(f"watcher failed: {exc!r}")
+            raise
+
+    watcher = threading.Thread(target=watch_logged)
+    watcher.start()
+    context = multiprocessing.get_context("fork")
+    answer, child_end = context.Pipe()
+    publisher = context.Process(target=publish_at_rate, args=(url, rate, child_end))
+    publisher.start()
+    sent_rate = answer.recv()
+    deadline = time.monotonic() + 30
+    while len(seen) < FIRES and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    publisher.join(40)
+    sniffer.loop_stop()
+    sniffer.disconnect()
+    if unnotified:
+        raise SystemExit(f"{len(unnotified)} fire alarms were committed without their notification")
+    if len(seen) < FIRES:
+        print("".join(deploy.log[-30:]))
+        raise SystemExit(f"only {len(seen)} of {FIRES} fire alarms arrived within 30 s")
+    p50, p99 = percentiles(seen.values())
+    b50, b99 = percentiles(sniffed.values())
+    print(f"latency at {sent_rate:,.0f} signals/s: {len(seen)} fire alarms, p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+          f"(a plain subscriber receives them: p50 {b50:.0f} ms, p99 {b99:.0f} ms)")  # fmt: skip
+    return p50, p99, b50, b99, sent_rate
+
+
+def percentiles(seconds: Iterable[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(seconds)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
 def main() -> None:
     base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     os.environ["DATABASE_URL"] = base
@@ -118,111 +259,13 @@ def main() -> None:
         with mosquitto(tmp) as url, deployment(tmp, url, DEVICES, staff=True) as deploy:
             raw = raw_subscriber_rate(url)
             print(f"raw subscriber: {raw:,.0f} msg/s over {BACKLOG:,} messages")
-
-            # 2. minan ingest drains the same backlog.
-            deploy.start_ingest()
-            deploy.stop_ingest()  # the persistent session now exists: the backlog queues for it
-            publish_backlog(url, BACKLOG, "ingest")
-            last = f"ingest-{BACKLOG - 1 if (BACKLOG - 1) % 2 else BACKLOG - 2}"
-            deploy.log.clear()
-            deploy.start_ingest()
-            started = time.perf_counter()
-            while not deploy.query(f"SELECT COUNT(*) FROM firewatch_signal WHERE message_id = '{last}'")[0][
-                0
-            ]:
-                time.sleep(0.05)
-                if time.perf_counter() - started > 600:
-                    raise SystemExit("ingest did not finish the backlog in 10 minutes")
-            elapsed = time.perf_counter() - started
-            stored = deploy.query("SELECT COUNT(*) FROM firewatch_signal")[0][0]
-            assert stored == BACKLOG // 2, f"stored {stored} readings, expected {BACKLOG // 2}"
-            rate = BACKLOG / elapsed
-            print(f"minan ingest: {rate:,.0f} signals/s ({stored:,} readings stored, heartbeats coalesced)"
-                  f" = {rate / raw:.2f} of the raw subscriber")  # fmt: skip
-
-            # 3. latency at half the sustained rate.
-            half = rate / 2
-            pub = client(url, f"bench-lat-{uuid.uuid4().hex[:6]}")
-            pub.loop_start()
-            seen: dict[int, float] = {}
-            unnotified: list[int] = []
-            stop = threading.Event()
-
-            def watch() -> None:
-                last_id = 0
-                import psycopg
-
-                with psycopg.connect(deploy.database_url, autocommit=True) as conn:
-                    while not stop.is_set():
-                        rows = conn.execute(
-                            "SELECT a.id, a.device_id, EXTRACT(EPOCH FROM a.first_at), "
-                            "(SELECT COUNT(*) FROM notify_notification n WHERE n.event = 'firewatch.alarm' "
-                            "AND n.link = '/firewatch/alarms/' || a.id || '/') "
-                            "FROM firewatch_alarm a WHERE a.kind = 'fire' AND a.id > %s ORDER BY a.id",
-                            (last_id,),
-                        ).fetchall()
-                        now = time.time()
-                        for alarm_id, _device, published, notes in rows:
-                            if not notes:
-                                unnotified.append(alarm_id)
-                            seen[alarm_id] = now - float(published)
-                            last_id = max(last_id, alarm_id)
-                        time.sleep(0.01)
-
-            def watch_logged() -> None:
-                try:
-                    watch()
-                except Exception as exc:  # shown, not swallowed by the thread
-                    print(f"watcher failed: {exc!r}")
-                    raise
-
-            watcher = threading.Thread(target=watch_logged)
-            watcher.start()
-            interval = 1 / half
-            fire_every = max(1, int(0.02 / interval))
-            n = 0
-            fires = 0
-            begin = time.perf_counter()
-            while fires < FIRES:
-                target = begin + n * interval
-                delay = target - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                if n % fire_every == 0:
-                    payload = {
-                        "type": "alarm",
-                        "code": "fire",
-                        "timestamp": time.time(),
-                        "message_id": f"f-{fires}",
-                    }
-                    pub.publish(TOPIC.format(f"IT-{fires % DEVICES:05d}"), json.dumps(payload), qos=1)
-                    fires += 1
-                else:
-                    payload = {"type": "reading", "code": "temperature", "value": 21, "message_id": f"l-{n}"}
-                    pub.publish(TOPIC.format(f"IT-{n % DEVICES:05d}"), json.dumps(payload), qos=1)
-                n += 1
-            sent_rate = n / (time.perf_counter() - begin)
-            deadline = time.monotonic() + 30
-            while len(seen) < FIRES and time.monotonic() < deadline:
-                time.sleep(0.05)
-            stop.set()
-            watcher.join()
-            pub.loop_stop()
-            pub.disconnect()
-            if unnotified:
-                raise SystemExit(f"{len(unnotified)} fire alarms were committed without their notification")
-            if len(seen) < FIRES:
-                print("".join(deploy.log[-30:]))
-                raise SystemExit(f"only {len(seen)} of {FIRES} fire alarms arrived within 30 s")
-            latencies = sorted(seen.values())
-            p50 = statistics.median(latencies) * 1000
-            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-            print(f"latency at {sent_rate:,.0f} signals/s: {len(latencies)} fire alarms, p50 {p50:.0f} ms, "
-                  f"p99 {p99:.0f} ms")  # fmt: skip
+            rate = ingest_rate(deploy, url, raw)
+            p50, p99, b50, b99, sent_rate = alarm_latency(deploy, url, rate / 2)
             print()
-            print("| raw subscriber | minan ingest | ratio | alarm latency p50 / p99 (at rate) |")
+            print("| raw subscriber | minan ingest | ratio | alarm latency p50 / p99 (at rate) "
+                  "| plain subscriber p50 / p99 |")  # fmt: skip
             print(f"| {raw:,.0f} msg/s | {rate:,.0f} signals/s | **{rate / raw:.2f}** | "
-                  f"{p50:.0f} / {p99:.0f} ms (at {sent_rate:,.0f}/s) |")  # fmt: skip
+                  f"{p50:.0f} / {p99:.0f} ms (at {sent_rate:,.0f}/s) | {b50:.0f} / {b99:.0f} ms |")  # fmt: skip
 
 
 if __name__ == "__main__":
