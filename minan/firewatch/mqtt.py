@@ -76,6 +76,15 @@ def topic_serial(topic: str) -> str | None:
     return None
 
 
+def topic_of(message: mqtt.MQTTMessage) -> str:
+    """The message's topic; "" (an unexpected topic, refused) if it is not UTF-8, which the broker should
+    not have let through and on which paho raises."""
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        return ""
+
+
 def to_incoming(topic: str, payload: bytes) -> Incoming:
     """One MQTT message as a signal of its device; BadSignal if it cannot be one."""
     serial = topic_serial(topic)
@@ -295,13 +304,13 @@ class MqttAdapter:
 
     def process(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Record a batch, then acknowledge it. Raises if the database failed (nothing acknowledged)."""
-        items, positions, errors = parse_all([(m.topic, bytes(m.payload)) for m in batch])
+        items, positions, errors = parse_all([(topic_of(m), bytes(m.payload)) for m in batch])
         self.stats.rejected += sum(1 for e in errors if e)
         results = self.recorder.record_fresh(items) if items else []
         for result, index in zip(results, positions, strict=True):
             if result.error:
                 self.stats.rejected += 1
-                log.info("MQTT signal on %s not recorded: %s", batch[index].topic, result.error)
+                log.info("MQTT signal on %s not recorded: %s", topic_of(batch[index]), result.error)
             else:
                 self.stats.recorded += 1
         # Committed: now the broker may forget them (we subscribe at QoS 1: the broker sends at most that).
@@ -427,7 +436,7 @@ class PipelinedMqttAdapter(MqttAdapter):
         count = len(self.recorder_processes)
         split: dict[int, _Part] = {}
         for index, message in enumerate(messages):
-            topic = message.topic
+            topic = topic_of(message)
             shard = zlib.crc32(topic.encode()) % count if count > 1 else 0
             part = split.setdefault(shard, _Part(batch, [], []))
             part.positions.append(index)
@@ -476,7 +485,7 @@ class PipelinedMqttAdapter(MqttAdapter):
             for error, message in zip(batch.errors, batch.messages, strict=True):
                 if error:
                     self.stats.rejected += 1
-                    log.info("MQTT signal on %s not recorded: %s", message.topic, error)
+                    log.info("MQTT signal on %s not recorded: %s", topic_of(message), error)
                 else:
                     self.stats.recorded += 1
             self.client.ack_all([m.mid for m in batch.messages if m.qos > 0])

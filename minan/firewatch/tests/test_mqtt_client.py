@@ -173,3 +173,14 @@ def test_a_batch_is_split_by_device_and_acknowledged_in_order_when_every_part_is
     assert a.client.batches == [[m.mid for m in first], [m.mid for m in second]]  # type: ignore[attr-defined]
     assert (a.stats.received, a.stats.recorded, a.stats.rejected, a.stats.batches) == (36, 35, 1, 2)
     assert not a.batches and not any(a.parts)
+
+
+def test_a_topic_that_is_not_utf8_is_refused_not_fatal() -> None:
+    a, (child,) = adapter(1)
+    bad = mqtt.MQTTMessage(5, b"minan/v1/devices/\xff/signals")
+    bad.qos, bad.payload = 1, b"{}"
+    a._send([bad])
+    assert child.recv() == [("", b"{}")]
+    child.send(["refused:topic"])
+    a._collect(block=True)
+    assert a.client.batches == [[5]] and a.stats.rejected == 1  # type: ignore[attr-defined]
