@@ -341,11 +341,16 @@ class MqttAdapter:
 # --- receiving and recording in two processes ---------------------------------------------------------------
 
 
+RETRY_DELAY = 0.5  # seconds before recording a refused batch again (doubling, at most 10 s)
+
+
 def _record_forever(conn: Any) -> None:
     """The recording process: batches of (topic, payload) in, one error code per message out ("" when
-    recorded; None for the batch when the database failed: it is sent again). Parsing happens here
-    too, so the receiving process does little more than paho's own work. Alarms first
-    (`Recorder.record`'s `urgent_first`)."""
+    recorded), in order. Parsing happens here too, so the receiving process does little more than
+    paho's own work. Alarms first (`Recorder.record`'s `urgent_first`). When the database fails, the
+    same batch is tried again after a growing pause before any later one: a device's signals keep
+    their order, and nothing of the batch is acknowledged meanwhile (message ids make what a failed
+    attempt committed a duplicate the next time)."""
     recorder = Recorder()
     while True:
         try:
@@ -353,16 +358,19 @@ def _record_forever(conn: Any) -> None:
         except (EOFError, OSError):  # the receiving process is gone
             return
         items, positions, errors = parse_all(messages)
-        try:
-            recorded = recorder.record_fresh(items, urgent_first=True) if items else []
-            for result, index in zip(recorded, positions, strict=True):
-                errors[index] = result.error
-            answer: list[str] | None = errors
-        except Exception:  # the database failed: the batch comes again (message ids make repeats no-ops)
-            log.exception("recording an MQTT batch failed")
-            recorder.forget()
-            answer = None
-        conn.send(answer)
+        delay = RETRY_DELAY
+        while True:
+            try:
+                recorded = recorder.record_fresh(items, urgent_first=True) if items else []
+                break
+            except Exception:  # the database is unreachable or refused the batch: try it again
+                log.exception("recording an MQTT batch failed; retrying in %.1f s", delay)
+                recorder.forget()  # its device objects may hold what was rolled back
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        for result, index in zip(recorded, positions, strict=True):
+            errors[index] = result.error
+        conn.send(errors)
 
 
 class RecorderProcess:
@@ -420,7 +428,7 @@ class PipelinedMqttAdapter(MqttAdapter):
     process, in order; the processes write at the same time (PostgreSQL; with SQLite, whose writers
     take turns, one is enough). A batch's PUBACKs go out only when every part is committed, batches in
     the order received (MQTT requires PUBACKs in order), so a kill -9 of any process loses nothing. A
-    part the database refused is sent again after a pause."""
+    recording process retries a part the database refused before it takes the next one."""
 
     MAX_PENDING = 2  # batches sent and not yet acknowledged before receiving waits for the oldest
 
@@ -429,7 +437,6 @@ class PipelinedMqttAdapter(MqttAdapter):
         self.recorder_processes = [RecorderProcess() for _ in range(max(1, recorders))]
         self.parts: list[deque[_Part]] = [deque() for _ in self.recorder_processes]  # sent, unanswered
         self.batches: deque[_Batch] = deque()  # received, not yet acknowledged, in order
-        self._delay = 0.5
 
     def _send(self, messages: list[mqtt.MQTTMessage]) -> None:
         batch = _Batch(messages, [""] * len(messages), 0)
@@ -458,22 +465,14 @@ class PipelinedMqttAdapter(MqttAdapter):
             self.recorder_processes[shard].conn.send(part.messages)
 
     def _answer(self, shard: int) -> None:
-        """Take one answer of recording process `shard` (one is waiting)."""
+        """Take one answer of recording process `shard` (one is waiting): its oldest part is committed."""
         process, parts = self.recorder_processes[shard], self.parts[shard]
         try:
             answer = process.conn.recv()
         except (EOFError, OSError):
             self._revive(shard)
             return
-        part = parts[0]
-        if answer is None:  # not committed: send it again after a pause, nothing acknowledged
-            if self.stopping.wait(self._delay):
-                return
-            self._delay = min(self._delay * 2, 10.0)
-            process.conn.send(part.messages)
-            return
-        self._delay = 0.5
-        parts.popleft()
+        part = parts.popleft()
         for error, index in zip(answer, part.positions, strict=True):
             part.batch.errors[index] = error
         part.batch.outstanding -= 1
@@ -494,20 +493,23 @@ class PipelinedMqttAdapter(MqttAdapter):
 
     def _collect(self, block: bool) -> None:
         """Take every answer that has arrived and acknowledge what is complete; with `block`, first wait
-        until the oldest batch is complete."""
+        until the oldest batch is complete (keeping the broker connection alive meanwhile)."""
         from multiprocessing.connection import wait
 
-        while True:
+        while not self.stopping.is_set():
             waiting = {self.recorder_processes[i].conn: i for i, parts in enumerate(self.parts) if parts}
             if not waiting:
                 break
-            ready = wait(list(waiting), timeout=None if block else 0)
+            ready = wait(list(waiting), timeout=0.5 if block else 0)
             if not ready:
-                break
+                if not block:
+                    break
+                MqttAdapter.pump(self, 0)  # a recording process is retrying: keep the session alive
+                continue
             for conn in ready:
                 self._answer(waiting[conn])  # type: ignore[index]
             self._acknowledge()
-            if self.stopping.is_set() or (block and not (self.batches and self.batches[0].outstanding)):
+            if block and not (self.batches and self.batches[0].outstanding):
                 block = False
         self._acknowledge()
 

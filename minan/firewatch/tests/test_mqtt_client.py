@@ -1,6 +1,6 @@
 """The receiving side of the MQTT adapter without a broker: buffered reads, the PUBLISH fast path (checked
 against paho's own decoding), one write for a batch's PUBACKs, and the pipelined adapter's sharding,
-retries and in-order acknowledgements (with pipes standing in for the recording processes). The
+in-order acknowledgements and the recording loop's retries (with pipes standing in for the recording processes). The
 round trips through a real broker and real recording processes are in tests/integration."""
 
 from __future__ import annotations
@@ -128,7 +128,6 @@ def adapter(recorders: int) -> tuple[PipelinedMqttAdapter, list[Any]]:
     a.batches = deque()
     a.stats = Stats()
     a.stopping = threading.Event()
-    a._delay = 0.001
     a.client = Acks()  # type: ignore[assignment]
     return a, [child for _parent, child in pipes]
 
@@ -161,12 +160,6 @@ def test_a_batch_is_split_by_device_and_acknowledged_in_order_when_every_part_is
     a._collect(block=False)
     assert a.client.batches == [] and len(a.batches) == 2  # type: ignore[attr-defined]
 
-    # The first process's database fails: its part is sent again, still nothing acknowledged.
-    children[0].send(None)
-    a._collect(block=False)
-    assert children[0].recv() == parts[0][0]
-    assert a.client.batches == []  # type: ignore[attr-defined]
-
     children[0].send([""] * len(parts[0][0]))
     children[0].send([""] * len(parts[0][1]))
     a._collect(block=True)
@@ -184,3 +177,38 @@ def test_a_topic_that_is_not_utf8_is_refused_not_fatal() -> None:
     child.send(["refused:topic"])
     a._collect(block=True)
     assert a.client.batches == [[5]] and a.stats.rejected == 1  # type: ignore[attr-defined]
+
+
+def test_the_recording_process_retries_a_failed_batch_before_the_next_and_answers_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from minan.firewatch import mqtt as adapter_module
+    from minan.firewatch.ingest import Result
+
+    calls: list[list[str]] = []
+
+    class FlakyRecorder:
+        def record_fresh(self, items: list[Any], *, urgent_first: bool = False) -> list[Result]:
+            calls.append([i.signal.message_id for i in items])
+            if len(calls) == 2:  # the second batch's first attempt: the database is gone
+                raise RuntimeError("connection refused")
+            return [Result() for _ in items]
+
+        def forget(self) -> None:
+            calls.append(["forgot"])
+
+    monkeypatch.setattr(adapter_module, "Recorder", FlakyRecorder)
+    monkeypatch.setattr(adapter_module, "RETRY_DELAY", 0.001)
+    parent, child = Pipe()
+    worker = threading.Thread(target=adapter_module._record_forever, args=(child,))
+    worker.start()
+    signal = '{{"type": "reading", "code": "t", "value": 1, "message_id": "{}"}}'
+    for batch in (["a"], ["b", "c"], ["d"]):
+        parent.send(
+            [("minan/v1/devices/D-1/signals", signal.format(m).encode()) for m in batch] + [("x", b"")]
+        )
+    answers = [parent.recv() for _ in range(3)]
+    parent.close()
+    worker.join(5)
+    assert answers == [["", "refused:topic"], ["", "", "refused:topic"], ["", "refused:topic"]]
+    assert calls == [["a"], ["b", "c"], ["forgot"], ["b", "c"], ["d"]]
