@@ -18,9 +18,11 @@ QoS 1 (docs/firewatch.md gives the payload). The adapter:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
+import os
 import struct
 import threading
 import time
@@ -357,10 +359,16 @@ def _record_forever(conn: Any) -> None:
     # seconds in the alarm path (measured with gc.callbacks under the benchmark's load).
     gc.freeze()
     recorder = Recorder()
+    parent = os.getppid()
     while True:
         try:
+            while not conn.poll(1.0):
+                if os.getppid() != parent:  # the receiving process was killed: nobody to answer
+                    return
             messages = conn.recv()
         except (EOFError, OSError):  # the receiving process is gone
+            return
+        if messages is None:  # asked to stop
             return
         items, positions, errors = parse_all(messages)
         delay = RETRY_DELAY
@@ -371,6 +379,8 @@ def _record_forever(conn: Any) -> None:
             except Exception:  # the database is unreachable or refused the batch: try it again
                 log.exception("recording an MQTT batch failed; retrying in %.1f s", delay)
                 recorder.forget()  # its device objects may hold what was rolled back
+                if os.getppid() != parent:
+                    return
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         for result, index in zip(recorded, positions, strict=True):
@@ -397,6 +407,17 @@ class RecorderProcess:
         )
         self.proc.start()
         child.close()
+
+    def stop(self) -> None:
+        """Ask the process to end after its current batch (it also ends by itself if this process dies);
+        kill it if it does not."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
 
     def restart(self) -> None:
         self.conn.close()
@@ -533,5 +554,4 @@ class PipelinedMqttAdapter(MqttAdapter):
     def stop(self) -> None:
         super().stop()
         for process in self.recorder_processes:
-            process.conn.close()
-            process.proc.join(5)
+            process.stop()

@@ -212,3 +212,14 @@ def test_the_recording_process_retries_a_failed_batch_before_the_next_and_answer
     worker.join(5)
     assert answers == [["", "refused:topic"], ["", "", "refused:topic"], ["", "refused:topic"]]
     assert calls == [["a"], ["b", "c"], ["forgot"], ["b", "c"], ["d"]]
+
+
+def test_the_recording_loop_ends_when_asked_to_stop() -> None:
+    from minan.firewatch import mqtt as adapter_module
+
+    parent, child = Pipe()
+    worker = threading.Thread(target=adapter_module._record_forever, args=(child,))
+    worker.start()
+    parent.send(None)  # what RecorderProcess.stop sends: the process ends although its pipe stays open
+    worker.join(5)
+    assert not worker.is_alive()
