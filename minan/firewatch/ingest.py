@@ -167,9 +167,12 @@ class Recorder:
                 known.append((index, device, item.signal))
         groups = [known] if known else []
         if urgent_first and known:
-            urgent = [k for k in known if can_alarm(k[1], k[2])]
-            if urgent and len(urgent) < len(known):
-                groups = [urgent, [k for k in known if not can_alarm(k[1], k[2])]]
+            urgent: list[tuple[int, Device, SignalIn]] = []
+            rest: list[tuple[int, Device, SignalIn]] = []
+            for entry in known:
+                (urgent if can_alarm(entry[1], entry[2]) else rest).append(entry)
+            if urgent and rest:
+                groups = [urgent, rest]
         for group in groups:
             outcomes = record_signals([(d, s) for _i, d, s in group], now=now)
             for (index, _d, _s), outcome in zip(group, outcomes, strict=True):
