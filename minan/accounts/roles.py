@@ -71,7 +71,7 @@ _DEVICE_REGISTRY = [
     "firewatch.import_device",
     "firewatch.silence_device",
 ]
-_ALARM_HANDLING = ["firewatch.acknowledge_alarm", "firewatch.close_alarm"]
+_ALARM_HANDLING = ["firewatch.acknowledge_alarm", "firewatch.clear_alarm", "firewatch.close_alarm"]
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Configuration and users: creates accounts, loads regions, edits the calendar; grants no roles.

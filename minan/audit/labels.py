@@ -121,6 +121,7 @@ ACTION_LABELS = {
     "device.credential_issue": _("Device push token issued"),
     "device.credential_revoke": _("Device push token revoked"),
     "alarm.acknowledge": _("Alarm acknowledged"),
+    "alarm.clear": _("Alarm cleared by hand"),
     "alarm.close": _("Alarm closed"),
     "escalation_chain.save": _("Escalation chain saved"),
     "escalation_chain.reset": _("Escalation chain reset"),

@@ -1,9 +1,9 @@
 """`/api/v1/alarms/` (the history, with the same filters as the page; a detail has its events),
-`POST {id}/acknowledge/`, `POST {id}/close/`, `/api/v1/alarm-board/` for polling clients and
+`POST {id}/acknowledge/`, `POST {id}/clear/`, `POST {id}/close/`, `/api/v1/alarm-board/` for polling clients and
 `/api/v1/firewatch-figures/`.
 
 Every read goes through `Alarm.objects.for_user` (ScopedViewSet): an alarm outside the scope is a 404.
-Writes go through `escalation.acknowledge` / `close`, which refuse with a structured 400 (`code`,
+Writes go through `escalation.acknowledge` / `clear` / `close`, which refuse with a structured 400 (`code`,
 `detail`, `field`) and write nothing; without the permission the answer is 403 (audited).
 """
 
@@ -60,13 +60,15 @@ class AlarmSerializer(serializers.ModelSerializer):
     acknowledged_by_name = serializers.CharField(
         source="acknowledged_by.display_name", default=None, read_only=True
     )
+    cleared_by_name = serializers.CharField(source="cleared_by.display_name", default=None, read_only=True)
 
     class Meta:
         model = Alarm
         fields = [
             "id", "kind", "kind_label", "severity", "state", "state_label", "institution", "institution_name",
             "device", "device_name", "device_serial", "location", "first_at", "last_at", "count", "detail",
-            "acknowledged_at", "acknowledged_by", "acknowledged_by_name", "cleared_at", "closed_at", "closed_by",
+            "acknowledged_at", "acknowledged_by", "acknowledged_by_name", "cleared_at", "cleared_by", "cleared_by_name",
+            "closed_at", "closed_by",
             "classification", "close_detail", "escalation_step", "next_escalation_at", "hazard",
         ]  # fmt: skip
         read_only_fields = fields
@@ -120,18 +122,19 @@ FILTERS = [
 
 class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Alarms inside your scope, newest first (filters as on the history page). A detail has its
-    events. `POST {id}/acknowledge/` stops the escalation; `POST {id}/close/` closes it with the GB 25201
+    events. `POST {id}/acknowledge/` stops the escalation; `POST {id}/clear/` marks the condition over
+    (refused with `still_reported` while the device reports it); `POST {id}/close/` closes it with the GB 25201
     classification and its detail — refused (400, `field` names what is missing) without writing."""
 
     queryset = Alarm.objects.all()
     serializer_class = AlarmSerializer
-    action_scope: ClassVar[dict[str, str]] = {"acknowledge": "view", "close": "view"}
+    action_scope: ClassVar[dict[str, str]] = {"acknowledge": "view", "clear": "view", "close": "view"}
 
     def get_serializer_class(self) -> Any:
         return AlarmDetailSerializer if self.action == "retrieve" else AlarmSerializer
 
     def refine_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        qs = queryset.select_related("device", "institution", "acknowledged_by")
+        qs = queryset.select_related("device", "institution", "acknowledged_by", "cleared_by")
         if self.action == "retrieve":
             qs = qs.prefetch_related(Prefetch("events", queryset=AlarmEvent.objects.select_related("actor")))
         return board.filter_alarms(qs, self.request.query_params).order_by("-first_at", "-id")
@@ -158,6 +161,14 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         alarm = self.get_object()
         self._require(request, "firewatch.acknowledge_alarm")
         escalation.acknowledge(current_user(request), alarm, request=request)
+        return self._fresh(alarm)
+
+    @extend_schema(request=None, responses=AlarmDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def clear(self, request: Request, pk: str) -> Response:
+        alarm = self.get_object()
+        self._require(request, "firewatch.clear_alarm")
+        escalation.clear(current_user(request), alarm, request=request)
         return self._fresh(alarm)
 
     @extend_schema(request=AlarmCloseSerializer, responses=AlarmDetailSerializer)

@@ -64,7 +64,13 @@ class AlarmMixin(ScopedViewMixin):
     def alarm(self) -> Alarm:
         return get_object_or_404(
             self.get_queryset().select_related(
-                "device", "institution", "acknowledged_by", "closed_by", "hazard", "device__panel"
+                "device",
+                "institution",
+                "acknowledged_by",
+                "cleared_by",
+                "closed_by",
+                "hazard",
+                "device__panel",
             ),
             pk=self.kwargs["pk"],
         )
@@ -84,6 +90,7 @@ class AlarmMixin(ScopedViewMixin):
             "form": form,
             "can_acknowledge": user.has_perm("firewatch.acknowledge_alarm"),
             "can_close": user.has_perm("firewatch.close_alarm"),
+            "can_clear": user.has_perm("firewatch.clear_alarm"),
             "detail_items": sorted((alarm.detail or {}).items()),
         }
         return render(request, "firewatch/alarm_detail.html", context, status=status)
@@ -117,6 +124,26 @@ class AlarmCloseView(AlarmMixin, View):
                 messages.success(request, _("Alarm closed."))
                 return redirect("firewatch:alarm_detail", pk=pk)
         return self.render_detail(request, self.alarm(), form, status=400)
+
+
+class AlarmClearView(AlarmMixin, View):
+    """POST: clear the alarm by hand (`escalation.clear`). A refusal (the device still reports the
+    condition, already cleared or closed) is shown as a message and changes nothing; 403 without the
+    permission (audited), 404 outside the scope."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        alarm = self.alarm()
+        try:
+            escalation.clear(current_user(request), alarm, request=request)
+        except NotPermitted as exc:
+            deny(request, "firewatch.alarm", f"clear {request.path}: {exc.message}")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Alarm cleared."))
+        return redirect("firewatch:alarm_detail", pk=pk)
 
 
 # --- the history -------------------------------------------------------------------------------------------
@@ -163,7 +190,9 @@ class AlarmExportView(ScopedViewMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         qs = board.filter_alarms(
-            self.get_queryset().select_related("device", "institution", "acknowledged_by", "closed_by"),
+            self.get_queryset().select_related(
+                "device", "institution", "acknowledged_by", "cleared_by", "closed_by"
+            ),
             request.GET,
         ).order_by("-first_at", "-id")[:EXPORT_LIMIT]
         classes = dict(Alarm.Classification.choices)
@@ -171,7 +200,7 @@ class AlarmExportView(ScopedViewMixin, View):
         headers = [
             _("No."), _("Institution"), _("Device"), _("Serial"), _("Location"), _("Alarm"), _("Severity"),
             _("First at"), _("Last at"), _("Count"), _("State"), _("Acknowledged at"), _("Acknowledged by"),
-            _("Cleared at"), _("Closed at"), _("Closed by"), _("Classification"), _("Close-out detail"),
+            _("Cleared at"), _("Cleared by"), _("Closed at"), _("Closed by"), _("Classification"), _("Close-out detail"),
         ]  # fmt: skip
 
         def rows() -> Any:
@@ -182,7 +211,7 @@ class AlarmExportView(ScopedViewMixin, View):
                     escalation.alarm_label(a.kind), str(severities.get(a.severity, a.severity)), a.first_at,
                     a.last_at, a.count, board.state_label(a) if a.closed_at is None else pgettext("alarm state", "Closed"),
                     a.acknowledged_at, a.acknowledged_by.display_name if a.acknowledged_by else "", a.cleared_at,
-                    a.closed_at, a.closed_by.display_name if a.closed_by else "",
+                    a.cleared_by.display_name if a.cleared_by else "", a.closed_at, a.closed_by.display_name if a.closed_by else "",
                     str(classes.get(a.classification, a.classification)), detail,
                 ]  # fmt: skip
 
@@ -193,5 +222,6 @@ urls = [
     path("alarms/", AlarmListView.as_view(), name="alarm_list"),
     path("alarms/export/", AlarmExportView.as_view(), name="alarm_export"),
     path("alarms/<int:pk>/", AlarmDetailView.as_view(), name="alarm_detail"),
+    path("alarms/<int:pk>/clear/", AlarmClearView.as_view(), name="alarm_clear"),
     path("alarms/<int:pk>/close/", AlarmCloseView.as_view(), name="alarm_close"),
 ]

@@ -70,7 +70,7 @@ def open_alarms(user: Any) -> QuerySet[Alarm]:
     return (
         Alarm.objects.for_user(user)
         .filter(closed_at__isnull=True)
-        .select_related("device", "institution", "acknowledged_by")
+        .select_related("device", "institution", "acknowledged_by", "cleared_by")
         .annotate(fire_first=FIRE_FIRST, severity_order=SEVERITY_ORDER)
         .order_by("fire_first", "severity_order", "-last_at", "-id")
     )

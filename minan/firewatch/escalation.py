@@ -10,7 +10,8 @@
   seconds): alarms whose `next_escalation_at` has passed are locked with SKIP LOCKED, re-read, and
   moved on; two sweeps never send a step twice. If the sweep was late, the people of every step reached
   are told in one message.
-- `acknowledge` stops the chain; `close` needs the GB 25201 classification with its detail.
+- `acknowledge` stops the chain; `clear` marks by hand that the condition is over (refused while the
+  device still reports it, DOMAIN.md §11.1); `close` needs the GB 25201 classification with its detail.
 - `fault_hazards(now)`: a fire-system fault (or offline) alarm not cleared within
   `MINAN_FIRE_FAULT_HAZARD_HOURS` (24) becomes a hazard, once.
 """
@@ -32,7 +33,7 @@ from django.utils.translation import gettext_lazy
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 
-from .models import Alarm, AlarmEvent, EscalationChain
+from .models import Alarm, AlarmEvent, Device, EscalationChain, Signal
 
 RECIPIENTS = {
     "duty_staff": gettext_lazy("institution on-duty staff"),
@@ -355,6 +356,61 @@ def acknowledge(actor: Any, alarm: Alarm, *, request: Any = None, now: dt.dateti
     return alarm
 
 
+def _local(at: dt.datetime) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def still_reported(alarm: Alarm, now: dt.datetime) -> str | None:
+    """Why the device still reports the alarm's condition (a manual clear is refused then), or None.
+
+    offline: the device is offline; threshold:<code>: its latest reading of the code is outside the
+    range; any other kind: the device reported it within its heartbeat period + grace (a detector still
+    in alarm repeats it; one that stopped is over, or gone, which the offline alarm tells)."""
+    device = alarm.device
+    if alarm.kind == "offline":
+        if device.status == Device.Status.OFFLINE:
+            return _("The device is still offline; the alarm clears itself when the device is heard from.")
+        return None
+    if alarm.kind.startswith("threshold:"):
+        latest = (
+            Signal.objects.filter(device=device, type=Signal.Type.READING, code=alarm.kind.split(":", 1)[1])
+            .order_by("-at", "-id")
+            .first()
+        )
+        if latest is not None and latest.out_of_range:
+            return _("The latest reading (%(value)s %(unit)s at %(at)s) is still outside its range.") % {
+                "value": latest.value, "unit": latest.unit, "at": _local(latest.at),
+            }  # fmt: skip
+        return None
+    quiet = dt.timedelta(seconds=device.heartbeat_seconds + device.grace_seconds)
+    if alarm.last_at > now - quiet:
+        return _(
+            "The device reported this at %(at)s and may still be reporting it. It can be cleared from "
+            "%(from)s, or clears itself when the device reports it restored."
+        ) % {"at": _local(alarm.last_at), "from": _local(alarm.last_at + quiet)}
+    return None
+
+
+@transaction.atomic
+def clear(actor: Any, alarm: Alarm, *, request: Any = None, now: dt.datetime | None = None) -> Alarm:
+    """Mark by hand that the alarm's condition is over (the device sent no restore). Refused while the
+    device still reports it (`still_reported`). Clearing does not acknowledge: an unacknowledged alarm
+    keeps escalating. A new trigger makes the alarm active again (a repeat)."""
+    now = now or timezone.now()
+    alarm = _visible(actor, alarm, "clear")
+    if alarm.cleared_at is not None:
+        raise DomainError(_("This alarm is already cleared."), code="cleared")
+    reason = still_reported(alarm, now)
+    if reason:
+        raise DomainError(reason, code="still_reported")
+    alarm.cleared_at, alarm.cleared_by = now, actor
+    alarm.save(update_fields=["cleared_at", "cleared_by"])
+    AlarmEvent.objects.create(alarm=alarm, action="cleared", actor=actor)
+    record("alarm.clear", user=actor, request=request, obj=alarm,
+           detail=f"#{alarm.pk} {alarm.kind} {alarm.device.serial}")  # fmt: skip
+    return alarm
+
+
 def false_alarm_causes() -> dict[str, str]:
     return {code: str(label) for code, label in settings.FIRE_FALSE_ALARM_CAUSES}
 
@@ -448,7 +504,8 @@ def close(
     if alarm.acknowledged_at is None:
         alarm.acknowledged_at, alarm.acknowledged_by = now, actor
         AlarmEvent.objects.create(alarm=alarm, action="acknowledged", actor=actor)
-    alarm.cleared_at = alarm.cleared_at or now
+    if alarm.cleared_at is None:
+        alarm.cleared_at, alarm.cleared_by = now, actor
     alarm.closed_at, alarm.closed_by, alarm.classification, alarm.close_detail = (
         now,
         actor,
@@ -456,8 +513,8 @@ def close(
         clean,
     )
     alarm.next_escalation_at = None
-    alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "cleared_at", "closed_at", "closed_by",
-                              "classification", "close_detail", "next_escalation_at"])  # fmt: skip
+    alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "cleared_at", "cleared_by", "closed_at",
+                              "closed_by", "classification", "close_detail", "next_escalation_at"])  # fmt: skip
     AlarmEvent.objects.create(
         alarm=alarm, action="closed", actor=actor, data={"classification": classification}
     )

@@ -152,6 +152,9 @@ class Alarm(ScopedModel):
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="+")  # fmt: skip
     cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    # Who cleared it by hand (escalation.clear); None when the device's restore or the close-out did.
+    cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")  # fmt: skip
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="+")  # fmt: skip
@@ -173,6 +176,7 @@ class Alarm(ScopedModel):
         verbose_name = _("alarm")
         permissions = [
             ("acknowledge_alarm", "Can acknowledge an alarm"),
+            ("clear_alarm", "Can clear an alarm the device no longer reports"),
             ("close_alarm", "Can close an alarm with its classification"),
         ]
         constraints = [

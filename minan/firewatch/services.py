@@ -178,7 +178,11 @@ def raise_alarm(
         existing = Alarm.objects.filter(device=device, kind=kind, closed_at__isnull=True).first()
         if existing is not None:
             Alarm.objects.filter(pk=existing.pk).update(
-                count=F("count") + 1, last_at=at, cleared_at=None, detail=detail or existing.detail
+                count=F("count") + 1,
+                last_at=at,
+                cleared_at=None,
+                cleared_by=None,
+                detail=detail or existing.detail,
             )
             AlarmEvent.objects.create(alarm=existing, action="repeated", data=detail or {})
             existing.refresh_from_db()
