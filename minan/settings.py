@@ -237,6 +237,9 @@ if INSPECTION_DAILY_CAP < 1:
 
 # 智慧消防: after a fire alarm on a control panel, faults of that panel raise nothing for this long.
 FIRE_INHIBITS_FAULTS_SECONDS = env_int("MINAN_FIRE_INHIBITS_FAULTS_SECONDS", 600)
+# The first message of an alarm other than fire waits this long for others of its institution, which
+# it then goes out with (DOMAIN.md §11.2; 0 = at once). Fire is never delayed.
+ALARM_GROUP_WAIT_SECONDS = env_int("MINAN_ALARM_GROUP_WAIT_SECONDS", 60)
 # A fire-system fault (or offline) alarm not cleared for this many hours becomes a hazard.
 FIRE_FAULT_HAZARD_HOURS = env_int("MINAN_FIRE_FAULT_HAZARD_HOURS", 24)
 # Causes offered when a fire alarm is closed as a false alarm (DOMAIN.md §7.4, CONFIGURABLE).

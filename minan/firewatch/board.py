@@ -40,6 +40,7 @@ EVENT_LABELS = {
     "cleared": _("Cleared"),
     "closed": pgettext_lazy("alarm state", "Closed"),
     "hazard": _("Became a hazard"),
+    "unpaged": _("Cleared before anyone was told"),
 }
 
 SEVERITY_ORDER = Case(

@@ -251,6 +251,7 @@ def test_the_alarm_page_has_the_timeline_and_the_hazard(
     t0 = timezone.now() - dt.timedelta(hours=30)
     record_signal(panel, SignalIn("fault", "bus"), now=t0)
     found = Alarm.objects.get(device=panel, kind="fault")
+    escalation.escalate_due(t0 + dt.timedelta(minutes=1))  # the first step, after the group wait
     escalation.escalate_due(t0 + dt.timedelta(hours=5))
     assert escalation.fault_hazards() == 1
     found.refresh_from_db()

@@ -137,7 +137,11 @@ def test_an_institutions_own_chain_replaces_the_default(
 def test_a_device_fault_follows_the_slower_chain(smoke: Device, people: dict[str, Any]) -> None:
     record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
     alarm = Alarm.objects.get()
-    assert (alarm.kind, alarm.severity, alarm.next_escalation_at) == ("fault", "major", at(240))
+    # Not fire: the first step waits a minute for other alarms of the institution (grouping).
+    assert (alarm.kind, alarm.severity, alarm.next_escalation_at) == ("fault", "major", at(1))
+    assert told() == [] and escalation.escalate_due(at(0.9)) == 0
+    assert escalation.escalate_due(at(1)) == 1
+    assert Alarm.objects.get().next_escalation_at == at(241)
     assert told() == ["duty_staff", "safety_man"]
     assert set(Notification.objects.values_list("urgency", flat=True)) == {"normal"}
 
@@ -249,3 +253,104 @@ def test_a_panel_reset_clears_the_alarms_of_its_detectors(
     record_signal(Device.objects.get(pk=smoke.pk), SignalIn("alarm", "fire"), now=at(0))
     outcome = record_signal(panel, SignalIn("restore", "reset"), now=at(2))
     assert outcome.cleared == 1 and Alarm.objects.get().cleared_at == at(2)
+
+
+def _detector(home: Any, serial: str, name: str) -> Device:
+    return Device.objects.create(institution=home, region_path=home.region_path, type="smoke", name=name,
+                                 protocol="mqtt", serial=serial, heartbeat_seconds=60, grace_seconds=30)  # fmt: skip
+
+
+def test_alarms_other_than_fire_of_one_institution_go_out_as_one_message(
+    people: dict[str, Any], institutions: dict[str, Any], make_user: Callable[..., Any]
+) -> None:
+    home, other = institutions["rc_elderly"], institutions["zc_elderly"]
+    make_user("zc_staff", roles=["institution_staff"], institution=other)
+    a, b, c = (_detector(home, f"G-{n}", f"{n}F 烟感") for n in (1, 2, 3))
+    elsewhere = _detector(other, "Z-1", "邹城烟感")
+    record_signal(a, SignalIn("fault", "bus"), now=at(0))
+    record_signal(b, SignalIn("fault", "bus"), now=at(0.5))  # joins the group waiting since 0
+    record_signal(elsewhere, SignalIn("fault", "bus"), now=at(0.5))  # another institution: its own group
+    assert told("firewatch.alarms") == [] and told() == []
+    assert escalation.escalate_due(at(0.99)) == 0
+    assert escalation.escalate_due(at(1)) == 2  # a and b; the other institution's is due at 1.5
+    # One message each to the two institution staff, listing both alarms.
+    grouped = Notification.objects.filter(event="firewatch.alarms")
+    assert sorted(grouped.values_list("recipient__username", flat=True)) == ["duty_staff", "safety_man"]
+    note = grouped.get(recipient=people["staff"])
+    assert note.link == f"/firewatch/alarms/?institution={home.pk}&state=open"
+    assert "1F 烟感" in note.body and "2F 烟感" in note.body and "邹城" not in note.body
+    assert note.subject == "任城区古槐敬老院：2 条报警"  # in the recipient's language (the default)
+    assert note.body.splitlines()[:2] == [
+        f"#{a.alarms.get().pk} 故障: 1F 烟感, 始于 2026-11-20 10:00:00",
+        f"#{b.alarms.get().pk} 故障: 2F 烟感, 始于 2026-11-20 10:00:30",
+    ]
+    assert told() == []
+    assert set(AlarmEvent.objects.filter(action="escalated").values_list("alarm__device__serial", flat=True)) == {
+        "G-1", "G-2",
+    }  # fmt: skip
+    assert escalation.escalate_due(at(1.5)) == 1
+    assert told() == ["zc_staff"]  # alone: the single-alarm message
+    # After the group went out, a new alarm starts a new group.
+    record_signal(c, SignalIn("fault", "bus"), now=at(2))
+    assert Alarm.objects.get(device=c).next_escalation_at == at(3)
+
+
+def test_an_alarm_cleared_during_the_group_wait_pages_nobody(smoke: Device, people: dict[str, Any]) -> None:
+    record_signal(smoke, SignalIn("heartbeat"), now=at(0))
+    assert sweep_offline(at(2)) == 1  # offline: first message due at 3
+    record_signal(Device.objects.get(pk=smoke.pk), SignalIn("heartbeat"), now=at(2.5))  # back within the wait
+    alarm = Alarm.objects.get(kind="offline")
+    assert alarm.cleared_at == at(2.5)
+    assert escalation.escalate_due(at(3)) == 0
+    assert told() == [] and told("firewatch.alarms") == []
+    alarm.refresh_from_db()
+    assert alarm.next_escalation_at is None and alarm.escalation_step == 0
+    assert list(AlarmEvent.objects.filter(alarm=alarm).values_list("action", flat=True)) == [
+        "raised", "cleared", "unpaged",
+    ]  # fmt: skip
+    assert escalation.escalate_due(at(600)) == 0  # and never later
+
+
+def test_fire_is_never_delayed_nor_grouped(
+    smoke: Device, people: dict[str, Any], institutions: dict[str, Any]
+) -> None:
+    from minan.firewatch.services import record_signals
+
+    second = _detector(institutions["rc_elderly"], "S-2", "4F 烟感")
+    signals = [(smoke, SignalIn("alarm", "fire", at=at(0))), (second, SignalIn("alarm", "fire", at=at(0)))]
+    outcomes = record_signals(signals, now=at(0))
+    assert all(o.raised for o in outcomes)
+    # Both alarms raised in one transaction: a message each, at once.
+    assert told() == ["duty_staff", "duty_staff", "safety_man", "safety_man"]
+    assert told("firewatch.alarms") == []
+    assert set(Notification.objects.values_list("link", flat=True)) == {
+        f"/firewatch/alarms/{o.alarm.pk}/" for o in outcomes if o.alarm
+    }
+
+
+def test_no_group_wait_sends_other_alarms_at_once(
+    smoke: Device, people: dict[str, Any], settings: Any
+) -> None:
+    settings.ALARM_GROUP_WAIT_SECONDS = 0
+    record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
+    assert told() == ["duty_staff", "safety_man"]
+    assert Alarm.objects.get().next_escalation_at == at(240)
+
+
+def test_a_large_group_is_one_message_listing_twenty_in_few_queries(
+    people: dict[str, Any], institutions: dict[str, Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    home = institutions["rc_elderly"]
+    for n in range(22):
+        record_signal(_detector(home, f"L-{n}", f"烟感{n}"), SignalIn("fault", "bus"), now=at(0))
+    with CaptureQueriesContext(connection) as queries:
+        assert escalation.escalate_due(at(1)) == 22
+    assert len(queries) <= 16  # not one round of queries per alarm
+    note = Notification.objects.get(event="firewatch.alarms", recipient=people["staff"])
+    assert note.subject == "任城区古槐敬老院：22 条报警"
+    lines = note.body.splitlines()
+    assert len([line for line in lines if line.startswith("#")]) == 20 and "另有 2 条" in lines
+    assert Notification.objects.count() == 2  # duty_staff and safety_man, once each
