@@ -7,11 +7,17 @@ sharing the transmission device's address), four to eight smoke and heat detecto
 thresholds), and a combustible gas detector in the kitchen (HTTP push). Serials are "JN-<institution id>-<n>".
 Two devices start with a maintenance window. Rows are created directly, like the other demo modules; a
 serial that exists is left alone, so running it again adds nothing.
+
+`seed_alarm_history` adds 30 days of closed alarms (so the statistics page and the history have figures
+from the start): fire alarms closed as false alarms (with their causes), tests and one fault, faults
+and offline spells of fire-system devices closed as faults, each acknowledged after a few minutes, with
+their timelines. Only once: it adds nothing if any alarm exists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 from django.db.models import Q
@@ -19,7 +25,7 @@ from django.utils import timezone
 
 from minan.institutions.models import Institution
 
-from .models import Device
+from .models import Alarm, AlarmEvent, Device
 
 GB_BASE = 370800_000000  # transmission-device addresses: base + institution id (fits 6 bytes)
 PRESSURE = {"pressure": {"min": 0.1, "max": 1.2, "for_seconds": 60}}
@@ -112,4 +118,92 @@ def seed_devices(stdout: Any = None, *, now: dt.datetime | None = None) -> int:
                 panel = device
     if stdout is not None:
         stdout.write(f"fire devices: {created} created at {len(institutions)} institutions")
+    return created
+
+
+HISTORY_DAYS = 30
+FALSE_CAUSES = ["cooking_smoke", "dust", "steam", "insects", "detector_fault", "human"]
+FAULTS = ["bus", "detector_removed", "power_fault", "communication"]
+
+
+def _history(rng: random.Random, devices: list[Device], now: dt.datetime) -> list[dict[str, Any]]:
+    """The closed alarms of one institution: (device, kind, classification, detail) with their times."""
+    detectors = [d for d in devices if d.type in {Device.Type.SMOKE, Device.Type.HEAT}]
+    fire_system = [
+        d
+        for d in devices
+        if d.type in {Device.Type.PANEL, Device.Type.TRANSMITTER, Device.Type.SMOKE, Device.Type.HEAT}
+    ]
+    rows: list[dict[str, Any]] = []
+    for _n in range(rng.randint(1, 4)):  # fire alarms: mostly false, now and then a test
+        device = rng.choice(detectors)
+        if rng.random() < 0.2:
+            rows.append({"device": device, "kind": "fire", "classification": Alarm.Classification.TEST,
+                         "detail": {"tested_by": "维保单位 王工", "maintenance_window": "月度联动测试"}})  # fmt: skip
+        else:
+            cause = rng.choice(FALSE_CAUSES)
+            rows.append({"device": device, "kind": "fire", "classification": Alarm.Classification.FALSE,
+                         "detail": {"cause": cause, "repair_log": f"维修记录 {rng.randint(100, 999)}：已清洁探测器并复位"}})  # fmt: skip
+    for _n in range(rng.randint(0, 2)):  # faults and offline spells of the fire system
+        device = rng.choice(fire_system)
+        kind = "offline" if rng.random() < 0.4 else "fault"
+        rows.append({"device": device, "kind": kind, "classification": Alarm.Classification.FAULT,
+                     "detail": {"description": "通信中断，已重启传输装置" if kind == "offline" else f"故障 {rng.choice(FAULTS)}，已更换部件",
+                                "maintenance_order": f"WX-{rng.randint(1000, 9999)}"}})  # fmt: skip
+    for row in rows:
+        first = now - dt.timedelta(days=rng.uniform(1, HISTORY_DAYS))
+        row["first_at"] = first
+        row["acknowledged_at"] = first + dt.timedelta(
+            minutes=rng.uniform(0.5, 6 if row["kind"] == "fire" else 90)
+        )
+        row["cleared_at"] = row["acknowledged_at"] + dt.timedelta(minutes=rng.uniform(2, 30))
+        row["closed_at"] = row["cleared_at"] + dt.timedelta(minutes=rng.uniform(5, 120))
+    return rows
+
+
+def seed_alarm_history(stdout: Any = None, *, now: dt.datetime | None = None) -> int:
+    """30 days of closed alarms at the demo institutions (deterministic), unless any alarm exists."""
+    from minan.accounts.models import User
+
+    from .services import severity_of
+
+    if Alarm.objects.exists():
+        return 0
+    now = now or timezone.now()
+    rng = random.Random(2026)
+    office = User.objects.filter(username="city_office").first()
+    created = 0
+    for institution in demo_institutions():
+        devices = list(Device.objects.filter(institution=institution).order_by("serial"))
+        if not devices:
+            continue
+        staff = User.objects.filter(institution=institution, is_active=True).first() or office
+        for row in _history(rng, devices, now):
+            device = row["device"]
+            alarm = Alarm.objects.create(
+                device=device, institution=institution, region_path=institution.region_path, kind=row["kind"],
+                severity=severity_of(device, row["kind"]),
+                first_at=row["first_at"], last_at=row["first_at"], acknowledged_at=row["acknowledged_at"],
+                acknowledged_by=staff, cleared_at=row["cleared_at"], closed_at=row["closed_at"], closed_by=staff,
+                classification=row["classification"], close_detail=row["detail"], escalation_step=1,
+            )  # fmt: skip
+            events = [
+                AlarmEvent(alarm=alarm, action="raised"),
+                AlarmEvent(
+                    alarm=alarm, action="escalated", data={"step": 1, "notify": ["duty_staff"], "people": 1}
+                ),
+                AlarmEvent(alarm=alarm, action="acknowledged", actor=staff),
+                AlarmEvent(alarm=alarm, action="cleared"),
+                AlarmEvent(
+                    alarm=alarm, action="closed", actor=staff, data={"classification": row["classification"]}
+                ),
+            ]
+            AlarmEvent.objects.bulk_create(events)
+            # The events' own times (auto_now_add) are the run's: put them where they happened.
+            for event, at in zip(events, [row["first_at"], row["first_at"], row["acknowledged_at"],
+                                          row["cleared_at"], row["closed_at"]], strict=True):  # fmt: skip
+                AlarmEvent.objects.filter(pk=event.pk).update(at=at)
+            created += 1
+    if stdout is not None:
+        stdout.write(f"fire alarms: {created} closed alarms of the last {HISTORY_DAYS} days")
     return created

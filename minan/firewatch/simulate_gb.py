@@ -42,9 +42,11 @@ async def run_gb_devices(
     duration: float | None,
     fire_probability: float,
     stop: asyncio.Event | None = None,
+    fire_now: bool = False,
 ) -> dict[str, int]:
     """Simulate the devices (dicts with `address`, `component` key as in `gb_server.component_key`
-    and `kind`, the MinAn device type) until `duration` seconds have passed or `stop` is set.
+    and `kind`, the MinAn device type) until `duration` seconds have passed or `stop` is set;
+    `fire_now`: the first frame of a transmission device with a smoke detector is that detector's fire.
     Returns counts: sent, confirmed, denied, failed (no reply or connection lost), connections."""
     if rate <= 0:
         raise ValueError("rate must be positive")
@@ -78,12 +80,21 @@ async def run_gb_devices(
     in_flight: set[asyncio.Task[None]] = set()
     window = asyncio.Semaphore(MAX_IN_FLIGHT)
 
+    first_fire = [fire_now]
+
     def frame_for(address: int, client: GbDevice) -> gb.Frame:
         device = rng.choice(by_address[address])
+        roll = rng.random()
+        smoke = [
+            d
+            for d in by_address[address]
+            if d.get("kind") == "smoke" and len(_parts(str(d.get("component", "")))) >= 3
+        ]
+        if first_fire[0] and smoke:
+            first_fire[0], device, roll = False, rng.choice(smoke), -1.0  # below any probability: a fire
         parts = _parts(str(device.get("component", "")))
         kind = str(device.get("kind", ""))
         serial, now = client.next_serial(), client.now()
-        roll = rng.random()
         if roll < fire_probability:
             if len(parts) >= 3:
                 alarmed.add((address, parts[0], parts[1]))

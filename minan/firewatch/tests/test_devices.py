@@ -501,3 +501,23 @@ def test_demo_devices_are_valid_and_seeded_once(make_user: Any, tree: dict[str, 
     assert Device.objects.filter(maintenance_until__isnull=False).count() == 2
     panel = Device.objects.filter(type="panel").first()
     assert panel is not None and panel.components.filter(type__in=["smoke", "heat"]).count() >= 4
+    # 30 days of closed alarms for the figures, once, each with its GB 25201 close-out and timeline.
+    from minan.firewatch import figures
+    from minan.firewatch.escalation import clean_close_detail
+    from minan.firewatch.models import Alarm, AlarmEvent
+
+    now = timezone.now()
+    made = demo.seed_alarm_history(now=now)
+    assert made == Alarm.objects.count() >= 2 and demo.seed_alarm_history(now=now) == 0
+    for alarm in Alarm.objects.all():
+        assert clean_close_detail(alarm.classification, alarm.close_detail) == alarm.close_detail
+        assert alarm.first_at < alarm.acknowledged_at < alarm.cleared_at < alarm.closed_at <= now
+        assert alarm.first_at >= now - dt.timedelta(days=demo.HISTORY_DAYS)
+        assert list(AlarmEvent.objects.filter(alarm=alarm).order_by("at").values_list("action", flat=True)) == [
+            "raised", "escalated", "acknowledged", "cleared", "closed",
+        ]  # fmt: skip
+    office = make_user("office", roles=["city_safety_office"], region=tree["city"])
+    total = figures.figures(office, (now - dt.timedelta(days=31)).date(), now.date()).total
+    fire = Alarm.objects.filter(kind="fire")
+    assert (total.alarms, total.fire_closed) == (made, fire.count())
+    assert total.fire_false == fire.filter(classification="false").count()

@@ -355,3 +355,21 @@ def test_simulator_against_the_server(devices: dict[str, Device]) -> None:
 
     run(scenario)
     assert Signal.objects.filter(type="alarm", code="fire").exists()
+
+
+def test_simulator_fire_now_sends_one_fire_at_once(devices: dict[str, Device]) -> None:
+    sims = [
+        {"address": DEVICE, "component": "", "kind": "transmitter"},
+        {"address": DEVICE, "component": f"1:1:{ZONE10_POINT2}", "kind": "smoke"},
+    ]
+
+    async def scenario(port: int, server: gb_server.GbServer) -> None:
+        counts = await run_gb_devices(sims, "127.0.0.1", port, rate=100, duration=0.3, fire_probability=0.0,
+                                      fire_now=True)  # fmt: skip
+        assert counts["sent"] > 5 and counts["confirmed"] == counts["sent"]
+
+    run(scenario)
+    # Without any probability of fire, exactly the one asked for, from the smoke detector.
+    fire = Signal.objects.get(type="alarm", code="fire")
+    assert fire.device.gb_component == f"1:1:{ZONE10_POINT2}"
+    assert Alarm.objects.get(kind="fire").device_id == fire.device_id

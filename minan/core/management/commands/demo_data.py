@@ -67,6 +67,7 @@ class Command(BaseCommand):
             inspections_demo.build(self.stdout)  # plans and their tasks
             notify_demo.build(self.stdout)
             firewatch_demo.seed_devices(self.stdout)
+            firewatch_demo.seed_alarm_history(self.stdout)
             # Last: after the hazards demo and the plans demo, whose open tasks it carries out.
             inspection_runs.build(self.stdout)
         self.stdout.write(

@@ -102,10 +102,11 @@ class Command(BaseCommand):
                 f"--simulate needs a TCP address to push to, not {options['bind']}; no simulator"
             )
         elif options["simulate"]:
-            # Every demo device over its own protocol (MQTT ones over HTTP when there is no broker).
+            # Every demo device over its own protocol (MQTT ones over HTTP when there is no broker), and a
+            # fire alarm at once, so the board shows the alarm path as soon as someone looks.
             protocol = "all" if not options["no_ingest"] else "http"
             simulator = Child("simulator", [sys.executable, "-m", "minan.cli", "simulate", "--protocol", protocol,
-                                            "--devices", "200", "--rate", "2", "--url", str(web_url)])  # fmt: skip
+                                            "--devices", "200", "--rate", "2", "--fire-now", "--url", str(web_url)])  # fmt: skip
         next_probe = 0.0
 
         stopping = False

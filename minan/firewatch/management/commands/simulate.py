@@ -216,8 +216,11 @@ class Command(BaseCommand):
         main_fire_every = fire_every / share if fire_every > 0 and share else 0.0
         plan = Plan(sim, rate=options["rate"] * share, fire_every=main_fire_every, rng=rng, now=time.monotonic(),
                     fire_now=bool(options.get("fire_now")))  # fmt: skip
+        # --fire-now: by the devices here if any is a smoke detector, else by the GB/T 26875.3 ones.
+        gb_fire_now = bool(options.get("fire_now")) and not plan.smoke_detectors()
         gb_thread = self.start_gb(gb, rate=options["rate"] * (1 - share), total_rate=options["rate"], fire_every=fire_every,
-                                  stop=stop, duration=duration, address=options["gb"] or settings.GB26875_LISTEN)  # fmt: skip
+                                  stop=stop, duration=duration, address=options["gb"] or settings.GB26875_LISTEN,
+                                  fire_now=gb_fire_now)  # fmt: skip
         counts = ", ".join(f"{name} {sum(1 for d in chosen.values() if d == name)}" for name in ("http", "mqtt", "gb26875")
                            if name in chosen.values())  # fmt: skip
         self.stdout.write(_("Simulating %(n)d devices (%(counts)s) at about %(rate).1f signals/s; Ctrl-C stops.")
@@ -258,7 +261,7 @@ class Command(BaseCommand):
         return senders
 
     def start_gb(self, devices: list[Device], *, rate: float, total_rate: float, fire_every: float, stop: threading.Event,
-                 duration: float | None, address: str) -> threading.Thread | None:  # fmt: skip
+                 duration: float | None, address: str, fire_now: bool = False) -> threading.Thread | None:  # fmt: skip
         if not devices:
             return None
         if not address:
@@ -291,7 +294,7 @@ class Command(BaseCommand):
 
             threading.Thread(target=follow, daemon=True).start()
             return await run_gb_devices(specs, host or "127.0.0.1", int(port), rate=rate, duration=duration,
-                                        fire_probability=probability, stop=gb_stop)  # fmt: skip
+                                        fire_probability=probability, stop=gb_stop, fire_now=fire_now)  # fmt: skip
 
         def target() -> None:
             try:
