@@ -240,6 +240,10 @@ FIRE_INHIBITS_FAULTS_SECONDS = env_int("MINAN_FIRE_INHIBITS_FAULTS_SECONDS", 600
 # The first message of an alarm other than fire waits this long for others of its institution, which
 # it then goes out with (DOMAIN.md §11.2; 0 = at once). Fire is never delayed.
 ALARM_GROUP_WAIT_SECONDS = env_int("MINAN_ALARM_GROUP_WAIT_SECONDS", 60)
+# Acknowledgement expiry (DOMAIN.md §11.1; 0 = off): an acknowledged alarm not cleared after this many
+# minutes reminds whoever acknowledged it and the on-duty staff, again every as many minutes.
+FIRE_ACK_EXPIRY_MINUTES = env_int("MINAN_FIRE_ACK_EXPIRY_MINUTES", 0)
+ALARM_ACK_EXPIRY_MINUTES = env_int("MINAN_ALARM_ACK_EXPIRY_MINUTES", 0)
 # A fire-system fault (or offline) alarm not cleared for this many hours becomes a hazard.
 FIRE_FAULT_HAZARD_HOURS = env_int("MINAN_FIRE_FAULT_HAZARD_HOURS", 24)
 # Causes offered when a fire alarm is closed as a false alarm (DOMAIN.md §7.4, CONFIGURABLE).

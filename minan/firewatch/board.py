@@ -41,6 +41,7 @@ EVENT_LABELS = {
     "closed": pgettext_lazy("alarm state", "Closed"),
     "hazard": _("Became a hazard"),
     "unpaged": _("Cleared before anyone was told"),
+    "reminded": _("Reminded: acknowledged but not cleared"),
 }
 
 SEVERITY_ORDER = Case(

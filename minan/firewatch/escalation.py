@@ -13,6 +13,10 @@
   reaching a step together go out as one message. Fire is never delayed nor grouped: one message per
   fire alarm, in the transaction that raised it (the issue's 500 ms target, which §11.2's 5 s wait
   would break).
+- Acknowledgement expiry (DOMAIN.md §11.1, off by default): with `MINAN_FIRE_ACK_EXPIRY_MINUTES` /
+  `MINAN_ALARM_ACK_EXPIRY_MINUTES` set, an acknowledged alarm not cleared that long after reminds
+  whoever acknowledged it and the first step's people, again every as many minutes, until it is
+  cleared or closed (`next_escalation_at` holds when; the sweep does it).
 - `escalate_due(now)` is the claim-based sweep (Huey every minute and the ingest process every few
   seconds): alarms whose `next_escalation_at` has passed are locked with SKIP LOCKED, re-read, and
   moved on; two sweeps never send a step twice. If the sweep was late, the people of every step reached
@@ -76,6 +80,17 @@ FIRE_SYSTEM_FAULTS = {"fault", "offline"}
 
 def chain_kind(alarm: Alarm) -> str:
     return EscalationChain.Kind.FIRE if alarm.kind == "fire" else EscalationChain.Kind.OTHER
+
+
+def ack_expiry(alarm: Alarm) -> dt.timedelta | None:
+    """How long an acknowledgement of this alarm holds before it reminds, or None (off)."""
+    name = (
+        "FIRE_ACK_EXPIRY_MINUTES"
+        if chain_kind(alarm) == EscalationChain.Kind.FIRE
+        else "ALARM_ACK_EXPIRY_MINUTES"
+    )
+    minutes = int(getattr(settings, name, 0))
+    return dt.timedelta(minutes=minutes) if minutes > 0 else None
 
 
 def group_wait() -> dt.timedelta:
@@ -388,25 +403,56 @@ def start(alarms: list[Alarm], now: dt.datetime) -> int:
 SWEEP_CHUNK = 200
 
 
+def _remind(alarms: list[Alarm], now: dt.datetime) -> int:
+    """Acknowledged alarms whose acknowledgement expired (locked, open): remind whoever acknowledged
+    them and the first step's people, and when again; a cleared one is over (no reminder)."""
+    from minan.notify.services import notify_many
+
+    rows = chains_for({a.institution_id for a in alarms})
+    due = [a for a in alarms if a.cleared_at is None and ack_expiry(a) is not None]
+    Alarm.objects.filter(pk__in=[a.pk for a in alarms if a not in due]).update(next_escalation_at=None)
+    if not due:
+        return 0
+    codes = {a.pk: set(chain_of(a, rows)["steps"][0]["notify"]) for a in due}
+    people = recipients(due, codes)
+    messages, events = [], []
+    for alarm in due:
+        expiry = ack_expiry(alarm)
+        assert expiry is not None and alarm.acknowledged_at is not None
+        Alarm.objects.filter(pk=alarm.pk).update(next_escalation_at=now + expiry)
+        told = list({p.pk: p for p in [*people[alarm.pk], alarm.acknowledged_by] if p is not None}.values())
+        message = _message(alarm, told, alarm.escalation_step)
+        message.context |= {
+            "acknowledged_by": alarm.acknowledged_by.display_name if alarm.acknowledged_by else "?",
+            "acknowledged_at": timezone.localtime(alarm.acknowledged_at).strftime("%H:%M"),
+        }
+        messages.append(message)
+        events.append(AlarmEvent(alarm=alarm, action="reminded", data={"people": len(told)}))
+    AlarmEvent.objects.bulk_create(events)
+    notify_many(messages)
+    return len(due)
+
+
 def escalate_due(now: dt.datetime | None = None) -> int:
-    """Move every unacknowledged alarm whose next step has fallen due. Safe with several workers."""
+    """Move every unacknowledged alarm whose next step has fallen due, and remind about acknowledged
+    ones whose acknowledgement expired. Safe with several workers."""
     now = now or timezone.now()
     due = list(
-        Alarm.objects.filter(
-            next_escalation_at__lte=now, acknowledged_at__isnull=True, closed_at__isnull=True
-        ).values_list("pk", flat=True)
+        Alarm.objects.filter(next_escalation_at__lte=now, closed_at__isnull=True).values_list("pk", flat=True)
     )
     sent = 0
     for begin in range(0, len(due), SWEEP_CHUNK):
         with transaction.atomic():
             locked = list(
                 Alarm.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk__in=due[begin : begin + SWEEP_CHUNK], next_escalation_at__lte=now,
-                        acknowledged_at__isnull=True, closed_at__isnull=True)
-                .select_related("device", "institution")
+                .filter(pk__in=due[begin : begin + SWEEP_CHUNK], next_escalation_at__lte=now, closed_at__isnull=True)
+                .select_related("device", "institution", "acknowledged_by")
             )  # fmt: skip
-            if locked:
-                sent += _advance(locked, now)
+            waiting = [a for a in locked if a.acknowledged_at is None]
+            if waiting:
+                sent += _advance(waiting, now)
+            if len(waiting) < len(locked):
+                sent += _remind([a for a in locked if a.acknowledged_at is not None], now)
     return sent
 
 
@@ -431,12 +477,15 @@ def _visible(actor: Any, alarm: Alarm, action: str) -> Alarm:
 
 @transaction.atomic
 def acknowledge(actor: Any, alarm: Alarm, *, request: Any = None, now: dt.datetime | None = None) -> Alarm:
-    """Someone has seen the alarm and is acting: the escalation stops."""
+    """Someone has seen the alarm and is acting: the escalation stops (with acknowledgement expiry on,
+    a reminder is due if it is not cleared by then)."""
     now = now or timezone.now()
     alarm = _visible(actor, alarm, "acknowledge")
     if alarm.acknowledged_at is not None:
         raise DomainError(_("This alarm is already acknowledged."), code="acknowledged")
-    alarm.acknowledged_at, alarm.acknowledged_by, alarm.next_escalation_at = now, actor, None
+    expiry = ack_expiry(alarm)
+    reminder = now + expiry if expiry is not None and alarm.cleared_at is None else None
+    alarm.acknowledged_at, alarm.acknowledged_by, alarm.next_escalation_at = now, actor, reminder
     alarm.save(update_fields=["acknowledged_at", "acknowledged_by", "next_escalation_at"])
     AlarmEvent.objects.create(alarm=alarm, action="acknowledged", actor=actor)
     record("alarm.acknowledge", user=actor, request=request, obj=alarm,

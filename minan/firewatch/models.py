@@ -163,6 +163,7 @@ class Alarm(ScopedModel):
     close_detail = models.JSONField(default=dict, blank=True)
     escalation_step = models.PositiveSmallIntegerField(default=0, editable=False)
     # When the next step of the escalation chain is due; None once acknowledged, closed or at the end.
+    # Acknowledged and not cleared, with acknowledgement expiry on: when the next reminder is due.
     next_escalation_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The hazard an uncleared fire-system fault became (escalation.fault_hazards).
     hazard = models.ForeignKey("hazards.Hazard", null=True, blank=True, on_delete=models.SET_NULL,

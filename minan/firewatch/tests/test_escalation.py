@@ -354,3 +354,51 @@ def test_a_large_group_is_one_message_listing_twenty_in_few_queries(
     lines = note.body.splitlines()
     assert len([line for line in lines if line.startswith("#")]) == 20 and "另有 2 条" in lines
     assert Notification.objects.count() == 2  # duty_staff and safety_man, once each
+
+
+def test_without_acknowledgement_expiry_an_acknowledged_alarm_is_quiet(
+    smoke: Device, people: dict[str, Any]
+) -> None:
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    escalation.acknowledge(people["commissioner"], Alarm.objects.get(), now=at(1))
+    assert Alarm.objects.get().next_escalation_at is None  # the default: off
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(600)) == 0 and told() == []
+
+
+def test_an_expired_acknowledgement_reminds_until_the_alarm_is_cleared(
+    smoke: Device, people: dict[str, Any], settings: Any
+) -> None:
+    settings.FIRE_ACK_EXPIRY_MINUTES = 15
+    record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
+    escalation.acknowledge(people["cadre"], Alarm.objects.get(), now=at(2))
+    assert Alarm.objects.get().next_escalation_at == at(17)
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(16)) == 0 and told() == []
+    assert escalation.escalate_due(at(17)) == 1
+    # Whoever acknowledged it and the first step's people (the institution's staff), once each.
+    assert told() == ["cadre", "duty_staff", "safety_man"]
+    note = Notification.objects.filter(recipient=people["cadre"]).get()
+    assert f"{people['cadre'].display_name} 于 10:02 确认了该报警，但尚未恢复：请到现场核实。" in note.body
+    alarm = Alarm.objects.get()
+    assert alarm.next_escalation_at == at(32) and alarm.escalation_step == 1  # the chain did not move on
+    assert AlarmEvent.objects.filter(alarm=alarm, action="reminded").count() == 1
+    assert escalation.escalate_due(at(32)) == 1 and len(told()) == 6  # again every 15 minutes
+    # Cleared (a restore): no more reminders.
+    record_signal(Device.objects.get(pk=smoke.pk), SignalIn("restore", "fire"), now=at(40))
+    Notification.objects.all().delete()
+    assert escalation.escalate_due(at(47)) == 0 and told() == []
+    assert Alarm.objects.get().next_escalation_at is None
+    assert escalation.escalate_due(at(600)) == 0
+
+
+def test_acknowledgement_expiry_is_per_kind(smoke: Device, people: dict[str, Any], settings: Any) -> None:
+    settings.FIRE_ACK_EXPIRY_MINUTES = 15  # fire only: a fault's acknowledgement does not expire
+    record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
+    escalation.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
+    assert Alarm.objects.get().next_escalation_at is None
+    settings.ALARM_ACK_EXPIRY_MINUTES = 60
+    second = _detector(smoke.institution, "S-9", "9F 烟感")
+    record_signal(second, SignalIn("fault", "bus"), now=at(0))
+    acked = escalation.acknowledge(people["staff"], Alarm.objects.get(device=second), now=at(1))
+    assert acked.next_escalation_at == at(61)
