@@ -126,26 +126,6 @@ class AlarmCloseView(AlarmMixin, View):
         return self.render_detail(request, self.alarm(), form, status=400)
 
 
-class AlarmClearView(AlarmMixin, View):
-    """POST: clear the alarm by hand (`escalation.clear`). A refusal (the device still reports the
-    condition, already cleared or closed) is shown as a message and changes nothing; 403 without the
-    permission (audited), 404 outside the scope."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        alarm = self.alarm()
-        try:
-            escalation.clear(current_user(request), alarm, request=request)
-        except NotPermitted as exc:
-            deny(request, "firewatch.alarm", f"clear {request.path}: {exc.message}")
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Alarm cleared."))
-        return redirect("firewatch:alarm_detail", pk=pk)
-
-
 # --- the history -------------------------------------------------------------------------------------------
 
 
@@ -222,6 +202,5 @@ urls = [
     path("alarms/", AlarmListView.as_view(), name="alarm_list"),
     path("alarms/export/", AlarmExportView.as_view(), name="alarm_export"),
     path("alarms/<int:pk>/", AlarmDetailView.as_view(), name="alarm_detail"),
-    path("alarms/<int:pk>/clear/", AlarmClearView.as_view(), name="alarm_clear"),
     path("alarms/<int:pk>/close/", AlarmCloseView.as_view(), name="alarm_close"),
 ]

@@ -20,6 +20,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views import View
 
 from minan.core.errors import DomainError, NotPermitted
@@ -100,29 +101,43 @@ def back_to(request: HttpRequest, default: str) -> str:
     return default
 
 
-class AcknowledgeView(ScopedViewMixin, View):
-    """POST: acknowledge one alarm in scope (escalation stops). 404 outside the scope, 403 without the
-    permission (audited); a refusal (already acknowledged or closed) is shown as a message."""
+class AlarmActionView(ScopedViewMixin, View):
+    """POST: one action on one alarm in scope, through its `escalation` service. 404 outside the scope,
+    403 without the permission (audited); a refusal is shown as a message and changes nothing."""
 
     model = Alarm
     http_method_names = ["post"]
+    action = ""
+    done = ""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         alarm = get_object_or_404(self.get_queryset(), pk=pk)
-        actor = current_user(request)
         try:
-            escalation.acknowledge(actor, alarm, request=request)
+            getattr(escalation, self.action)(current_user(request), alarm, request=request)
         except NotPermitted as exc:
-            deny(request, "firewatch.alarm", f"acknowledge {request.path}: {exc.message}")
+            deny(request, "firewatch.alarm", f"{self.action} {request.path}: {exc.message}")
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("Alarm acknowledged."))
+            messages.success(request, _(self.done))
         return redirect(back_to(request, reverse("firewatch:alarm_detail", args=[pk])))
+
+
+class AcknowledgeView(AlarmActionView):
+    """Acknowledge (the escalation stops); from the board or the alarm page."""
+
+    action, done = "acknowledge", gettext_noop("Alarm acknowledged.")
+
+
+class ClearView(AlarmActionView):
+    """Clear by hand (refused while the device still reports the condition); from the alarm page."""
+
+    action, done = "clear", gettext_noop("Alarm cleared.")
 
 
 urls = [
     path("", BoardView.as_view(), name="board"),
     path("board/fragment/", BoardFragmentView.as_view(), name="board_fragment"),
     path("alarms/<int:pk>/acknowledge/", AcknowledgeView.as_view(), name="alarm_acknowledge"),
+    path("alarms/<int:pk>/clear/", ClearView.as_view(), name="alarm_clear"),
 ]

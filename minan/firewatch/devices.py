@@ -28,11 +28,12 @@ from typing import IO, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core.export import cell_text, spellings, squash
 from minan.institutions.excel import ImportRefused, RowError, read_table
 from minan.institutions.models import Institution
 
@@ -462,25 +463,6 @@ PROTOCOL_NAMES = {"mqtt": "MQTT", "http": "HTTP", "gb26875": "GB/T 26875.3"}
 STATUS_NAMES = {"unknown": "未上线", "online": "在线", "offline": "离线"}
 YES, NO = "是", "否"
 MAX_ROWS = 5000
-FORMULA_PREFIXES = ("=", "+", "-", "@")
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")").lower()
-
-
-def _names(choices: Any, file_names: dict[str, str]) -> dict[str, str]:
-    """Every accepted spelling (squashed) -> code: the file's name, the code, the UI labels."""
-    lookup: dict[str, str] = {}
-    for code, label in choices:
-        spellings = [file_names.get(code, ""), code]
-        for language in ("zh-hans", "en"):
-            with translation.override(language):
-                spellings.append(str(label))
-        for spelling in spellings:
-            if spelling:
-                lookup.setdefault(_squash(spelling), code)
-    return lookup
 
 
 def template_bytes() -> bytes:
@@ -534,17 +516,6 @@ class _CellError(Exception):
     pass
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:  # the export keeps =… and -… as text
-        text = text[1:]
-    return text
-
-
 def _whole(value: Any, *, default: int | None) -> int | None:
     if isinstance(value, bool):
         raise _CellError(_("Enter a whole number."))
@@ -552,7 +523,7 @@ def _whole(value: Any, *, default: int | None) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         return default
     if re.fullmatch(r"\d+", text):
@@ -561,7 +532,7 @@ def _whole(value: Any, *, default: int | None) -> int | None:
 
 
 def _thresholds(value: Any) -> dict[str, Any]:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         return {}
     try:
@@ -581,7 +552,7 @@ def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
     mapping: dict[str, int] = {}
     for index, raw in enumerate(cells):
         header = (
-            re.sub(r"\s+", "", _text(raw))
+            re.sub(r"\s+", "", cell_text(raw))
             .lstrip("\ufeff")
             .rstrip("*＊")
             .replace("（", "(")
@@ -623,7 +594,7 @@ class _Planned:
 def _institution_lookup(
     actor: Any, rows: list[tuple[int, dict[str, Any]]]
 ) -> tuple[dict[str, Institution], dict[str, list[Institution]]]:
-    keys = {_text(row.get("institution")) for _line, row in rows} - {""}
+    keys = {cell_text(row.get("institution")) for _line, row in rows} - {""}
     in_scope = Institution.objects.for_user(actor).filter(
         Q(uscc__in={k.upper() for k in keys}) | Q(name__in=keys)
     )
@@ -638,10 +609,10 @@ def _institution_lookup(
 
 def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Planned]:
     """Every row checked; ImportRefused lists every problem by line and column."""
-    types = _names(Device.Type.choices, TYPE_NAMES)
-    protocols = _names(Device.Protocol.choices, PROTOCOL_NAMES)
+    types = spellings(Device.Type.choices, TYPE_NAMES)
+    protocols = spellings(Device.Protocol.choices, PROTOCOL_NAMES)
     by_uscc, by_name = _institution_lookup(actor, rows)
-    serials = [_text(row.get("serial")) for _line, row in rows]
+    serials = [cell_text(row.get("serial")) for _line, row in rows]
     known = {d.serial: d for d in Device.objects.filter(serial__in=[s for s in serials if s])}
     editable = set(
         Device.objects.for_user(actor, "change")
@@ -661,8 +632,8 @@ def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Pl
         values: dict[str, Any] = {"gb_address": None, "gb_component": "", "panel": None, "thresholds": {},
                                   "heartbeat_seconds": 300, "grace_seconds": 60}  # fmt: skip
         for name in ("name", "serial", "building", "floor", "room", "vendor", "gb_component"):
-            values[name] = _text(row.get(name))
-        key = _text(row.get("institution"))
+            values[name] = cell_text(row.get(name))
+        key = cell_text(row.get("institution"))
         institution = by_uscc.get(key.upper())
         if institution is None and key:
             named = by_name.get(key, [])
@@ -679,8 +650,8 @@ def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Pl
             fail("institution", _("No institution “%(key)s” in your scope.") % {"key": key})
         values["institution"] = institution
         for name, lookup, allowed in (("type", types, TYPE_NAMES), ("protocol", protocols, PROTOCOL_NAMES)):
-            text = _text(row.get(name))
-            values[name] = lookup.get(_squash(text)) if text else None
+            text = cell_text(row.get(name))
+            values[name] = lookup.get(squash(text)) if text else None
             if text and values[name] is None:
                 fail(name, _("Unknown value “%(value)s”; allowed: %(allowed)s.") % {
                     "value": text, "allowed": "、".join(allowed.values())})  # fmt: skip
@@ -699,7 +670,7 @@ def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Pl
         for name, message in problems(values, unique=False):
             if name == "institution" or COLUMN_NAME.get(name, "") in failed:
                 continue  # reported above
-            if name in {"type", "protocol"} and not _text(row.get(name)):
+            if name in {"type", "protocol"} and not cell_text(row.get(name)):
                 message = _("This column is required.")
             fail(name, message)
         serial = values["serial"]
@@ -718,7 +689,7 @@ def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Pl
                     _("Same GB/T 26875.3 address and component as line %(line)d.") % {"line": seen_gb[pair]},
                 )
             seen_gb.setdefault(pair, line)
-        planned.append(_Planned(line, values, _text(row.get("panel")), existing))
+        planned.append(_Planned(line, values, cell_text(row.get("panel")), existing))
     # Addresses taken by devices not in the file (or in the file under another serial).
     if seen_gb:
         addresses = {a for a, _c in seen_gb}

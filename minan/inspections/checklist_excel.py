@@ -18,11 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from minan.core.errors import NotPermitted
-from minan.core.export import Sheet, sheets_bytes
+from minan.core.export import Sheet, cell_text, sheets_bytes, spellings, squash
 from minan.hazards.models import Category
 from minan.institutions.excel import ImportRefused, RowError, read_table
 
@@ -64,7 +63,6 @@ YES, NO = "是", "否"
 TRUE_VALUES = frozenset({YES, "true", "1", "yes", "y", "√", "✓"})
 FALSE_VALUES = frozenset({NO, "false", "0", "no", "n", ""})
 CHOICE_JOIN = "；"
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 ANSWER_TYPE_NAMES = {
     "pass_fail": "合格/不合格",
@@ -170,42 +168,16 @@ class _CellError(Exception):
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
     if isinstance(value, bool):
         return YES if value else NO
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    # The export writes '=… / '-… so that Excel shows text, not a formula: read the text back.
-    if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:
-        text = text[1:]
-    return text
-
-
-def _names(choices: Any, file_names: dict[str, str]) -> dict[str, str]:
-    """Every accepted spelling, lower-cased -> code: the file's name, the code, the UI names."""
-    lookup: dict[str, str] = {}
-    for code, label in choices:
-        spellings = [file_names.get(code, ""), code]
-        for language in ("zh-hans", "en"):
-            with translation.override(language):
-                spellings.append(str(label))
-        for spelling in spellings:
-            if spelling:
-                lookup.setdefault(_squash(spelling), code)
-    return lookup
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).replace("（", "(").replace("）", ")").lower()
+    return cell_text(value)
 
 
 def _choice(value: Any, lookup: dict[str, str], names: dict[str, str]) -> str | None:
     text = _text(value)
     if not text:
         return None
-    code = lookup.get(_squash(text))
+    code = lookup.get(squash(text))
     if code is None:
         raise _CellError(
             _("Unknown value “%(value)s”; allowed: %(allowed)s.")
@@ -282,9 +254,9 @@ def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
 def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[checklists.PlannedSection]:
     """Every row checked (cells, then the item rules of `checklists.check_item`, then codes unique in the
     file); ImportRefused lists every problem by line and column."""
-    answer_types = _names(ChecklistItem.AnswerType.choices, ANSWER_TYPE_NAMES)
-    severities = _names(ChecklistItem.Severity.choices, SEVERITY_NAMES)
-    categories = _names(Category.choices, CATEGORY_NAMES)
+    answer_types = spellings(ChecklistItem.AnswerType.choices, ANSWER_TYPE_NAMES)
+    severities = spellings(ChecklistItem.Severity.choices, SEVERITY_NAMES)
+    categories = spellings(Category.choices, CATEGORY_NAMES)
     lookup = checklists.clause_lookup()
     errors: list[RowError] = []
     planned: list[checklists.PlannedSection] = []

@@ -40,6 +40,7 @@ from huey.contrib.djhuey import db_task
 
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError
+from minan.core.export import FORMULA_PREFIXES
 from minan.core.identifiers import normalise_uscc
 from minan.core.scoping import in_scope
 from minan.regions.models import Region
@@ -122,7 +123,6 @@ FALLBACK_LABELS: dict[str, dict[str, str]] = {
 YES, NO = "是", "否"
 TRUE_VALUES = frozenset({YES, "true", "1", "yes", "y"})
 FALSE_VALUES = frozenset({NO, "false", "0", "no", "n"})
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _INT_RE = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 
