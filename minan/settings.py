@@ -263,6 +263,9 @@ MQTT_URL = os.environ.get("MQTT_URL", "")
 MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "minan")
 MQTT_CLIENT_ID = os.environ.get("MINAN_MQTT_CLIENT_ID", "")
 GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
+# 查岗: a duty check not answered within this many minutes is a finding against the institution
+# (DOMAIN.md §8.12; the device prompts for 10 minutes).
+GB26875_DUTY_CHECK_ANSWER_MINUTES = env_int("MINAN_GB26875_DUTY_CHECK_ANSWER_MINUTES", 10)
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)

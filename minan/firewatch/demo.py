@@ -11,7 +11,8 @@ serial that exists is left alone, so running it again adds nothing.
 `seed_alarm_history` adds 30 days of closed alarms (so the statistics page and the history have figures
 from the start): fire alarms closed as false alarms (with their causes), tests and one fault, faults
 and offline spells of fire-system devices closed as faults, each acknowledged after a few minutes, with
-their timelines. Only once: it adds nothing if any alarm exists.
+their timelines; and two nights of 查岗 at three transmission devices, one left unanswered (the worker
+makes it a finding). Only once: it adds nothing if any alarm exists.
 """
 
 from __future__ import annotations
@@ -204,6 +205,32 @@ def seed_alarm_history(stdout: Any = None, *, now: dt.datetime | None = None) ->
                                           row["cleared_at"], row["closed_at"]], strict=True):  # fmt: skip
                 AlarmEvent.objects.filter(pk=event.pk).update(at=at)
             created += 1
+    created_checks = _seed_duty_checks(now)
     if stdout is not None:
-        stdout.write(f"fire alarms: {created} closed alarms of the last {HISTORY_DAYS} days")
+        stdout.write(
+            f"fire alarms: {created} closed alarms of the last {HISTORY_DAYS} days; {created_checks} duty checks (查岗)"
+        )
     return created
+
+
+def _seed_duty_checks(now: dt.datetime) -> int:
+    """Two nights of 查岗 at the first institutions' transmission devices: answered at all but one, whose
+    miss the worker turns into a finding on its first run (escalation.unanswered_duty_checks)."""
+    from .models import Signal
+
+    transmitters = list(Device.objects.filter(type=Device.Type.TRANSMITTER).order_by("serial")[:3])
+    made = 0
+    for n, device in enumerate(transmitters):
+        for night in (1, 2):
+            sent = timezone.localtime(now - dt.timedelta(days=night)).replace(hour=2, minute=10 + n, second=0)
+            check = Signal.objects.create(device=device, type=Signal.Type.EVENT, code="duty_check_sent", at=sent,
+                                          message_id=f"demo:duty_check:{device.serial}:{night}")  # fmt: skip
+            rows = [(check, sent)]
+            if not (n == 0 and night == 1):  # last night, nobody answered at the first one
+                answer = Signal.objects.create(device=device, type=Signal.Type.EVENT, code="duty_check_answer",
+                                               value="1", at=sent + dt.timedelta(minutes=2))  # fmt: skip
+                rows.append((answer, sent + dt.timedelta(minutes=2)))
+            for signal, at in rows:  # received_at is the run's own time: put it where it happened
+                Signal.objects.filter(pk=signal.pk).update(received_at=at)
+            made += 1
+    return made

@@ -25,6 +25,9 @@
   device still reports it, DOMAIN.md §11.1); `close` needs the GB 25201 classification with its detail.
 - `fault_hazards(now)`: a fire-system fault (or offline) alarm not cleared within
   `MINAN_FIRE_FAULT_HAZARD_HOURS` (24) becomes a hazard, once.
+- `unanswered_duty_checks(now)`: a 查岗 not answered within `MINAN_GB26875_DUTY_CHECK_ANSWER_MINUTES`
+  (10) is marked so and becomes a finding (a hazard) against the institution, unless one from an earlier
+  unanswered check is still open there.
 """
 
 from __future__ import annotations
@@ -774,6 +777,75 @@ def fault_hazards(now: dt.datetime | None = None) -> int:
             AlarmEvent.objects.create(alarm=alarm, action="hazard", data={"hazard": hazard.pk})
             raised += 1
     return raised
+
+
+DUTY_CHECK_SWEEP = 500  # checks judged per run; the rest on the next one
+
+
+def unanswered_duty_checks(now: dt.datetime | None = None) -> int:
+    """Judge the duty checks (查岗, events `duty_check_sent` of a transmission device) whose answer time
+    has passed: answered (an event `duty_check_answer` of the same device received within the window)
+    or unanswered (DOMAIN.md §8.12), written in the check's `value`. An unanswered one becomes a general
+    fire hazard of the institution found by `minan-monitor` — one open at a time per institution: while
+    one is open, later misses are only marked. Claim-based: safe with several workers. Returns how many
+    were unanswered."""
+    from minan.hazards import services as hazard_services
+    from minan.hazards.models import Category, Hazard, Source
+    from minan.regions.models import Region
+
+    now = now or timezone.now()
+    window = dt.timedelta(minutes=settings.GB26875_DUTY_CHECK_ANSWER_MINUTES)
+    due = list(
+        Signal.objects.filter(code="duty_check_sent", value="", received_at__lte=now - window)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:DUTY_CHECK_SWEEP]
+    )
+    missed = 0
+    for pk in due:
+        with transaction.atomic():
+            check = (
+                Signal.objects.filter(pk=pk, value="").select_related("device", "device__institution").first()
+            )
+            if check is None:
+                continue
+            answered = Signal.objects.filter(
+                device_id=check.device_id, type=Signal.Type.EVENT, code="duty_check_answer",
+                received_at__gte=check.received_at, received_at__lte=check.received_at + window,
+            ).exists()  # fmt: skip
+            verdict = "answered" if answered else "unanswered"
+            if not Signal.objects.filter(pk=pk, value="").update(value=verdict):
+                continue  # another worker judged it
+            if answered:
+                continue
+            missed += 1
+            device, institution = check.device, check.device.institution
+            still_open = (
+                Hazard.objects.filter(institution=institution, source_ref__startswith="dutycheck:")
+                .exclude(status__in=[Hazard.Status.CLOSED, Hazard.Status.CANCELLED])
+                .exists()
+            )
+            if still_open:
+                continue
+            root = Region.objects.filter(region_path=_depth_path(institution.region_path, 1)).first()
+            sent = timezone.localtime(check.received_at).strftime("%Y-%m-%d %H:%M")
+            hazard_services.report(
+                monitor_user(root),
+                institution,
+                source=Source.ALARM,
+                category=Category.FIRE,
+                level=Hazard.Level.GENERAL,
+                description=_(
+                    "Duty check not answered (查岗未应答): nobody answered the duty check sent at %(sent)s to "
+                    "%(device)s (%(serial)s) within %(minutes)s minutes; the fire-control room may not have "
+                    "been staffed."
+                )
+                % {"sent": sent, "device": device.name, "serial": device.serial,
+                   "minutes": settings.GB26875_DUTY_CHECK_ANSWER_MINUTES},
+                location=" ".join(x for x in (device.building, device.floor, device.room) if x),
+                source_ref=f"dutycheck:{check.pk}",
+                system=True,
+            )  # fmt: skip
+    return missed
 
 
 def _hours(hours: float) -> str:

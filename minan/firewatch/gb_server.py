@@ -569,12 +569,27 @@ class GbServer:
         return False
 
     async def send_duty_check(self, address: int) -> bool:
-        """查岗 (type 91) to a connected device; True when it confirmed. Its answer arrives later as a
-        type-24 upload, recorded as an event `duty_check_answer` (§8.12)."""
+        """查岗 (type 91) to a connected device; True when it confirmed. A confirmed check is recorded as
+        an event `duty_check_sent` of the transmission device; the answer arrives later as a type-24
+        upload, recorded as an event `duty_check_answer` (§8.12); `escalation.unanswered_duty_checks`
+        turns a check left unanswered into a finding."""
         conn = self._by_address.get(address)
         if conn is None:
             return False
-        return await self._command(conn, address, "duty check", self._duty_check_frame)
+        confirmed = await self._command(conn, address, "duty check", self._duty_check_frame)
+        if confirmed and self._writer is not None:
+            # At the server's time (the recorder's), which the answer's window is counted in.
+            check = Incoming(
+                DeviceKey(gb_address=address, gb_component=""),
+                SignalIn(
+                    type="event",
+                    code="duty_check_sent",
+                    message_id=f"gb:{address}:duty_check:{time.time_ns()}",
+                ),
+            )
+            if await self._writer.submit([check]) is None:
+                log.warning("duty check to %d confirmed but not recorded", address)
+        return confirmed
 
     @property
     def connected(self) -> list[int]:

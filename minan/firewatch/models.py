@@ -117,7 +117,12 @@ class Signal(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["device", "at"])]
+        indexes = [
+            models.Index(fields=["device", "at"]),
+            # The duty checks (查岗) not yet judged answered or not: a handful of rows, found at once.
+            models.Index(fields=["received_at"], condition=Q(code="duty_check_sent", value=""),
+                         name="signal_duty_check_open"),
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.device_id}:{self.type}:{self.code}"

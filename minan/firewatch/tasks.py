@@ -28,3 +28,9 @@ def escalate_alarms() -> int:
 def fault_hazards() -> int:
     """Every 10 minutes: fire-system faults left uncleared for MINAN_FIRE_FAULT_HAZARD_HOURS become hazards."""
     return escalation.fault_hazards()
+
+
+@db_periodic_task(crontab(minute="*"))
+def unanswered_duty_checks() -> int:
+    """Every minute: duty checks (查岗) left unanswered past their window become findings."""
+    return escalation.unanswered_duty_checks()

@@ -521,3 +521,11 @@ def test_demo_devices_are_valid_and_seeded_once(make_user: Any, tree: dict[str, 
     fire = Alarm.objects.filter(kind="fire")
     assert (total.alarms, total.fire_closed) == (made, fire.count())
     assert total.fire_false == fire.filter(classification="false").count()
+    # The 查岗 of two nights: one unanswered, which the worker's first run makes a finding.
+    from minan.firewatch import escalation
+    from minan.hazards.models import Hazard
+
+    assert escalation.unanswered_duty_checks(now) == 1
+    (finding,) = Hazard.objects.filter(source_ref__startswith="dutycheck:")
+    assert "查岗未应答" in finding.description
+    assert Signal.objects.filter(code="duty_check_sent", value="answered").count() >= 1

@@ -5,18 +5,21 @@ retransmission, liveness, commands down (clock sync, 查岗), idle timeout, data
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from minan.firewatch import escalation, gb_server
 from minan.firewatch import gb26875 as gb
-from minan.firewatch import gb_server
 from minan.firewatch.gb_client import GbDevice
 from minan.firewatch.ingest import Recorder
 from minan.firewatch.models import Alarm, Device, Signal
 from minan.firewatch.simulate_gb import run_gb_devices
+from minan.hazards.models import Hazard
 
 from .test_gb26875 import (
     CENTRE,
@@ -280,8 +283,42 @@ def test_duty_check_on_demand_and_its_answer(devices: dict[str, Device]) -> None
         assert await server.send_duty_check(999) is False  # not connected
 
     run(scenario)
-    (signal,) = Signal.objects.filter(device=devices["transmitter"])
-    assert (signal.type, signal.code) == ("event", "duty_check_answer")
+    sent, answer = Signal.objects.filter(device=devices["transmitter"]).order_by("received_at", "id")
+    assert (sent.type, sent.code, sent.value) == ("event", "duty_check_sent", "")
+    assert abs(sent.at - timezone.now()) < dt.timedelta(
+        minutes=1
+    )  # the server's time, not the centre clock's
+    assert (answer.type, answer.code) == ("event", "duty_check_answer")
+    # Judged once its window has passed: answered, no finding.
+    assert escalation.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=9)) == 0
+    assert Signal.objects.get(pk=sent.pk).value == ""  # not yet judged
+    assert escalation.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=11)) == 0
+    assert Signal.objects.get(pk=sent.pk).value == "answered" and not Hazard.objects.exists()
+
+
+def test_an_unanswered_duty_check_is_one_finding_at_a_time(devices: dict[str, Device]) -> None:
+    async def scenario(port: int, server: gb_server.GbServer) -> None:
+        async with GbDevice("127.0.0.1", port, DEVICE, centre=CENTRE) as device:
+            await device.heartbeat()
+            for _n in range(2):  # two checks nobody answers
+                assert await server.send_duty_check(DEVICE) is True
+                await device.wait_command(91)
+
+    run(scenario)
+    first, second = Signal.objects.filter(code="duty_check_sent").order_by("received_at", "id")
+    later = timezone.now() + dt.timedelta(minutes=11)
+    assert escalation.unanswered_duty_checks(later) == 2
+    assert set(Signal.objects.filter(code="duty_check_sent").values_list("value", flat=True)) == {
+        "unanswered"
+    }
+    (hazard,) = Hazard.objects.all()  # the second miss while the first finding is open: marked only
+    transmitter = devices["transmitter"]
+    assert (hazard.institution_id, hazard.source, hazard.category, hazard.level, hazard.source_ref) == (
+        transmitter.institution_id, "alarm", "fire", "general", f"dutycheck:{first.pk}",
+    )  # fmt: skip
+    assert "查岗" in hazard.description and transmitter.serial in hazard.description
+    assert hazard.found_by.username == "minan-monitor"
+    assert escalation.unanswered_duty_checks(later) == 0  # judged once
 
 
 def test_periodic_duty_check(devices: dict[str, Device]) -> None:
