@@ -125,6 +125,13 @@ def test_a_payload_that_is_not_a_signal_is_dropped_and_the_rest_recorded(tmp_pat
         assert wait_for(deploy, "SELECT COUNT(*) FROM firewatch_alarm", 1, 20) == 1
         assert deploy.query("SELECT d.serial, a.kind FROM firewatch_alarm a JOIN firewatch_device d "
                             "ON d.id = a.device_id") == [("IT-00002", "fire")]  # fmt: skip
+        # The refusals are logged when the batch is acknowledged, just after its alarm is committed.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            any("payload is not JSON" in line for line in deploy.log)
+            and any("unknown_device" in line for line in deploy.log)
+        ):
+            time.sleep(0.05)
         deploy.stop_ingest()
         assert any("payload is not JSON" in line for line in deploy.log)
         assert any("unknown_device" in line for line in deploy.log)
