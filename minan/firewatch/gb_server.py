@@ -25,8 +25,9 @@ are batched (up to `BATCH_MAX` signals, or what arrived within `BATCH_WAIT` seco
 `Recorder.record` call.
 
 Down: after the first valid frame of an address on a connection the centre syncs its clock (type 90,
-standard layout); 查岗 (type 91) every `MINAN_GB26875_DUTY_CHECK_SECONDS` (0 = off) and on demand
-(`GbServer.send_duty_check`). The centre's commands use its own serial counter per connection, the
+standard layout); 查岗 (type 91) every `MINAN_GB26875_DUTY_CHECK_SECONDS` (0 = off), about
+`MINAN_GB26875_NIGHT_CHECKS` times a night per device at random minutes of `MINAN_GB26875_NIGHT`
+(22:00-06:00; 0 = off), and on demand (`GbServer.send_duty_check`). The centre's commands use its own serial counter per connection, the
 §8.1 timeout (`MINAN_GB26875_REPLY_TIMEOUT`, 10 s) and retries (`MINAN_GB26875_RETRIES`, 3). A connection
 silent for `MINAN_GB26875_IDLE_SECONDS` (180 s) is closed; a half frame is dropped after
 `PARTIAL_TIMEOUT` seconds without more bytes. A device clock more than `MINAN_GB26875_MAX_SKEW_SECONDS`
@@ -39,12 +40,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime
+from datetime import time as dt_time
 from typing import Any
 
 from . import gb26875 as gb
@@ -93,6 +96,25 @@ def _setting(name: str, default: float) -> float:
     except ValueError:
         log.warning("MINAN_GB26875_%s=%r is not a number; using %s", name, value, default)
         return default
+
+
+def parse_night(text: str) -> tuple[dt_time, dt_time]:
+    """ "22:00-06:00" -> (22:00, 06:00): the night in which random duty checks go out."""
+    try:
+        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"a night is HH:MM-HH:MM, not {text!r}") from None
+    return start, end
+
+
+def in_night(at: dt_time, night: tuple[dt_time, dt_time]) -> bool:
+    start, end = night
+    return start <= at < end if start < end else at >= start or at < end
+
+
+def night_minutes(night: tuple[dt_time, dt_time]) -> int:
+    start, end = (t.hour * 60 + t.minute for t in night)
+    return (end - start) % (24 * 60) or 24 * 60
 
 
 def parse_listen(listen: str) -> tuple[str | None, int]:
@@ -326,6 +348,9 @@ class GbServer:
         retries: int | None = None,
         duty_check_seconds: float | None = None,
         duty_check_window: int = 0,
+        night_checks: float | None = None,
+        night: str | None = None,
+        rng: random.Random | None = None,
         time_sync: bool = True,
         confirm_answers: bool = False,
         max_skew: float | None = None,
@@ -346,6 +371,10 @@ class GbServer:
             duty_check_seconds if duty_check_seconds is not None else _setting("DUTY_CHECK_SECONDS", 0)
         )
         self.duty_check_window = duty_check_window
+        # Random 查岗 at night (§8.12): about `night_checks` per device and night, at times nobody knows.
+        self.night_checks = night_checks if night_checks is not None else _setting("NIGHT_CHECKS", 0)
+        self.night = parse_night(night or os.environ.get("MINAN_GB26875_NIGHT", "") or "22:00-06:00")
+        self._rng = rng or random.SystemRandom()
         self.time_sync = time_sync
         self.confirm_answers = confirm_answers
         self.max_skew = max_skew if max_skew is not None else _setting("MAX_SKEW_SECONDS", MAX_SKEW)
@@ -372,6 +401,8 @@ class GbServer:
         self._spawn(self._stats_loop())
         if self.duty_check_seconds > 0:
             self._spawn(self._duty_check_loop())
+        if self.night_checks > 0:
+            self._spawn(self._night_check_loop())
         log.info("GB/T 26875.3 server listening on %s:%s", host or "*", self.port)
         return self.port
 
@@ -606,6 +637,25 @@ class GbServer:
             )
             confirmed = sum(1 for r in results if r is True)
             log.info("duty check (查岗) sent to %d devices, %d confirmed", len(addresses), confirmed)
+
+    def night_round(self) -> list[int]:
+        """One minute of the night: each connected device gets a duty check with the chance that makes
+        about `night_checks` a night (each draw its own, so no institution can tell when). The addresses
+        checked; none outside the night."""
+        if not in_night(self.now().time(), self.night):
+            return []
+        chance = min(1.0, self.night_checks / night_minutes(self.night))
+        chosen = [address for address in self.connected if self._rng.random() < chance]
+        for address in chosen:
+            self._spawn(self.send_duty_check(address))
+        return chosen
+
+    async def _night_check_loop(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            chosen = self.night_round()
+            if chosen:
+                log.info("random duty check (查岗) sent to %d devices", len(chosen))
 
     async def _stats_loop(self) -> None:
         while True:

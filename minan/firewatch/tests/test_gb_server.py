@@ -410,3 +410,42 @@ def test_simulator_fire_now_sends_one_fire_at_once(devices: dict[str, Device]) -
     fire = Signal.objects.get(type="alarm", code="fire")
     assert fire.device.gb_component == f"1:1:{ZONE10_POINT2}"
     assert Alarm.objects.get(kind="fire").device_id == fire.device_id
+
+
+def test_random_night_checks_only_at_night_and_about_as_often_as_asked(devices: dict[str, Device]) -> None:
+    import random
+    from datetime import time
+
+    assert gb_server.parse_night("22:00-06:00") == (time(22), time(6))
+    assert gb_server.night_minutes(gb_server.parse_night("22:00-06:00")) == 480
+    assert gb_server.in_night(time(23, 30), (time(22), time(6))) and gb_server.in_night(
+        time(5, 59), (time(22), time(6))
+    )
+    assert not gb_server.in_night(time(6), (time(22), time(6))) and not gb_server.in_night(
+        time(12), (time(22), time(6))
+    )
+    with pytest.raises(ValueError):
+        gb_server.parse_night("22-6")
+
+    clock = {"now": CENTRE_TIME.replace(hour=12)}
+
+    async def scenario(port: int, server: gb_server.GbServer) -> None:
+        async with GbDevice("127.0.0.1", port, DEVICE, centre=CENTRE) as device:
+            await device.heartbeat()
+            assert server.night_round() == []  # noon: never
+            clock["now"] = CENTRE_TIME.replace(hour=2)
+            # 480 checks a night over 480 minutes: every minute, so this round checks the device.
+            server.night_checks = 480
+            assert server.night_round() == [DEVICE]
+            await device.wait_command(91)
+            # Two a night: about one round in 240 (a seeded draw, counted over a simulated night).
+            server.night_checks, server._rng = 2, random.Random(1)
+            server.send_duty_check = _no_send  # type: ignore[method-assign]
+            assert 0 < sum(len(server.night_round()) for _minute in range(480)) <= 6
+
+    run(scenario, now=lambda: clock["now"], night_checks=0)
+    assert Signal.objects.filter(code="duty_check_sent").count() == 1
+
+
+async def _no_send(address: int) -> bool:
+    return True
