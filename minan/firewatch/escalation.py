@@ -41,6 +41,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -239,7 +240,7 @@ def _message(alarm: Alarm, people: list[Any], step: int) -> Any:
         people,
         "firewatch.alarm",
         {
-            "alarm": f"#{alarm.pk}", "kind": alarm_label(alarm.kind), "fire": alarm.kind == "fire",
+            "alarm": f"#{alarm.pk}", "kind": alarm_label_lazy(alarm.kind), "fire": alarm.kind == "fire",
             "institution": alarm.institution.name, "device": device.name, "location": place,
             "first_at": timezone.localtime(alarm.first_at).strftime("%Y-%m-%d %H:%M:%S"), "step": step,
             "count": alarm.count,
@@ -266,6 +267,10 @@ def alarm_label(kind: str) -> str:
         return _("Threshold: %(code)s") % {"code": kind.split(":", 1)[1]}
     label = KIND_LABELS.get(kind)
     return str(label) if label is not None else kind
+
+
+# The label translated when it is shown: a message renders it in each recipient's own language.
+alarm_label_lazy = lazy(alarm_label, str)
 
 
 def _group_message(alarms: list[Alarm], people: list[Any], step: int) -> Any:

@@ -402,3 +402,21 @@ def test_acknowledgement_expiry_is_per_kind(smoke: Device, people: dict[str, Any
     record_signal(second, SignalIn("fault", "bus"), now=at(0))
     acked = escalation.acknowledge(people["staff"], Alarm.objects.get(device=second), now=at(1))
     assert acked.next_escalation_at == at(61)
+
+
+def test_each_recipient_reads_the_alarm_kind_in_their_own_language(
+    smoke: Device, people: dict[str, Any]
+) -> None:
+    from minan.notify.models import UserSettings
+
+    UserSettings.objects.create(user=people["commissioner"], language="en")
+    record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
+    assert escalation.escalate_due(at(1)) == 1
+    subjects = dict(Notification.objects.values_list("recipient__username", "subject"))
+    assert (
+        subjects
+        == {
+            "duty_staff": "【故障】任城区古槐敬老院：3F 走廊烟感",
+            "safety_man": "Fault at 任城区古槐敬老院: 3F 走廊烟感",  # was 「故障 at …」: the label in the server's language
+        }
+    )
