@@ -129,8 +129,9 @@ class Signal(models.Model):
 
 
 class Alarm(ScopedModel):
-    """One open alarm per device and kind: repeats update it (`count`, `last_at`). Acknowledged and
-    cleared are flags with who and when; closing needs the GB 25201 classification (DOMAIN.md §7.4)."""
+    """One active (not cleared, not closed) alarm per device and kind: repeats update it (`count`,
+    `last_at`); a trigger after it was cleared opens a new one. Acknowledged and cleared are flags with
+    who and when; closing needs the GB 25201 classification (DOMAIN.md §7.4, §11.1)."""
 
     class Severity(models.TextChoices):
         CRITICAL = "critical", _("critical")
@@ -186,10 +187,12 @@ class Alarm(ScopedModel):
             ("close_alarm", "Can close an alarm with its classification"),
         ]
         constraints = [
+            # One active alarm per device and kind (issue 8, DOMAIN.md §11.1): a repeat updates it; once
+            # cleared (by the device or by hand) it waits for its close-out and a new trigger opens another.
             models.UniqueConstraint(
                 fields=["device", "kind"],
-                condition=Q(closed_at__isnull=True),
-                name="one_open_alarm_per_device_kind",
+                condition=Q(closed_at__isnull=True, cleared_at__isnull=True),
+                name="one_active_alarm_per_device_kind",
             )
         ]
         indexes = [

@@ -8,9 +8,10 @@ calls `record_signal`. Rules:
   `DeviceEvent`) and its offline alarm is cleared.
 - history: every signal but heartbeats is stored (`Signal`), idempotent by `message_id`.
 - maintenance: a device inside its maintenance window raises nothing; its signals are stored, marked.
-- alarms: one open alarm per device and kind; a repeat updates it. Severity: fire critical; faults of
-  fire systems and gas alarms major; the rest minor. A fault of a panel (or of a device behind it) while
-  that panel has had a fire alarm within `FIRE_INHIBITS_FAULTS` is stored but raises nothing.
+- alarms: one active (not cleared) alarm per device and kind; a repeat updates it, a trigger after a
+  clear opens another. Severity: fire critical; faults of fire systems and gas alarms major; the rest
+  minor. A fault of a panel (or of a device behind it) while that panel has had a fire alarm within
+  `FIRE_INHIBITS_FAULTS` is stored but raises nothing.
 - thresholds: a reading outside its range raises an alarm only once it has been outside for the
   configured duration (flapping values do not); a reading back inside clears it.
 - restore: clears (not closes) the device's open alarms of that kind; closing a fire alarm needs the
@@ -173,16 +174,15 @@ def _clear(device: Device, kinds: list[str] | None, now: dt.datetime, *, compone
 def raise_alarm(
     device: Device, kind: str, at: dt.datetime, detail: dict[str, Any] | None = None
 ) -> tuple[Alarm, bool]:
-    """Open an alarm of this kind on the device, or count a repeat of the open one. (alarm, new?)"""
+    """Open an alarm of this kind on the device, or count a repeat of the active one (a cleared alarm
+    is not reopened: a new trigger opens a new alarm, DOMAIN.md §11.1). (alarm, new?)"""
     for _attempt in range(3):
-        existing = Alarm.objects.filter(device=device, kind=kind, closed_at__isnull=True).first()
+        existing = Alarm.objects.filter(
+            device=device, kind=kind, closed_at__isnull=True, cleared_at__isnull=True
+        ).first()
         if existing is not None:
             Alarm.objects.filter(pk=existing.pk).update(
-                count=F("count") + 1,
-                last_at=at,
-                cleared_at=None,
-                cleared_by=None,
-                detail=detail or existing.detail,
+                count=F("count") + 1, last_at=at, detail=detail or existing.detail
             )
             AlarmEvent.objects.create(alarm=existing, action="repeated", data=detail or {})
             existing.refresh_from_db()

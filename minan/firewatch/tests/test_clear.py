@@ -68,11 +68,17 @@ def test_refused_while_the_device_still_reports_it_then_cleared_with_who_and_whe
         escalation.clear(rencheng_officer, raised, now=sec(200))
     assert again.value.code == "cleared"
 
-    # A new trigger makes it active again: the manual clear no longer stands.
-    repeated = signal(smoke, "alarm", "fire", 300).alarm
-    assert repeated is not None and repeated.pk == raised.pk
-    active = Alarm.objects.get(pk=raised.pk)
-    assert (active.cleared_at, active.cleared_by, active.count) == (None, None, 3)
+    # A clear cannot be undone: a new trigger opens a new alarm (§11.1); the cleared one awaits close-out.
+    again = signal(smoke, "alarm", "fire", 300)
+    assert again.raised and again.alarm is not None and again.alarm.pk != raised.pk
+    kept = Alarm.objects.get(pk=raised.pk)
+    assert (kept.cleared_at, kept.cleared_by, kept.count, kept.closed_at) == (
+        sec(140),
+        rencheng_officer,
+        2,
+        None,
+    )
+    assert signal(smoke, "alarm", "fire", 310).alarm.pk == again.alarm.pk  # its repeats update the new one
 
 
 def test_an_offline_alarm_is_refused_while_the_device_is_offline(

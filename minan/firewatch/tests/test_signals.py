@@ -87,6 +87,12 @@ def test_one_open_alarm_per_kind_and_a_fire_inhibits_the_panels_faults(smoke: De
     assert Alarm.objects.get(kind="fire").count == 2
     cleared = record_signal(fresh(smoke), SignalIn("restore", "fire"), now=sec(800))
     assert cleared.cleared == 1 and Alarm.objects.get(kind="fire").closed_at is None  # closing needs a person
+    # The detector alarms again after the restore: a new alarm; the cleared one waits for its close-out.
+    anew = record_signal(fresh(smoke), SignalIn("alarm", "fire"), now=sec(900))
+    assert anew.raised and anew.alarm is not None and anew.alarm.pk != first.alarm.pk
+    assert list(Alarm.objects.filter(kind="fire").order_by("pk").values_list("count", "cleared_at")) == [
+        (2, sec(800)), (1, None),
+    ]  # fmt: skip
 
 
 def test_a_device_in_maintenance_raises_nothing_but_its_signals_are_kept(smoke: Device) -> None:
