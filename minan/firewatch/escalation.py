@@ -540,7 +540,7 @@ def still_reported(alarm: Alarm, now: dt.datetime) -> str | None:
 def clear(actor: Any, alarm: Alarm, *, request: Any = None, now: dt.datetime | None = None) -> Alarm:
     """Mark by hand that the alarm's condition is over (the device sent no restore). Refused while the
     device still reports it (`still_reported`). Clearing does not acknowledge: an unacknowledged alarm
-    keeps escalating. A new trigger makes the alarm active again (a repeat)."""
+    keeps escalating. A clear cannot be undone: a new trigger opens a new alarm."""
     now = now or timezone.now()
     alarm = _visible(actor, alarm, "clear")
     if alarm.cleared_at is not None:
@@ -733,11 +733,17 @@ def monitor_user(region: Any) -> Any:
     return user
 
 
+def _monitor_for(region_path: str) -> Any:
+    """The non-login account that reports what MinAn itself finds, for the top region of this path."""
+    from minan.regions.models import Region
+
+    return monitor_user(Region.objects.filter(region_path=_depth_path(region_path, 1)).first())
+
+
 def fault_hazards(now: dt.datetime | None = None) -> int:
     """Fire-system faults not cleared in time become hazards (once each). Returns hazards raised."""
     from minan.hazards import services as hazard_services
     from minan.hazards.models import Category, Hazard, Source
-    from minan.regions.models import Region
 
     from .services import FIRE_SYSTEM
 
@@ -761,11 +767,10 @@ def fault_hazards(now: dt.datetime | None = None) -> int:
             if alarm is None:
                 continue
             device = alarm.device
-            root = Region.objects.filter(region_path=_depth_path(alarm.region_path, 1)).first()
             place = " ".join(x for x in (device.building, device.floor, device.room) if x)
             hours = (now - alarm.first_at).total_seconds() / 3600
             hazard = hazard_services.report(
-                monitor_user(root),
+                _monitor_for(alarm.region_path),
                 alarm.institution,
                 source=Source.ALARM,
                 category=Category.FIRE,
@@ -796,7 +801,6 @@ def unanswered_duty_checks(now: dt.datetime | None = None) -> int:
     were unanswered."""
     from minan.hazards import services as hazard_services
     from minan.hazards.models import Category, Hazard, Source
-    from minan.regions.models import Region
 
     now = now or timezone.now()
     window = dt.timedelta(minutes=settings.GB26875_DUTY_CHECK_ANSWER_MINUTES)
@@ -831,10 +835,9 @@ def unanswered_duty_checks(now: dt.datetime | None = None) -> int:
             )
             if still_open:
                 continue
-            root = Region.objects.filter(region_path=_depth_path(institution.region_path, 1)).first()
             sent = timezone.localtime(check.received_at).strftime("%Y-%m-%d %H:%M")
             hazard_services.report(
-                monitor_user(root),
+                _monitor_for(institution.region_path),
                 institution,
                 source=Source.ALARM,
                 category=Category.FIRE,

@@ -27,7 +27,8 @@ are batched (up to `BATCH_MAX` signals, or what arrived within `BATCH_WAIT` seco
 Down: after the first valid frame of an address on a connection the centre syncs its clock (type 90,
 standard layout); 查岗 (type 91) every `MINAN_GB26875_DUTY_CHECK_SECONDS` (0 = off), about
 `MINAN_GB26875_NIGHT_CHECKS` times a night per device at random minutes of `MINAN_GB26875_NIGHT`
-(22:00-06:00; 0 = off), and on demand (`GbServer.send_duty_check`). The centre's commands use its own serial counter per connection, the
+(22:00-06:00; 0 = off), and on demand (`GbServer.send_duty_check`). The centre's commands use its own
+serial counter per connection, the
 §8.1 timeout (`MINAN_GB26875_REPLY_TIMEOUT`, 10 s) and retries (`MINAN_GB26875_RETRIES`, 3). A connection
 silent for `MINAN_GB26875_IDLE_SECONDS` (180 s) is closed; a half frame is dropped after
 `PARTIAL_TIMEOUT` seconds without more bytes. A device clock more than `MINAN_GB26875_MAX_SKEW_SECONDS`

@@ -85,13 +85,11 @@ async def run_gb_devices(
     def frame_for(address: int, client: GbDevice) -> gb.Frame:
         device = rng.choice(by_address[address])
         roll = rng.random()
-        smoke = [
-            d
-            for d in by_address[address]
-            if d.get("kind") == "smoke" and len(_parts(str(d.get("component", "")))) >= 3
-        ]
-        if first_fire[0] and smoke:
-            first_fire[0], device, roll = False, rng.choice(smoke), -1.0  # below any probability: a fire
+        if first_fire[0]:  # --fire-now: the first frame of a device with a smoke detector is its fire
+            smoke = [d for d in by_address[address]
+                     if d.get("kind") == "smoke" and len(_parts(str(d.get("component", "")))) >= 3]  # fmt: skip
+            if smoke:
+                first_fire[0], device, roll = False, rng.choice(smoke), -1.0  # below any probability: a fire
         parts = _parts(str(device.get("component", "")))
         kind = str(device.get("kind", ""))
         serial, now = client.next_serial(), client.now()
