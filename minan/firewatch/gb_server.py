@@ -683,7 +683,11 @@ async def serve(
     `stop` is set, then close the connections. `options` go to `GbServer` (now, idle_timeout, …)."""
     host, port = parse_listen(listen)
     server = GbServer(recorder_factory=recorder_factory, **options)
-    bound = await server.start(host, port)
+    try:
+        bound = await server.start(host, port)
+    except BaseException:
+        await server.close()  # the writer task and its thread are already running: end them first
+        raise
     try:
         if on_server is not None:
             on_server(server)

@@ -9,6 +9,7 @@ unacknowledged MQTT messages are delivered again to the next run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -25,6 +26,7 @@ from django.db import close_old_connections, connection
 log = logging.getLogger("minan.ingest")
 
 HOUSEKEEPING_SECONDS = 5.0
+LISTENER_START_SECONDS = 30.0
 
 
 class Command(BaseCommand):
@@ -51,6 +53,10 @@ class Command(BaseCommand):
         # process that never ends and writes thousands of rows a second that is most of the work.
         settings.DEBUG = False
         stop = threading.Event()
+        # Why the process must end with a non-zero status (a listener that could not start, an adapter
+        # thread that died): one line, reported by CommandError. None while all is well.
+        self.failure: str | None = None
+        gb_ready = threading.Event()
 
         def request_stop(signum: int, frame: Any) -> None:
             stop.set()
@@ -90,17 +96,26 @@ class Command(BaseCommand):
         else:
             log.info("MQTT adapter off (no MQTT_URL)")
         if options["gb_listen"] and not options["no_gb"]:
-            threads.append(threading.Thread(target=self._gb_loop, args=(options["gb_listen"], stop), name="gb26875",
-                                            daemon=True))  # fmt: skip
+            threads.append(threading.Thread(target=self._gb_loop, args=(options["gb_listen"], stop, gb_ready),
+                                            name="gb26875", daemon=True))  # fmt: skip
+        else:
+            gb_ready.set()
         if not options["no_housekeeping"]:
             threads.append(
                 threading.Thread(target=self._housekeeping, args=(stop,), name="sweeps", daemon=True)
             )
         for thread in threads:
             thread.start()
-        self.stdout.write("minan ingest running (Ctrl-C stops it)")
+        # A listener that cannot bind ends the process before it says it is running.
+        if not gb_ready.wait(LISTENER_START_SECONDS) and not stop.is_set():
+            self.failure = f"the GB/T 26875.3 listener did not start within {LISTENER_START_SECONDS:.0f} s"
+            stop.set()
+        if self.failure is None:
+            self.stdout.write("minan ingest running (Ctrl-C stops it)")
         while not stop.wait(0.5):
-            if not any(t.is_alive() for t in threads):
+            dead = [t.name for t in threads if not t.is_alive()]
+            if dead:
+                self.failure = self.failure or f"{', '.join(dead)} stopped unexpectedly (see the log above)"
                 break
         stop.set()
         for thread in threads:
@@ -109,9 +124,19 @@ class Command(BaseCommand):
             adapter.stop()
             s = adapter.stats
             log.info("mqtt: final: received %d, recorded %d, refused %d", s.received, s.recorded, s.rejected)
+        if self.failure is not None:
+            raise CommandError(self.failure)
+
+    def _mqtt_loop(self, adapter: Any, stop: threading.Event) -> None:
+        try:
+            self._mqtt_run(adapter, stop)
+        except Exception as exc:
+            log.exception("MQTT adapter failed")
+            self.failure = self.failure or f"MQTT adapter failed: {exc}"
+            stop.set()
 
     @staticmethod
-    def _mqtt_loop(adapter: Any, stop: threading.Event) -> None:
+    def _mqtt_run(adapter: Any, stop: threading.Event) -> None:
         adapter.start()  # paho is driven from this thread alone (see MqttAdapter)
         last = time.monotonic()
         while not stop.is_set():
@@ -122,23 +147,33 @@ class Command(BaseCommand):
                 log.info("mqtt: received %d, recorded %d, refused %d in %d batches",
                          s.received, s.recorded, s.rejected, s.batches)  # fmt: skip
 
-    @staticmethod
-    def _gb_loop(listen: str, stop: threading.Event) -> None:
+    def _gb_loop(self, listen: str, stop: threading.Event, ready: threading.Event) -> None:
         from minan.firewatch import gb_server
 
         async def main() -> None:
             done = asyncio.Event()
             loop = asyncio.get_running_loop()
-            threading.Thread(
-                target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
-            ).start()
-            await gb_server.serve(listen, done)
+
+            def wake_on_stop() -> None:
+                stop.wait()
+                with contextlib.suppress(RuntimeError):  # the loop already ended (the listener failed)
+                    loop.call_soon_threadsafe(done.set)
+
+            threading.Thread(target=wake_on_stop, daemon=True).start()
+            await gb_server.serve(listen, done, on_ready=lambda _port: ready.set())
 
         try:
             asyncio.run(main())
-        except OSError as exc:
-            log.error("GB/T 26875.3 server could not listen on %s: %s", listen, exc)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failure = f"the GB/T 26875.3 listener cannot listen on {listen}: {reason}"
+            log.error("%s", self.failure)
+        except Exception as exc:
+            log.exception("GB/T 26875.3 server failed")
+            self.failure = f"the GB/T 26875.3 server failed: {exc}"
+        finally:
             stop.set()
+            ready.set()
 
     @staticmethod
     def _housekeeping(stop: threading.Event) -> None:
