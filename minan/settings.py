@@ -258,9 +258,12 @@ FIRE_FALSE_ALARM_CAUSES = [
     ("unknown", _("unknown")),
 ]
 # The ingest process (`minan ingest`): the MQTT broker (empty: the MQTT adapter is off), the MQTT 5
-# shared-subscription group ("" subscribes without one), and the GB/T 26875.3 TCP listener ("" = off).
+# shared-subscription group, and the GB/T 26875.3 TCP listener ("" = off). The share group is empty
+# (a plain subscription) by default: set it only when running several ingest processes. Mosquitto does
+# not restore a shared subscription after a broker restart, so what devices publish before ingest has
+# subscribed again is lost (docs/operations.md); a plain subscription is kept by the broker.
 MQTT_URL = os.environ.get("MQTT_URL", "")
-MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "minan")
+MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "")
 MQTT_CLIENT_ID = os.environ.get("MINAN_MQTT_CLIENT_ID", "")
 GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
 # 查岗: a duty check not answered within this many minutes is a finding against the institution

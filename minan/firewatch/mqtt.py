@@ -4,8 +4,11 @@ Devices (or gateways) publish one JSON signal per message to `minan/v1/devices/<
 QoS 1 (docs/firewatch.md gives the payload). The adapter:
 - connects with MQTT 5, a fixed client id and a persistent session (clean start off, session expiry
   `SESSION_EXPIRY`), so messages published while it is down are queued by the broker;
-- subscribes through the shared subscription `$share/<MINAN_MQTT_SHARE_GROUP>/…` so several ingest
-  processes split the load (empty group: a plain subscription);
+- subscribes to the topic directly (a plain subscription, which the broker keeps with the session
+  across its own restarts), or, only when `MINAN_MQTT_SHARE_GROUP` is set for several ingest
+  processes, through the shared subscription `$share/<group>/…`, which Mosquitto does not keep across
+  a restart: the adapter subscribes again on every connection;
+- reconnects 0.1 s after losing the connection, then with a growing pause (at most 30 s);
 - acknowledges manually, a batch's PUBACKs only after the batch is committed. A process killed before
   the commit has acknowledged nothing, and the broker delivers those messages again on the next
   connection. Signals carry a `message_id`, so a message delivered twice is recorded once.
@@ -43,6 +46,11 @@ log = logging.getLogger("minan.ingest.mqtt")
 
 TOPIC = "minan/v1/devices/+/signals"
 SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps the session (and queues) a week
+# Reconnect pauses: the first one short, so that a restarted broker has us back before devices have
+# flushed much to it (with a shared subscription, what arrives before we subscribe again is lost); then
+# doubling, so a broker that stays down is not hammered.
+RECONNECT_FIRST = 0.1
+RECONNECT_MAX = 30.0
 RECEIVE_MAXIMUM = 10_000  # unacknowledged QoS 1 messages the broker may send us at once
 BATCH_WINDOW = 0.02  # seconds to gather a batch after its first message
 # At most this many messages a batch. When recording falls behind, batches grow up to it: the cost of a
@@ -217,6 +225,7 @@ class MqttAdapter:
         self, url: str, *, client_id: str, share_group: str = "", recorder: Recorder | None = None
     ) -> None:
         self.broker = parse_url(url)
+        self.client_id = client_id
         self.topic = f"$share/{share_group}/{TOPIC}" if share_group else TOPIC
         self.recorder = recorder or Recorder()
         self.inbox: list[mqtt.MQTTMessage] = []
@@ -232,16 +241,22 @@ class MqttAdapter:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self._retry = 1.0
+        self._retry = RECONNECT_FIRST
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
             log.error("MQTT connection refused: %s", reason)
             return
+        # Every time, at once: a broker restored from its persistence file keeps a plain subscription
+        # but not a shared one; subscribing again to a kept subscription changes nothing.
         client.subscribe(self.topic, qos=1)
         self.connected.set()
-        self._retry = 1.0
+        self._retry = RECONNECT_FIRST
         log.info("MQTT connected to %s:%s, subscribed to %s", self.broker.host, self.broker.port, self.topic)
+        if not getattr(flags, "session_present", True):
+            # First start under this client id, or the broker lost the session (no persistence, a
+            # persistence file it could not write, the session expired): nothing was queued for us.
+            log.warning("MQTT broker had no session for client id %s: a new one starts", self.client_id)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
@@ -286,7 +301,7 @@ class MqttAdapter:
             return
         if self.stopping.wait(self._retry):
             return
-        self._retry = min(self._retry * 2, 30.0)
+        self._retry = min(self._retry * 2, RECONNECT_MAX)
         try:
             self.client.reconnect()
         except OSError as exc:
