@@ -5,7 +5,7 @@ from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, FirewatchFiguresViewSet
-from minan.firewatch.device_api import DeviceViewSet
+from minan.firewatch.device_api import DeviceViewSet, UnregisteredSenderViewSet
 from minan.firewatch.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
@@ -44,6 +44,7 @@ router.register("criteria-sets", CriteriaSetViewSet, basename="criteriaset")
 router.register("criteria-clauses", CriteriaClauseViewSet, basename="criteriaclause")
 router.register("experts", ExpertViewSet, basename="expert")
 router.register("devices", DeviceViewSet, basename="device")
+router.register("unregistered-senders", UnregisteredSenderViewSet, basename="unregisteredsender")
 router.register("checklists", ChecklistViewSet, basename="checklist")
 router.register("checklist-items", ChecklistItemViewSet, basename="checklistitem")
 router.register("supervision-groups", SupervisionGroupViewSet, basename="supervisiongroup")

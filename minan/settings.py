@@ -269,6 +269,14 @@ GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
 # 查岗: a duty check not answered within this many minutes is a finding against the institution
 # (DOMAIN.md §8.12; the device prompts for 10 minutes).
 GB26875_DUTY_CHECK_ANSWER_MINUTES = env_int("MINAN_GB26875_DUTY_CHECK_ANSWER_MINUTES", 10)
+# Frames from a GB/T 26875.3 address with no registered device are not acted on: "deny" answers them
+# with a deny (command 6), "confirm" confirms them without recording. Either way they are logged and
+# listed as unregistered senders in the device registry, placed at MINAN_GB26875_REGION (a region code;
+# empty = the smallest region holding every institution).
+GB26875_UNKNOWN_SENDERS = os.environ.get("MINAN_GB26875_UNKNOWN_SENDERS", "deny").strip().lower()
+if GB26875_UNKNOWN_SENDERS not in {"deny", "confirm"}:
+    raise ImproperlyConfigured("MINAN_GB26875_UNKNOWN_SENDERS must be deny or confirm")
+GB26875_REGION = os.environ.get("MINAN_GB26875_REGION", "")
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)

@@ -70,6 +70,7 @@ _DEVICE_REGISTRY = [
     "firewatch.change_device",
     "firewatch.import_device",
     "firewatch.silence_device",
+    "firewatch.view_unregisteredsender",
 ]
 _ALARM_HANDLING = ["firewatch.acknowledge_alarm", "firewatch.clear_alarm", "firewatch.close_alarm"]
 

@@ -22,8 +22,8 @@ from minan.core.api import ScopedViewSet
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
-from . import credentials, devices
-from .models import Device
+from . import credentials, devices, senders
+from .models import Device, UnregisteredSender
 
 FILTERS = [
     OpenApiParameter("institution", int, description="institution id"),
@@ -183,3 +183,33 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         v = data.validated_data
         device = devices.set_maintenance(user, device, v.get("start"), v["end"], v["reason"], request=request)
         return Response(DeviceSerializer(device).data)
+
+
+class UnregisteredSenderSerializer(serializers.ModelSerializer):
+    answer_label = serializers.CharField(source="get_answer_display", read_only=True)
+
+    class Meta:
+        model = UnregisteredSender
+        fields = [
+            "id",
+            "gb_address",
+            "peer",
+            "answer",
+            "answer_label",
+            "frames",
+            "first_seen_at",
+            "last_seen_at",
+        ]
+        read_only_fields = fields
+
+
+class UnregisteredSenderViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """`/api/v1/unregistered-senders/`: GB/T 26875.3 addresses that sent frames with no device registered
+    there (not acted on), newest first; one drops off the list once a device is registered at its
+    address."""
+
+    queryset = UnregisteredSender.objects.all()
+    serializer_class = UnregisteredSenderSerializer
+
+    def refine_queryset(self, queryset: Any) -> Any:
+        return senders.still_unregistered(queryset)

@@ -26,12 +26,13 @@ from minan.core.views import ScopedViewMixin, current_user, deny
 from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Institution
 
-from . import credentials, devices
+from . import credentials, devices, senders
 from .device_forms import DeviceForm, ImportForm, MaintenanceForm
 from .models import Alarm, Device, DeviceEvent, Signal
 
 RECENT_SIGNALS = 50
 RECENT_EVENTS = 50
+UNREGISTERED_SHOWN = 20
 
 
 def _apply_errors(form: Any, exc: DomainError) -> None:
@@ -70,6 +71,13 @@ class DeviceListView(ScopedViewMixin, ListView):
             can_add=user.has_perm(devices.ADD_PERMISSION),
             can_import=user.has_perm(devices.IMPORT_PERMISSION) and user.has_perm(devices.ADD_PERMISSION),
             query=self.request.GET.urlencode(),
+        )
+        unregistered = senders.for_user(user)
+        context["unregistered"] = list(unregistered[:UNREGISTERED_SHOWN])
+        context["unregistered_count"] = (
+            len(context["unregistered"])
+            if len(context["unregistered"]) < UNREGISTERED_SHOWN
+            else unregistered.count()
         )
         return context
 
@@ -141,6 +149,10 @@ class DeviceFormView(ScopedViewMixin, View):
         initial = DeviceForm.initial_for(device) if device else {}
         if device is None and request.GET.get("institution", "").isdigit():
             initial["institution"] = request.GET["institution"]
+        # "Register" from an unregistered sender: its address, over GB/T 26875.3.
+        address = request.GET.get("gb_address", "")
+        if device is None and address.isdigit() and len(address) <= 15:
+            initial.update(gb_address=int(address), protocol=Device.Protocol.GB26875)
         return self._render(request, DeviceForm(initial=initial, user=current_user(request)), device)
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:

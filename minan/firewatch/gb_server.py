@@ -52,6 +52,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from . import gb26875 as gb
+from . import senders
 from .ingest import DeviceKey, Incoming, Recorder, Result
 from .services import SignalIn
 
@@ -307,6 +308,7 @@ class Stats:
     signals: int = 0
     recorded: int = 0
     unknown: int = 0
+    unknown_senders: int = 0  # frames from addresses with no registered device (not acted on)
     batches: int = 0
     db_errors: int = 0
     idle_closed: int = 0
@@ -358,8 +360,15 @@ class GbServer:
         batch_max: int = BATCH_MAX,
         batch_wait: float = BATCH_WAIT,
         stats_seconds: float = STATS_SECONDS,
+        unknown_senders: str | None = None,
     ) -> None:
         self.now = now
+        # §8.10: an address with no registered device is logged and not acted on; its uploads are
+        # denied ("deny", default) or confirmed without being recorded ("confirm").
+        self.unknown_answer = unknown_senders or senders.answer_setting()
+        self._sightings: dict[int, senders.Sighting] = {}  # counted since last written
+        self._sighting_written: dict[int, float] = {}
+        self._sighting_writes: set[asyncio.Task[None]] = set()  # awaited on close, never cancelled
         self.idle_timeout = (
             idle_timeout if idle_timeout is not None else _setting("IDLE_SECONDS", IDLE_TIMEOUT)
         )
@@ -416,6 +425,10 @@ class GbServer:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*self._sighting_writes, return_exceptions=True)
+        if self._sightings:  # frames of unregistered senders counted since the last write
+            await self._write_sightings(list(self._sightings.values()))
+            self._sightings.clear()
         if self._writer is not None and self._writer_task is not None:
             self._writer.queue.put_nowait(None)  # what is queued is still recorded (not confirmed)
             await asyncio.gather(self._writer_task, return_exceptions=True)
@@ -525,6 +538,9 @@ class GbServer:
                 results = await recorded
                 if results is None:
                     continue  # not committed: no reply, the device retransmits
+                if results and all(r.error == "unknown_address" for r in results):
+                    self._unknown_sender(conn, frame)
+                    continue
                 self._note_unknown(frame, incoming, results)
             if frame.command == gb.Command.SEND or self.confirm_answers:
                 conn.send(gb.confirm(frame, self.now()))
@@ -543,6 +559,49 @@ class GbServer:
         self.stats.denies += 1
         log.info("%s: deny serial %d from %d: %s", conn.peer, error.frame.serial, error.frame.source, error)
         conn.send(gb.deny(error.frame, self.now()))
+
+    def _unknown_sender(self, conn: _Connection, frame: gb.Frame) -> None:
+        """Not acted on (§8.10): no clock sync, no 查岗; denied or confirmed as configured; counted,
+        logged and written as a sighting at most once a minute per address."""
+        self.stats.unknown_senders += 1
+        if self.unknown_answer == senders.DENY:
+            conn.send(gb.deny(frame, self.now()))
+            self.stats.denies += 1
+        elif frame.command == gb.Command.SEND:
+            conn.send(gb.confirm(frame, self.now()))
+            self.stats.confirms += 1
+        peer = conn.peer[0] if isinstance(conn.peer, tuple) else str(conn.peer or "")
+        at = datetime.now(gb.DEVICE_TZ)
+        seen = self._sightings.get(frame.source)
+        if seen is None:
+            self._sightings[frame.source] = senders.Sighting(frame.source, peer, 1, at, at)
+        else:
+            seen.frames += 1
+            seen.peer, seen.last_at = peer, at
+        clock = time.monotonic()
+        if clock - self._sighting_written.get(frame.source, -UNKNOWN_LOG_SECONDS) >= UNKNOWN_LOG_SECONDS:
+            self._sighting_written[frame.source] = clock
+            sighting = self._sightings.pop(frame.source)
+            log.info("unregistered sender: address %d from %s, %d frame(s) %s (no device registered there)",
+                     frame.source, peer, sighting.frames, "denied" if self.unknown_answer == senders.DENY
+                     else "confirmed, not recorded")  # fmt: skip
+            task = asyncio.get_running_loop().create_task(self._write_sightings([sighting]))
+            self._sighting_writes.add(task)
+            task.add_done_callback(self._sighting_writes.discard)
+
+    async def _write_sightings(self, sightings: list[senders.Sighting]) -> None:
+        def write() -> None:
+            from django.db import close_old_connections
+
+            close_old_connections()
+            senders.note_sightings(sightings, self.unknown_answer)
+
+        if self._writer is None or not sightings:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._writer.executor, write)
+        except Exception:  # a sighting is worth a log line, never the listener
+            log.exception("writing unregistered senders failed")
 
     def _note_unknown(self, frame: gb.Frame, incoming: list[Incoming], results: list[Result]) -> None:
         errors = {r.error for r in results if r.error}

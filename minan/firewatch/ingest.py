@@ -53,7 +53,8 @@ class Incoming:
 
 @dataclass
 class Result:
-    """`error` is "" when recorded (or a duplicate), else why not: `unknown_device`, `inactive`."""
+    """`error` is "" when recorded (or a duplicate), else why not: `unknown_device`, `inactive`, or
+    `unknown_address` (GB/T 26875.3: no device at all is registered at the frame's source address)."""
 
     error: str = ""
     outcome: Outcome | None = None
@@ -112,6 +113,8 @@ class Recorder:
     def __init__(self, cache_seconds: float = DEVICE_CACHE_SECONDS) -> None:
         self.cache_seconds = cache_seconds
         self._devices: dict[DeviceKey, tuple[float, Device | None]] = {}
+        # GB/T 26875.3 addresses looked up with their keys: whether any device is registered there.
+        self._addresses: dict[int, bool] = {}
 
     def _lookup(self, keys: set[DeviceKey]) -> None:
         clock = time.monotonic()
@@ -125,8 +128,12 @@ class Recorder:
                 found[DeviceKey(serial=device.serial)] = device
         addresses = {k.gb_address for k in missing if k.gb_address is not None}
         if addresses:
+            registered = set()
             for device in Device.objects.filter(gb_address__in=addresses).select_related("institution"):
                 found[DeviceKey(gb_address=device.gb_address, gb_component=device.gb_component)] = device
+                registered.add(device.gb_address)
+            for address in addresses:
+                self._addresses[address] = address in registered
         for key in missing:
             device = found.get(key)
             if device is None and key.gb_address is not None:
@@ -135,6 +142,7 @@ class Recorder:
 
     def forget(self) -> None:
         self._devices.clear()
+        self._addresses.clear()
 
     def record_fresh(self, items: list[Incoming], *, urgent_first: bool = False) -> list[Result]:
         """`record` for a long-running loop outside any request: first drop a database connection that
@@ -160,7 +168,9 @@ class Recorder:
         for index, item in enumerate(items):
             device = self._devices[item.key][1]
             if device is None:
-                results[index].error = "unknown_device"
+                address = item.key.gb_address
+                unknown = address is not None and not self._addresses.get(address, True)
+                results[index].error = "unknown_address" if unknown else "unknown_device"
             elif not device.active:
                 results[index].error = "inactive"
             else:

@@ -267,3 +267,28 @@ class EscalationChain(models.Model):
 
     def __str__(self) -> str:
         return f"{self.institution_id or 'default'}:{self.kind}"
+
+
+class UnregisteredSender(ScopedModel):
+    """A GB/T 26875.3 address that sent frames but has no device in the registry. The listener does
+    not act on its frames (denied by default, `MINAN_GB26875_UNKNOWN_SENDERS`); the registry shows it
+    so someone registers the device or finds out who is sending. Placed at the listener's region
+    (`MINAN_GB26875_REGION`), so the people who keep that region's registry see it."""
+
+    class Answer(models.TextChoices):
+        DENY = "deny", _("denied")
+        CONFIRM = "confirm", _("confirmed, not recorded")
+
+    gb_address = models.BigIntegerField(_("GB/T 26875 address"), unique=True)
+    peer = models.CharField(_("last sent from"), max_length=64, blank=True)
+    answer = models.CharField(_("answer"), max_length=10, choices=Answer.choices, default=Answer.DENY)
+    frames = models.BigIntegerField(_("frames"), default=0)
+    first_seen_at = models.DateTimeField(_("first seen"))
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("unregistered sender")
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return str(self.gb_address)

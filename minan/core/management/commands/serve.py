@@ -59,6 +59,10 @@ def answers(url: str) -> bool:
         return False
 
 
+# The demo's unregistered GB/T 26875.3 sender (an installer's test unit, say): no device has this address.
+DEMO_STRAY_GB_ADDRESS = 990001
+
+
 class Command(BaseCommand):
     help = "Start the platform: web server, Huey worker and ingest process, supervised together."
 
@@ -103,10 +107,12 @@ class Command(BaseCommand):
             )
         elif options["simulate"]:
             # Every demo device over its own protocol (MQTT ones over HTTP when there is no broker), and a
-            # fire alarm at once, so the board shows the alarm path as soon as someone looks.
+            # fire alarm at once, so the board shows the alarm path as soon as someone looks; one transmission
+            # device nobody registered, so the registry shows an unregistered sender.
             protocol = "all" if not options["no_ingest"] else "http"
             simulator = Child("simulator", [sys.executable, "-m", "minan.cli", "simulate", "--protocol", protocol,
-                                            "--devices", "200", "--rate", "2", "--fire-now", "--url", str(web_url)])  # fmt: skip
+                                            "--devices", "200", "--rate", "2", "--fire-now", "--url", str(web_url),
+                                            "--stray-gb", str(DEMO_STRAY_GB_ADDRESS)])  # fmt: skip
         next_probe = 0.0
 
         stopping = False

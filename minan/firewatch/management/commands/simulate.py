@@ -150,6 +150,9 @@ class Command(BaseCommand):
             "--gb", default=None, help="host:port of the GB/T 26875.3 server (MINAN_GB26875_LISTEN)."
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for a repeatable run.")
+        parser.add_argument("--stray-gb", type=int, default=0, metavar="ADDRESS",
+                            help="Also send GB/T 26875.3 frames from this address, where no device is registered "
+                                 "(the registry lists it as an unregistered sender).")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         protocol = options["protocol"] or ("mqtt" if settings.MQTT_URL else "http")
@@ -220,7 +223,7 @@ class Command(BaseCommand):
         gb_fire_now = bool(options.get("fire_now")) and not plan.smoke_detectors()
         gb_thread = self.start_gb(gb, rate=options["rate"] * (1 - share), total_rate=options["rate"], fire_every=fire_every,
                                   stop=stop, duration=duration, address=options["gb"] or settings.GB26875_LISTEN,
-                                  fire_now=gb_fire_now)  # fmt: skip
+                                  fire_now=gb_fire_now, stray=options.get("stray_gb") or 0)  # fmt: skip
         counts = ", ".join(f"{name} {sum(1 for d in chosen.values() if d == name)}" for name in ("http", "mqtt", "gb26875")
                            if name in chosen.values())  # fmt: skip
         self.stdout.write(_("Simulating %(n)d devices (%(counts)s) at about %(rate).1f signals/s; Ctrl-C stops.")
@@ -261,7 +264,7 @@ class Command(BaseCommand):
         return senders
 
     def start_gb(self, devices: list[Device], *, rate: float, total_rate: float, fire_every: float, stop: threading.Event,
-                 duration: float | None, address: str, fire_now: bool = False) -> threading.Thread | None:  # fmt: skip
+                 duration: float | None, address: str, fire_now: bool = False, stray: int = 0) -> threading.Thread | None:  # fmt: skip
         if not devices:
             return None
         if not address:
@@ -278,6 +281,8 @@ class Command(BaseCommand):
             )
             return None
         specs = [{"address": d.gb_address, "component": d.gb_component, "kind": d.type} for d in devices]
+        if stray > 0:
+            specs.append({"address": stray, "component": "", "kind": Device.Type.TRANSMITTER})
         # A fire about every `fire_every` seconds in all, the GB devices taking their share: per GB signal
         # that is 1 / (fire_every × total rate), whatever the share.
         probability = 0.0 if fire_every <= 0 else min(1.0, 1.0 / (fire_every * total_rate))
