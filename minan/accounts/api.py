@@ -33,7 +33,7 @@ class UserSerializer(serializers.ModelSerializer):
         slug_field="code", read_only=True
     )
     institution: serializers.PrimaryKeyRelatedField[Institution] = serializers.PrimaryKeyRelatedField(
-        read_only=True
+        read_only=True, allow_null=True
     )
 
     class Meta:

@@ -331,8 +331,10 @@ class DutyPostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             Prefetch("holders", queryset=visible, to_attr="visible_holders"),
         ).order_by("order", "code")
 
+    # Unpaginated: a person holds a handful of posts. `pagination_class=None` makes the schema say so
+    # too (it promised a page while the answer was a plain list).
     @extend_schema(responses=DutyPostSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def mine(self, request: Request) -> Response:
         """The caller's duty list: every post they hold through a role or by name, with its duties."""
         held = selectors.posts_for(current_user(request)).values("pk")

@@ -30,7 +30,9 @@ from .models import Alarm, AlarmEvent
 
 
 class AlarmEventSerializer(serializers.ModelSerializer):
-    actor_name = serializers.CharField(source="actor.display_name", default=None, read_only=True)
+    actor_name = serializers.CharField(
+        source="actor.display_name", default=None, read_only=True, allow_null=True
+    )
     action_label = serializers.SerializerMethodField()
 
     class Meta:
@@ -58,9 +60,11 @@ class AlarmSerializer(serializers.ModelSerializer):
     device_serial = serializers.CharField(source="device.serial", read_only=True)
     location = serializers.SerializerMethodField()
     acknowledged_by_name = serializers.CharField(
-        source="acknowledged_by.display_name", default=None, read_only=True
+        source="acknowledged_by.display_name", default=None, read_only=True, allow_null=True
     )
-    cleared_by_name = serializers.CharField(source="cleared_by.display_name", default=None, read_only=True)
+    cleared_by_name = serializers.CharField(
+        source="cleared_by.display_name", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Alarm

@@ -31,6 +31,11 @@ def allowed_moves(hazard: Hazard, user: Any) -> list[str]:
 
 class HazardSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
+    # "" until a major hazard is listed for supervision; read-only fields lose the model's
+    # allow_blank, so it is declared here for the schema to list "" too.
+    supervising_level = serializers.ChoiceField(
+        choices=Hazard.SupervisingLevel.choices, allow_blank=True, read_only=True
+    )
     overdue = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
 

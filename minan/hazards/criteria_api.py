@@ -58,7 +58,7 @@ class ClauseSerializer(serializers.ModelSerializer):
 
 class CriteriaSetSerializer(serializers.ModelSerializer):
     superseded_by = serializers.SlugRelatedField(  # type: ignore[var-annotated]
-        slug_field="code", read_only=True, help_text="code of the set that replaces this one"
+        slug_field="code", read_only=True, allow_null=True, help_text="code of the set that replaces this one"
     )
     loaded = serializers.IntegerField(read_only=True, help_text="clauses entered so far")
     clauses = ClauseSerializer(many=True, read_only=True)

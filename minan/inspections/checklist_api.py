@@ -59,7 +59,10 @@ class ChecklistItemSerializer(serializers.ModelSerializer):
     severity = serializers.CharField(read_only=True, help_text="low, medium or high")
     hazard_category = serializers.CharField(read_only=True, help_text="a hazard category code")
     clause = serializers.SlugRelatedField(  # type: ignore[var-annotated]
-        slug_field="key", read_only=True, help_text="key of a criteria clause, e.g. MCA2023-4-1"
+        slug_field="key",
+        read_only=True,
+        allow_null=True,
+        help_text="key of a criteria clause, e.g. MCA2023-4-1",
     )
 
     class Meta:

@@ -68,7 +68,9 @@ class PlanWriteSerializer(serializers.Serializer):
 class TaskSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
-    assignee_name = serializers.CharField(source="assignee.display_name", read_only=True, default=None)
+    assignee_name = serializers.CharField(
+        source="assignee.display_name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = InspectionTask

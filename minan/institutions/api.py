@@ -39,10 +39,10 @@ class InstitutionSerializer(serializers.ModelSerializer):
         slug_field="code", read_only=True
     )
     subtype: serializers.SlugRelatedField[Subtype] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     ownership: serializers.SlugRelatedField[Ownership] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     risk_class = serializers.SerializerMethodField()
     contact_phone = serializers.SerializerMethodField()

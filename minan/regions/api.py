@@ -10,7 +10,7 @@ from .models import Region
 
 class RegionSerializer(serializers.ModelSerializer):
     parent: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:
