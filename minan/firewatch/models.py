@@ -281,7 +281,7 @@ class UnregisteredSender(ScopedModel):
 
     gb_address = models.BigIntegerField(_("GB/T 26875 address"), unique=True)
     peer = models.CharField(_("last sent from"), max_length=64, blank=True)
-    answer = models.CharField(_("answer"), max_length=10, choices=Answer.choices, default=Answer.DENY)
+    answer = models.CharField(_("our reply"), max_length=10, choices=Answer.choices, default=Answer.DENY)
     frames = models.BigIntegerField(_("frames"), default=0)
     first_seen_at = models.DateTimeField(_("first seen"))
     last_seen_at = models.DateTimeField(_("last seen"))

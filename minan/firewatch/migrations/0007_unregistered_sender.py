@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('region_path', models.CharField(db_index=True, editable=False, max_length=255)),
                 ('gb_address', models.BigIntegerField(unique=True, verbose_name='GB/T 26875 address')),
                 ('peer', models.CharField(blank=True, max_length=64, verbose_name='last sent from')),
-                ('answer', models.CharField(choices=[('deny', 'denied'), ('confirm', 'confirmed, not recorded')], default='deny', max_length=10, verbose_name='answer')),
+                ('answer', models.CharField(choices=[('deny', 'denied'), ('confirm', 'confirmed, not recorded')], default='deny', max_length=10, verbose_name='our reply')),
                 ('frames', models.BigIntegerField(default=0, verbose_name='frames')),
                 ('first_seen_at', models.DateTimeField(verbose_name='first seen')),
                 ('last_seen_at', models.DateTimeField(verbose_name='last seen')),
