@@ -9,9 +9,12 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     their unread notifications for the header."""
     from minan.core.navigation import menu_for
 
-    if not request.user.is_authenticated:
+    # No user when a request fails before the authentication middleware (a foreign Host header answers
+    # the 400 page from there).
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    return {"nav_items": menu_for(request.user), "unread_notifications": _unread_count(request.user)}
+    return {"nav_items": menu_for(user), "unread_notifications": _unread_count(user)}
 
 
 def _unread_count(user: Any) -> Callable[[], int]:

@@ -4,7 +4,8 @@ A child that dies is restarted (with a pause, and at most 5 times a minute); Ctr
 them all. The ingest process (`minan ingest`: MQTT when MQTT_URL is set, the GB/T 26875.3 server, the
 alarm sweeps) runs next to them unless `--no-ingest`. `--simulate` adds simulated fire-monitoring
 devices (HTTP push, and GB/T 26875.3 to the ingest process), started once the web answers and stopped
-first; a simulator that keeps failing is dropped, not the platform.
+first; a simulator that keeps failing is dropped, not the platform. Every child runs with DEBUG off
+unless DEBUG is set in the environment (the product's own error pages, never Django's debug page).
 """
 
 from __future__ import annotations
@@ -30,11 +31,22 @@ class Child:
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv)  # noqa: S603 (our own executables)
+        self.proc = subprocess.Popen(self.argv, env=child_environment())  # noqa: S603 (our own executables)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
+
+
+def child_environment() -> dict[str, str]:
+    """The children's environment: DEBUG off unless DEBUG is set explicitly.
+
+    `minan serve` answers real users (the demo included), and Django's debug page would show them the
+    settings, paths and URL list on any error; DEBUG on is for `minan runserver` in development.
+    """
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "0")
+    return env
 
 
 def local_url(bind: str) -> str | None:
