@@ -26,6 +26,7 @@ import gc
 import json
 import logging
 import os
+import re
 import struct
 import threading
 import time
@@ -51,7 +52,10 @@ SESSION_EXPIRY = 7 * 24 * 3600  # the broker keeps the session (and queues) a we
 # doubling, so a broker that stays down is not hammered.
 RECONNECT_FIRST = 0.1
 RECONNECT_MAX = 30.0
-RECEIVE_MAXIMUM = 10_000  # unacknowledged QoS 1 messages the broker may send us at once
+# Unacknowledged QoS 1 messages the broker may send us at once: MQTT's most (packet ids are 16-bit). After
+# an outage the receiving process reads this far into the backlog ahead of what is committed (and
+# acknowledged), which is how far ahead of the readings queued before them alarms can be found.
+RECEIVE_MAXIMUM = 65_535
 BATCH_WINDOW = 0.02  # seconds to gather a batch after its first message
 # At most this many messages a batch. When recording falls behind, batches grow up to it: the cost of a
 # transaction, and of the escalation and notification queries of the fire alarms in it, is shared by
@@ -362,13 +366,17 @@ class MqttAdapter:
 RETRY_DELAY = 0.5  # seconds before recording a refused batch again (doubling, at most 10 s)
 
 
-def _record_forever(conn: Any) -> None:
-    """The recording process: batches of (topic, payload) in, one error code per message out ("" when
+def _record_forever(conn: Any, fast: bool = False) -> None:
+    """The recording process: parts of (topic, payload) in, one error code per message out ("" when
     recorded), in order. Parsing happens here too, so the receiving process does little more than
     paho's own work. Alarms first (`Recorder.record`'s `urgent_first`). When the database fails, the
-    same batch is tried again after a growing pause before any later one: a device's signals keep
-    their order, and nothing of the batch is acknowledged meanwhile (message ids make what a failed
-    attempt committed a duplicate the next time)."""
+    same part is tried again after a growing pause before any later one: a device's signals keep
+    their order, and nothing of the part is acknowledged meanwhile (message ids make what a failed
+    attempt committed a duplicate the next time).
+
+    `fast` (a fast-lane process, which gets alarms one by one): every part already waiting is recorded
+    with the first, in one go, and answered part by part: a burst of alarms (after an outage) costs
+    one transaction, not one each."""
     # What this process inherited (Django, the modules: most of its objects) is never garbage: leave it
     # out of the collector's full passes, which otherwise took 80-160 ms each here, a pause every few
     # seconds in the alarm path (measured with gc.callbacks under the benchmark's load).
@@ -380,18 +388,24 @@ def _record_forever(conn: Any) -> None:
             while not conn.poll(1.0):
                 if os.getppid() != parent:  # the receiving process was killed: nobody to answer
                     return
-            messages = conn.recv()
+            parts = [conn.recv()]
+            while fast and parts[-1] is not None and conn.poll():
+                parts.append(conn.recv())
         except (EOFError, OSError):  # the receiving process is gone
             return
-        if messages is None:  # asked to stop
+        stop = parts[-1] is None  # asked to stop (after answering what came before)
+        if stop:
+            parts.pop()
+        if not parts:
             return
+        messages = [message for part in parts for message in part]
         items, positions, errors = parse_all(messages)
         delay = RETRY_DELAY
         while True:
             try:
                 recorded = recorder.record_fresh(items, urgent_first=True) if items else []
                 break
-            except Exception:  # the database is unreachable or refused the batch: try it again
+            except Exception:  # the database is unreachable or refused the part: try it again
                 log.exception("recording an MQTT batch failed; retrying in %.1f s", delay)
                 recorder.forget()  # its device objects may hold what was rolled back
                 if os.getppid() != parent:
@@ -400,13 +414,20 @@ def _record_forever(conn: Any) -> None:
                 delay = min(delay * 2, 10.0)
         for result, index in zip(recorded, positions, strict=True):
             errors[index] = result.error
-        conn.send(errors)
+        start = 0
+        for part in parts:
+            conn.send(errors[start : start + len(part)])
+            start += len(part)
+        if stop:
+            return
 
 
 class RecorderProcess:
-    """`Recorder.record` in a child process (fork), fed through a pipe, answering in order."""
+    """`Recorder.record` in a child process (fork), fed through a pipe, answering in order; `fast`: a
+    fast-lane process (`_record_forever`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fast: bool = False) -> None:
+        self.fast = fast
         self.start()
 
     def start(self) -> None:
@@ -417,14 +438,13 @@ class RecorderProcess:
         connections.close_all()  # the child opens its own
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
-        self.proc = context.Process(
-            target=_record_forever, args=(child,), name="minan-ingest-recorder", daemon=True
-        )
+        name = "minan-ingest-alarms" if self.fast else "minan-ingest-recorder"
+        self.proc = context.Process(target=_record_forever, args=(child, self.fast), name=name, daemon=True)
         self.proc.start()
         child.close()
 
     def stop(self) -> None:
-        """Ask the process to end after its current batch (it also ends by itself if this process dies);
+        """Ask the process to end after its current part (it also ends by itself if this process dies);
         kill it if it does not."""
         with contextlib.suppress(OSError):
             self.conn.send(None)
@@ -442,129 +462,271 @@ class RecorderProcess:
         self.start()
 
 
+# How the receiving process routes a message (`lane_kind`): alarms, faults and restores go to the fast
+# lane at once; heartbeats and everything else (readings, events, what is not a signal) into batches.
+HEARTBEAT, OTHER, ALARM, RESTORE = range(4)
+_TYPE_MEMBER = re.compile(rb'"type"\s*:\s*"([a-z]+)"')
+
+
+def lane_kind(payload: bytes) -> int:
+    """What a payload is, as far as routing goes, for a fraction of the cost of parsing it: the first
+    `"type": "…"` member (in JSON only a key is followed by a colon, and a string cannot hold a bare
+    quote). Alarm, fault and restore — rare — are confirmed by parsing the payload. Anything unclear is
+    OTHER: batched, and ordered with the device's fast-lane signals like a reading. A payload that
+    misleads this test only changes the lane it is recorded in, not how it is recorded."""
+    found = _TYPE_MEMBER.search(payload)
+    if found is None:
+        return OTHER
+    kind = found.group(1)
+    if kind == b"heartbeat":
+        return HEARTBEAT
+    if kind not in (b"alarm", b"fault", b"restore"):
+        return OTHER
+    try:
+        data = json.loads(payload)
+    except ValueError:  # also UnicodeDecodeError
+        return OTHER
+    exact = data.get("type") if isinstance(data, dict) else None
+    return ALARM if exact in ("alarm", "fault") else RESTORE if exact == "restore" else OTHER
+
+
+class _Pending:
+    """A received message until it is acknowledged: its topic, its kind (`lane_kind`), whether it went
+    to the fast lane, and once its part is committed, why it was not recorded ("": it was)."""
+
+    __slots__ = ("done", "error", "fast", "kind", "message", "topic")
+
+    def __init__(self, message: mqtt.MQTTMessage, topic: str, kind: int) -> None:
+        self.message, self.topic, self.kind = message, topic, kind
+        self.fast = self.done = False
+        self.error = ""
+
+
 @dataclass
 class _Batch:
-    """A received batch while its parts are being recorded; acknowledged when every part is committed."""
+    """A batch of the batch lane while its parts are being recorded; complete when every part is."""
 
-    messages: list[mqtt.MQTTMessage]
-    errors: list[str]
-    outstanding: int
+    outstanding: int = 0
 
 
 @dataclass
 class _Part:
-    """The messages of a batch that one recording process records (their positions in the batch)."""
+    """What one recording process records in one go: its share of a batch, or (`batch` None) fast-lane
+    messages."""
 
-    batch: _Batch
-    positions: list[int]
+    batch: _Batch | None
+    items: list[_Pending]
     messages: list[tuple[str, bytes]]
 
 
 class PipelinedMqttAdapter(MqttAdapter):
-    """Receives and acknowledges here; records in `RecorderProcess`es (issue 8's throughput target).
+    """Receives and acknowledges here; records in `RecorderProcess`es (issue 8's throughput target), with a
+    fast lane for alarms (issue 16).
 
     In one process, receiving (paho parses every MQTT packet in Python) and recording take turns on the
-    one GIL. Here the recording processes record batch k while this process receives batch k+1. With
-    several recording processes a batch is split by topic, so all signals of a device go to the same
-    process, in order; the processes write at the same time (PostgreSQL; with SQLite, whose writers
-    take turns, one is enough). A batch's PUBACKs go out only when every part is committed, batches in
-    the order received (MQTT requires PUBACKs in order), so a kill -9 of any process loses nothing. A
-    recording process retries a part the database refused before it takes the next one."""
+    one GIL. Here this process only receives, routes and acknowledges, and keeps reading while the
+    recording processes work:
 
-    MAX_PENDING = 2  # batches sent and not yet acknowledged before receiving waits for the oldest
+    - the batch lane: heartbeats, readings and events gather into batches (up to `BATCH_SIZE`, or
+      `BATCH_WINDOW` after the first), at most `MAX_PENDING` of them being recorded at a time; a batch
+      is split by topic over `recorders` processes, so all of a device's signals go to the same process,
+      in order, and the processes write at the same time (PostgreSQL);
+    - the fast lane (on unless the database is SQLite, whose writers take turns): alarms, faults and
+      restores go, the moment they are read, to recording processes of their own (as many, split by
+      topic the same way), which never hold a batch of readings. After an outage this process reads
+      the broker's backlog as fast as it arrives (up to `RECEIVE_MAXIMUM` unacknowledged), so an alarm
+      does not wait for the readings queued before it.
 
-    def __init__(self, *args: Any, recorders: int = 1, **kwargs: Any) -> None:
+    A device's order across the two lanes: its alarms and faults commute with its readings (no rule of
+    one reads what the other writes), so they go at once; a restore, which clears what a threshold
+    reading may raise, waits (with whatever of its device follows it) until the device's readings
+    received before it are committed; a device's readings and events that follow a fast-lane signal not
+    yet committed follow it into the fast lane. Heartbeats only move liveness and go with the batches.
+
+    PUBACKs go out in the order the messages were received (MQTT requires it), each only when it and
+    every message before it are committed: an alarm committed early is acknowledged with the readings
+    received before it. So a kill -9 of any process loses nothing. A recording process retries a part
+    the database refused before it takes the next one."""
+
+    MAX_PENDING = 2  # batches being recorded before the next waits (receiving goes on)
+
+    def __init__(self, *args: Any, recorders: int = 1, fast_lane: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.recorder_processes = [RecorderProcess() for _ in range(max(1, recorders))]
-        self.parts: list[deque[_Part]] = [deque() for _ in self.recorder_processes]  # sent, unanswered
-        self.batches: deque[_Batch] = deque()  # received, not yet acknowledged, in order
+        if fast_lane is None:  # SQLite takes one writer at a time: a second lane would wait for the first
+            from django.db import connection
 
-    def _send(self, messages: list[mqtt.MQTTMessage]) -> None:
-        batch = _Batch(messages, [""] * len(messages), 0)
-        count = len(self.recorder_processes)
+            fast_lane = connection.vendor != "sqlite"
+        shards = max(1, recorders)
+        processes = [RecorderProcess() for _ in range(shards)]
+        if fast_lane:
+            processes += [RecorderProcess(fast=True) for _ in range(shards)]
+        self._lanes(processes, shards)
+
+    def _lanes(self, processes: list[Any], shards: int) -> None:
+        """The pipeline's state: `shards` recording processes for batches, then as many for the fast
+        lane if there are more."""
+        self.recorder_processes = processes
+        self.shards = shards
+        self.fast_lane = len(processes) > shards
+        self.parts: list[deque[_Part]] = [deque() for _ in processes]  # sent, unanswered, per process
+        self.unacked: deque[_Pending] = deque()  # received, not yet acknowledged, in order
+        self.waiting: list[_Pending] = []  # for the batch lane, not yet sent
+        self.waiting_since = 0.0
+        self.in_flight = 0  # batches sent and not complete
+        # Per topic (device), with the fast lane: readings and events in the batch lane not yet
+        # committed; fast-lane messages not yet committed; fast-lane messages held back until the first
+        # count is 0.
+        self.batched_open: dict[str, int] = {}
+        self.fast_open: dict[str, int] = {}
+        self.held: dict[str, list[_Pending]] = {}
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        topic = topic_of(message)
+        kind = lane_kind(message.payload) if self.fast_lane else OTHER
+        item = _Pending(message, topic, kind)
+        self.unacked.append(item)
+        if kind in (ALARM, RESTORE) or (kind == OTHER and topic in self.fast_open):
+            self._route_fast(item)
+            return
+        if not self.waiting:
+            self.waiting_since = time.monotonic()
+        self.waiting.append(item)
+        if kind == OTHER and self.fast_lane:
+            self.batched_open[topic] = self.batched_open.get(topic, 0) + 1
+
+    def _route_fast(self, item: _Pending) -> None:
+        topic = item.topic
+        item.fast = True
+        self.fast_open[topic] = self.fast_open.get(topic, 0) + 1
+        if topic in self.held:
+            self.held[topic].append(item)
+        elif item.kind != ALARM and self.batched_open.get(topic):
+            self.held[topic] = [item]
+        else:
+            self._send([item], None)
+
+    def _send(self, items: list[_Pending], batch: _Batch | None) -> None:
+        """Send messages to the recording processes, split by topic: a batch to the batch lane, or (batch
+        None) to the fast lane."""
         split: dict[int, _Part] = {}
-        for index, message in enumerate(messages):
-            topic = topic_of(message)
-            shard = zlib.crc32(topic.encode()) % count if count > 1 else 0
-            part = split.setdefault(shard, _Part(batch, [], []))
-            part.positions.append(index)
-            part.messages.append((topic, bytes(message.payload)))
-        batch.outstanding = len(split)
-        self.batches.append(batch)
+        for item in items:
+            shard = zlib.crc32(item.topic.encode()) % self.shards if self.shards > 1 else 0
+            part = split.get(shard)
+            if part is None:
+                part = split[shard] = _Part(batch, [], [])
+            part.items.append(item)
+            part.messages.append((item.topic, bytes(item.message.payload)))
+        offset = self.shards
+        if batch is not None:
+            batch.outstanding = len(split)
+            self.in_flight += 1
+            self.stats.batches += 1
+            offset = 0
         for shard, part in split.items():
-            self.parts[shard].append(part)
+            lane = offset + shard
+            self.parts[lane].append(part)
             try:
-                self.recorder_processes[shard].conn.send(part.messages)
+                self.recorder_processes[lane].conn.send(part.messages)
             except (BrokenPipeError, OSError):
-                self._revive(shard)
+                self._revive(lane)
 
-    def _revive(self, shard: int) -> None:
+    def _dispatch(self, now: float) -> None:
+        """Send batches while fewer than MAX_PENDING are being recorded: a full one at once, else what has
+        gathered once BATCH_WINDOW has passed since its first message."""
+        while (
+            self.waiting
+            and self.in_flight < self.MAX_PENDING
+            and (len(self.waiting) >= BATCH_SIZE or now - self.waiting_since >= BATCH_WINDOW)
+        ):
+            batch, self.waiting = self.waiting[:BATCH_SIZE], self.waiting[BATCH_SIZE:]
+            self._send(batch, _Batch())
+
+    def _revive(self, lane: int) -> None:
         """A recording process died: start another and send it everything not yet answered, in order."""
-        log.error("recording process %d died; starting another", shard)
-        self.recorder_processes[shard].restart()
-        for part in self.parts[shard]:
-            self.recorder_processes[shard].conn.send(part.messages)
+        log.error("recording process %d died; starting another", lane)
+        self.recorder_processes[lane].restart()
+        for part in self.parts[lane]:
+            self.recorder_processes[lane].conn.send(part.messages)
 
-    def _answer(self, shard: int) -> None:
-        """Take one answer of recording process `shard` (one is waiting): its oldest part is committed."""
-        process, parts = self.recorder_processes[shard], self.parts[shard]
+    def _answer(self, lane: int) -> None:
+        """Take one answer of recording process `lane` (one is waiting): its oldest part is committed."""
+        process, parts = self.recorder_processes[lane], self.parts[lane]
         try:
             answer = process.conn.recv()
         except (EOFError, OSError):
-            self._revive(shard)
+            self._revive(lane)
             return
         part = parts.popleft()
-        for error, index in zip(answer, part.positions, strict=True):
-            part.batch.errors[index] = error
-        part.batch.outstanding -= 1
+        for item, error in zip(part.items, answer, strict=True):
+            item.error, item.done = error, True
+            counts = self.fast_open if item.fast else self.batched_open if item.kind == OTHER else None
+            if counts is not None and item.topic in counts:
+                left = counts[item.topic] - 1
+                if left:
+                    counts[item.topic] = left
+                else:
+                    del counts[item.topic]
+        if part.batch is not None:
+            part.batch.outstanding -= 1
+            if not part.batch.outstanding:
+                self.in_flight -= 1
+            for topic in [t for t in self.held if t not in self.batched_open]:
+                self._send(self.held.pop(topic), None)  # its readings received before are committed
 
     def _acknowledge(self) -> None:
-        """Acknowledge, in order, every batch whose parts are all committed."""
-        while self.batches and not self.batches[0].outstanding:
-            batch = self.batches.popleft()
-            for error, message in zip(batch.errors, batch.messages, strict=True):
-                if error:
-                    self.stats.rejected += 1
-                    log.info("MQTT signal on %s not recorded: %s", topic_of(message), error)
-                else:
-                    self.stats.recorded += 1
-            self.client.ack_all([m.mid for m in batch.messages if m.qos > 0])
-            self.stats.received += len(batch.messages)
-            self.stats.batches += 1
+        """Acknowledge, in the order received, every message committed with all those before it."""
+        mids: list[int] = []
+        unacked = self.unacked
+        while unacked and unacked[0].done:
+            item = unacked.popleft()
+            if item.error:
+                self.stats.rejected += 1
+                log.info("MQTT signal on %s not recorded: %s", item.topic, item.error)
+            else:
+                self.stats.recorded += 1
+            self.stats.received += 1
+            if item.message.qos > 0:
+                mids.append(item.message.mid)
+        if mids:
+            self.client.ack_all(mids)
 
-    def _collect(self, block: bool) -> None:
-        """Take every answer that has arrived and acknowledge what is complete; with `block`, first wait
-        until the oldest batch is complete (keeping the broker connection alive meanwhile)."""
+    def _collect(self) -> None:
+        """Take every answer that has arrived, and acknowledge what is complete."""
         from multiprocessing.connection import wait
 
-        while not self.stopping.is_set():
+        while True:
             waiting = {self.recorder_processes[i].conn: i for i, parts in enumerate(self.parts) if parts}
-            if not waiting:
-                break
-            ready = wait(list(waiting), timeout=0.5 if block else 0)
+            ready = wait(list(waiting), timeout=0) if waiting else []
             if not ready:
-                if not block:
-                    break
-                MqttAdapter.pump(self, 0)  # a recording process is retrying: keep the session alive
-                continue
+                break
             for conn in ready:
                 self._answer(waiting[conn])  # type: ignore[index]
-            self._acknowledge()
-            if block and not (self.batches and self.batches[0].outstanding):
-                block = False
         self._acknowledge()
 
-    def pump(self, timeout: float) -> None:
-        super().pump(timeout)
-        if self.batches:
-            self._collect(block=False)
+    def _wait(self, timeout: float) -> None:
+        """Until the broker or a recording process has something for us, a batch is due, or `timeout`."""
+        from multiprocessing.connection import wait
+
+        sock = self.client.socket()
+        if sock is None or (isinstance(sock, BufferedSocket) and sock.pending()):
+            return  # not connected (`pump` reconnects), or read and not yet handled
+        if self.client.want_write():
+            timeout = min(timeout, 0.01)  # PUBACKs the socket did not take at once
+        if self.waiting and self.in_flight < self.MAX_PENDING:
+            timeout = min(timeout, self.waiting_since + BATCH_WINDOW - time.monotonic())
+        if timeout > 0:
+            busy = [self.recorder_processes[i].conn for i, parts in enumerate(self.parts) if parts]
+            wait([sock, *busy], timeout)
 
     def run_once(self, timeout: float = 0.5) -> int:
-        batch = self._batch(timeout)
-        if batch:
-            self._send(batch)
-        self._collect(block=len(self.batches) >= self.MAX_PENDING)
-        return len(batch)
+        """Wait for something to do (at most `timeout`), then read what the broker sent, take the answers
+        of the recording processes, acknowledge and send what is due. Returns messages acknowledged."""
+        before = self.stats.received
+        self._wait(timeout)
+        self.pump(0)
+        self._collect()
+        self._dispatch(time.monotonic())
+        return self.stats.received - before
 
     def stop(self) -> None:
         super().stop()

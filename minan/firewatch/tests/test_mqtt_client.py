@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections import deque
 from multiprocessing import Pipe
 from types import SimpleNamespace
 from typing import Any
@@ -119,23 +118,30 @@ class Acks:
         self.batches.append(mids)
 
 
-def adapter(recorders: int) -> tuple[PipelinedMqttAdapter, list[Any]]:
-    """The adapter without its broker connection and child processes; returns the children's pipe ends."""
+def adapter(recorders: int, *, fast_lane: bool = False) -> tuple[PipelinedMqttAdapter, list[Any]]:
+    """The adapter without its broker connection and child processes; returns the children's pipe ends
+    (the batch lane's, then the fast lane's)."""
     a = PipelinedMqttAdapter.__new__(PipelinedMqttAdapter)
-    pipes = [Pipe() for _ in range(recorders)]
-    a.recorder_processes = [SimpleNamespace(conn=parent) for parent, _child in pipes]  # type: ignore[misc]
-    a.parts = [deque() for _ in pipes]
-    a.batches = deque()
+    pipes = [Pipe() for _ in range(recorders * (2 if fast_lane else 1))]
+    a._lanes([SimpleNamespace(conn=parent) for parent, _child in pipes], recorders)
     a.stats = Stats()
     a.stopping = threading.Event()
     a.client = Acks()  # type: ignore[assignment]
     return a, [child for _parent, child in pipes]
 
 
-def message(mid: int, serial: str) -> mqtt.MQTTMessage:
+def message(mid: int, serial: str, payload: str = "") -> mqtt.MQTTMessage:
     m = mqtt.MQTTMessage(mid, f"minan/v1/devices/{serial}/signals".encode())
-    m.qos, m.payload = 1, f'{{"n": {mid}}}'.encode()
+    m.qos, m.payload = 1, (payload or f'{{"n": {mid}}}').encode()
     return m
+
+
+def receive(a: PipelinedMqttAdapter, messages: list[mqtt.MQTTMessage], *, batch: bool = True) -> None:
+    """What paho hands the adapter as it reads, then (`batch`) the batch window ending."""
+    for m in messages:
+        a._on_message(None, None, m)  # type: ignore[arg-type]
+    if batch:
+        a._dispatch(float("inf"))
 
 
 def test_a_batch_is_split_by_device_and_acknowledged_in_order_when_every_part_is_committed() -> None:
@@ -143,8 +149,8 @@ def test_a_batch_is_split_by_device_and_acknowledged_in_order_when_every_part_is
     serials = [f"D-{n}" for n in range(12)]
     first = [message(n + 1, serials[n % 12]) for n in range(24)]
     second = [message(n + 101, serials[n % 12]) for n in range(12)]
-    a._send(first)
-    a._send(second)
+    receive(a, first)
+    receive(a, second)
     parts = [[child.recv(), child.recv()] if child.poll() else [] for child in children]
     assert all(parts), "both recording processes got a part of each batch"
     for got in parts:  # every device's messages in one process, in the order received
@@ -157,25 +163,25 @@ def test_a_batch_is_split_by_device_and_acknowledged_in_order_when_every_part_is
     # The second process commits both its parts; the first is still at work: nothing acknowledged.
     children[1].send([""] * len(parts[1][0]))
     children[1].send(["unknown_device"] + [""] * (len(parts[1][1]) - 1))
-    a._collect(block=False)
-    assert a.client.batches == [] and len(a.batches) == 2  # type: ignore[attr-defined]
+    a._collect()
+    assert a.client.batches == [] and a.in_flight == 2  # type: ignore[attr-defined]
 
     children[0].send([""] * len(parts[0][0]))
     children[0].send([""] * len(parts[0][1]))
-    a._collect(block=True)
-    assert a.client.batches == [[m.mid for m in first], [m.mid for m in second]]  # type: ignore[attr-defined]
+    a._collect()
+    assert a.client.batches == [[m.mid for m in first + second]]  # type: ignore[attr-defined]
     assert (a.stats.received, a.stats.recorded, a.stats.rejected, a.stats.batches) == (36, 35, 1, 2)
-    assert not a.batches and not any(a.parts)
+    assert not a.unacked and not a.in_flight and not any(a.parts)
 
 
 def test_a_topic_that_is_not_utf8_is_refused_not_fatal() -> None:
     a, (child,) = adapter(1)
     bad = mqtt.MQTTMessage(5, b"minan/v1/devices/\xff/signals")
     bad.qos, bad.payload = 1, b"{}"
-    a._send([bad])
+    receive(a, [bad])
     assert child.recv() == [("", b"{}")]
     child.send(["refused:topic"])
-    a._collect(block=True)
+    a._collect()
     assert a.client.batches == [[5]] and a.stats.rejected == 1  # type: ignore[attr-defined]
 
 
