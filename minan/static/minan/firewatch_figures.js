@@ -7,7 +7,8 @@
   var figures = JSON.parse(data.textContent);
   var chart = echarts.init(el);
   chart.setOption({
-    tooltip: { trigger: "axis" },
+    // Drawn on the canvas: the HTML tooltip writes style="" attributes, which the CSP refuses.
+    tooltip: { trigger: "axis", renderMode: "richText" },
     legend: {},
     xAxis: { type: "category", data: figures.counties },
     yAxis: { type: "value", max: 100 },

@@ -9,7 +9,8 @@
     xAxis: { type: "category", data: data.map(function (d) { return d[0]; }) },
     yAxis: { type: "value", minInterval: 1 },
     series: [{ type: "bar", data: data.map(function (d) { return d[1]; }), itemStyle: { color: "#1d5fa8" } }],
-    tooltip: {}
+    // Drawn on the canvas: the HTML tooltip writes style="" attributes, which the CSP refuses.
+    tooltip: { renderMode: "richText" }
   });
   window.addEventListener("resize", function () { chart.resize(); });
 })();
