@@ -6,7 +6,9 @@ calls `record_signal`. Rules:
   coalesced: a device already online is touched at most every `COALESCE_SECONDS`, so a flood of
   heartbeats does not flood the database. A device that comes back flips to online once (one
   `DeviceEvent`) and its offline alarm is cleared.
-- history: every signal but heartbeats is stored (`Signal`), idempotent by `message_id`.
+- history: every signal but heartbeats is stored (`Signal`), idempotent by `message_id`; a signal
+  without one but with the device's time is identified by device, type, code and that time (a
+  redelivered fire alarm without an id is not counted twice, `identity`).
 - maintenance: a device inside its maintenance window raises nothing; its signals are stored, marked.
 - alarms: one active (not cleared) alarm per device and kind; a repeat updates it, a trigger after a
   clear opens another. Severity: fire critical; faults of fire systems and gas alarms major; the rest
@@ -25,6 +27,7 @@ their state, so two sweeps flip a device once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -244,6 +247,20 @@ def can_alarm(device: Device, signal: SignalIn) -> bool:
     return signal.type != "heartbeat" and not _plain(device, signal)
 
 
+def identity(device: Device, signal: SignalIn) -> str | None:
+    """What makes a stored signal unique (the `message_id` column): the device's message id, else, when
+    the device gave its time, "~<device id>:<type>:<code>:<device time, UTC>" — a message delivered again
+    (a broker restored after a crash, a device resending) carries the same time, a new trigger does
+    not. Neither: None, and every delivery is stored (nothing tells a repeat from a redelivery). Message
+    ids starting with "~" are reserved for this."""
+    if signal.message_id:
+        return signal.message_id
+    if signal.at is None:
+        return None
+    key = f"~{device.pk}:{signal.type}:{signal.code}:{signal.at.astimezone(dt.UTC):%Y%m%dT%H%M%S.%fZ}"
+    return key if len(key) <= 100 else "~" + hashlib.sha256(key.encode()).hexdigest()
+
+
 @dataclass
 class _Row:
     """A signal of the batch to store, and what its rules need afterwards."""
@@ -251,6 +268,7 @@ class _Row:
     outcome: Outcome
     device: Device
     signal: SignalIn
+    key: str | None  # `identity`, before a skewed device time is replaced by the server's
     at: dt.datetime
     in_maintenance: bool
     breach: bool = False
@@ -262,8 +280,8 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
     """Record a batch of signals in one transaction (the ingest adapters' unit of work).
 
     Liveness is moved once per device; every signal but heartbeats is inserted in one statement (a
-    message id already stored, or repeated in the batch, is a duplicate and nothing more happens with
-    it); then the rules of the stored alarms, faults, restores and threshold readings run in order.
+    message id — or without one, device, type, code and device time: `identity` — already stored, or
+    repeated in the batch, is a duplicate and nothing more happens with it); then the rules of the stored alarms, faults, restores and threshold readings run in order.
     Newly raised alarms start their escalation chain in this transaction, so their first messages are
     enqueued exactly when the alarms are committed."""
     from . import escalation
@@ -272,6 +290,7 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
     for _device, signal in items:
         if signal.type not in SIGNAL_TYPES:
             raise ValueError(f"unknown signal type {signal.type!r}")
+    keys = [identity(device, signal) for device, signal in items]  # with the device's own time
     for _device, signal in items:
         if signal.at is not None and abs(signal.at - now) > MAX_CLOCK_SKEW:
             signal.extra = {**signal.extra, "device_time": signal.at.isoformat()}
@@ -282,18 +301,18 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
     outcomes: list[Outcome] = []
     rows: list[_Row] = []
     in_batch: set[str] = set()
-    for device, signal in items:
+    for (device, signal), key in zip(items, keys, strict=True):
         outcome = Outcome(came_online=came_online.pop(device.pk, False))
         outcomes.append(outcome)
         if signal.type == "heartbeat":
             continue
-        if signal.message_id:
-            if signal.message_id in in_batch:
+        if key:
+            if key in in_batch:
                 outcome.duplicate = True
                 continue
-            in_batch.add(signal.message_id)
+            in_batch.add(key)
         at = signal.at or now
-        row = _Row(outcome, device, signal, at, in_maintenance(device, at))
+        row = _Row(outcome, device, signal, key, at, in_maintenance(device, at))
         if signal.type == "reading" and not _plain(device, signal):
             row.number = _number(signal.value)
             rule = device.thresholds[signal.code]
@@ -316,14 +335,14 @@ _COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "
 
 
 def _insert(rows: list[_Row], now: dt.datetime) -> None:
-    """Store the signals in one statement. A message id already stored is skipped by the unique index
-    (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL rather than bulk_create: it also
+    """Store the signals in one statement. An identity (message id) already stored is skipped by the
+    unique index (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL rather than bulk_create: it also
     tells which rows were inserted, and skips building model objects (readings are the bulk of ingest)."""
     ops = connection.ops
     received = ops.adapt_datetimefield_value(now)
     values = [
         (r.device.pk, r.signal.type, r.signal.code[:40], str(r.signal.value)[:100], r.signal.unit[:20],
-         ops.adapt_datetimefield_value(r.at), received, r.signal.message_id or None, r.in_maintenance, r.breach)
+         ops.adapt_datetimefield_value(r.at), received, r.key, r.in_maintenance, r.breach)
         for r in rows
     ]  # fmt: skip
     table = connection.ops.quote_name(Signal._meta.db_table)
@@ -353,8 +372,8 @@ def _insert(rows: list[_Row], now: dt.datetime) -> None:
             )
             inserted = [message_id for (message_id,) in cursor.fetchall()]
     stored = set(inserted)
-    for r in rows:  # rows without a message id cannot conflict: all of them are stored
-        r.outcome.stored = r.signal.message_id in stored if r.signal.message_id else True
+    for r in rows:  # rows without an identity cannot conflict: all of them are stored
+        r.outcome.stored = r.key in stored if r.key else True
         r.outcome.duplicate = not r.outcome.stored
 
 
