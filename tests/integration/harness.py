@@ -2,14 +2,20 @@
 (a new PostgreSQL database when DATABASE_URL points at PostgreSQL, else an SQLite file), devices, and
 `minan ingest` as a real subprocess that can be killed.
 
-The broker is configured the way docs/operations.md tells deployments to: unlimited queues for
-persistent sessions (Mosquitto's default of 1000 queued messages drops a backlog).
+The broker runs with the configuration MinAn ships for deployments, deploy/mosquitto/minan.conf
+(persistence written every second, bounded queues), with only the listener port, the persistence folder
+(under the test's temporary folder), the user (the one running the tests: root in CI, which the broker
+would otherwise leave for `mosquitto`) and anonymous access substituted. `Mosquitto` can stop it
+(SIGTERM: the broker saves its persistence file), kill it (SIGKILL) and start it again with the same
+configuration and persistence, for the broker drills.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -24,13 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO_CONF = """\
-listener {port} 127.0.0.1
-allow_anonymous true
-persistence false
-max_queued_messages 0
-max_inflight_messages 0
-"""
+SHIPPED_CONF = ROOT / "deploy" / "mosquitto" / "minan.conf"
 
 SEED = """
 from minan.regions.models import Region
@@ -78,21 +78,100 @@ def wait_port(port: int, timeout: float = 10) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def wait_closed(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                time.sleep(0.05)
+        except OSError:
+            return
+    raise RuntimeError(f"127.0.0.1:{port} still listens")
+
+
+def broker_conf(port: int, persistence: Path, **overrides: str) -> str:
+    """deploy/mosquitto/minan.conf for a private test broker: listener, persistence folder, user and
+    anonymous access substituted, `overrides` (option: value) replacing options of the file. Raises if
+    an option to substitute is not in the file, so the file and the tests cannot drift apart."""
+    replace = {
+        "user": getpass.getuser(),
+        "listener": f"{port} 127.0.0.1",
+        "allow_anonymous": "true",
+        "password_file": "",  # removed
+        "persistence_location": f"{persistence}/",
+        **overrides,
+    }
+    lines, seen = [], set()
+    for line in SHIPPED_CONF.read_text().splitlines():
+        option = line.split(maxsplit=1)[0] if line.strip() and not line.startswith("#") else ""
+        if option in replace:
+            seen.add(option)
+            if replace[option]:
+                lines.append(f"{option} {replace[option]}")
+            continue
+        lines.append(line)
+    missing = set(replace) - seen
+    if missing:
+        raise RuntimeError(f"{SHIPPED_CONF} lacks {', '.join(sorted(missing))}")
+    return "\n".join(lines) + "\n"
+
+
+class Mosquitto:
+    """A private broker on a free port with the shipped configuration; it keeps its port and its
+    persistence folder across `stop`/`kill` and `start`."""
+
+    def __init__(self, tmp: Path, **overrides: str) -> None:
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(self.binary).exists():
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        self.port = free_port()
+        self.persistence = tmp / "mosquitto"
+        self.persistence.mkdir(exist_ok=True)
+        self.conf = tmp / "mosquitto.conf"
+        self.conf.write_text(broker_conf(self.port, self.persistence, **overrides))
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.log = tmp / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=out, stderr=out)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            raise RuntimeError("mosquitto did not start:\n" + self.log.read_text()[-2000:]) from None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: the broker saves its persistence file and ends; SIGKILL: a crash."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        self.proc.wait(15)
+        wait_closed(self.port)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    @property
+    def database(self) -> Path:
+        return self.persistence / "mosquitto.db"
+
+
 @contextmanager
-def mosquitto(tmp: Path) -> Iterator[str]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
-    port = free_port()
-    conf = tmp / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port))
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def mosquitto(tmp: Path, **overrides: str) -> Iterator[str]:
+    """A private broker with the shipped configuration; yields its URL."""
+    with broker(tmp, **overrides) as running:
+        yield running.url
+
+
+@contextmanager
+def broker(tmp: Path, **overrides: str) -> Iterator[Mosquitto]:
+    running = Mosquitto(tmp, **overrides)
+    running.start()
     try:
-        wait_port(port)
-        yield f"mqtt://127.0.0.1:{port}"
+        yield running
     finally:
-        proc.terminate()
-        proc.wait(10)
+        running.stop()
 
 
 @dataclass
@@ -101,6 +180,7 @@ class Deployment:
     database_url: str
     ingest: subprocess.Popen[str] | None = None
     log: list[str] = field(default_factory=list)
+    stamped: list[tuple[float, str]] = field(default_factory=list)  # (time.monotonic() when read, line)
     others: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def minan(self, *args: str, timeout: float = 120) -> str:
@@ -110,10 +190,13 @@ class Deployment:
             raise RuntimeError(f"minan {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def start_ingest(self, *extra: str, client_id: str = "") -> subprocess.Popen[str]:
+    def start_ingest(self, *extra: str, client_id: str = "", share_group: str = "") -> subprocess.Popen[str]:
         """Start `minan ingest` (MQTT only) and wait until it is subscribed. Another client id starts a
-        second process sharing the subscription."""
-        env = {**self.env, "MINAN_MQTT_CLIENT_ID": client_id} if client_id else self.env
+        second process; `share_group` sets MINAN_MQTT_SHARE_GROUP (else the default: a plain
+        subscription)."""
+        env = {**self.env, "MINAN_MQTT_CLIENT_ID": client_id} if client_id else dict(self.env)
+        if share_group:
+            env["MINAN_MQTT_SHARE_GROUP"] = share_group
         proc = subprocess.Popen(
             [sys.executable, "-m", "minan.cli", "ingest", "--no-gb", "--no-housekeeping", *extra],
             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -127,6 +210,7 @@ class Deployment:
         def read() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
+                self.stamped.append((time.monotonic(), line))
                 self.log.append(line)
                 if "MQTT connected" in line:
                     connected.set()
@@ -190,6 +274,7 @@ def deployment(tmp: Path, mqtt_url: str, devices: int, *, staff: bool = False) -
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("REDIS_URL", None)
+    env.pop("MINAN_MQTT_SHARE_GROUP", None)  # the default unless a test sets it
     deploy = Deployment(env, url)
     try:
         deploy.minan("migrate", "--noinput", "-v0")

@@ -1,7 +1,7 @@
 """`minan ingest` over a real Mosquitto: nothing acknowledged is lost, nothing is recorded twice.
 
 Needs the `mosquitto` binary (CI starts one anyway); each test runs its own broker on a free port,
-configured as docs/operations.md says (persistent sessions with unlimited queues), and its own
+with the shipped configuration (deploy/mosquitto/minan.conf), and its own
 database (PostgreSQL when DATABASE_URL points there, else an SQLite file).
 """
 
@@ -139,8 +139,9 @@ def test_a_payload_that_is_not_a_signal_is_dropped_and_the_rest_recorded(tmp_pat
 
 def test_two_ingest_processes_share_the_subscription(tmp_path: Path) -> None:
     with mosquitto(tmp_path) as url, deployment(tmp_path, url, DEVICES) as deploy:
-        deploy.start_ingest()
-        deploy.start_ingest(client_id="minan-it-second")
+        # A share group only when running several ingest processes (the default is a plain subscription).
+        deploy.start_ingest(share_group="minan")
+        deploy.start_ingest(client_id="minan-it-second", share_group="minan")
         client = publisher(url)
         infos = [
             client.publish(f"minan/v1/devices/IT-{n % DEVICES:05d}/signals",
