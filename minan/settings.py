@@ -187,6 +187,22 @@ RECOVERY_CODE_COUNT = 10
 # Audit trail: at least 180 days online (网络安全法 Art. 21), default 365; older rows are archived.
 AUDIT_RETENTION_DAYS = max(180, env_int("MINAN_AUDIT_RETENTION_DAYS", 365))
 AUDIT_ARCHIVE_DIR = Path(os.environ.get("MINAN_AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive"))
+# The chain's HMAC key lives outside the database (docs/security.md): MINAN_AUDIT_KEY (older keys,
+# kept for verification, in MINAN_AUDIT_OLD_KEYS) or a key file, one key a line, the current first.
+# Outside production a missing key file under var/ is generated on first use.
+AUDIT_KEY = os.environ.get("MINAN_AUDIT_KEY", "").strip()
+AUDIT_OLD_KEYS = env_list("MINAN_AUDIT_OLD_KEYS", "")
+AUDIT_KEY_FILE = Path(os.environ.get("MINAN_AUDIT_KEY_FILE", VAR_DIR / "audit.key"))
+if PRODUCTION and not (len(AUDIT_KEY) >= 32 or os.environ.get("MINAN_AUDIT_KEY_FILE")):
+    raise ImproperlyConfigured(
+        "Production needs MINAN_AUDIT_KEY (at least 32 random characters) or MINAN_AUDIT_KEY_FILE, "
+        "kept outside the database; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+# Anchors of the chain head, appended outside the database (and logged); off in tests unless set.
+AUDIT_ANCHOR_FILE = os.environ.get(
+    "MINAN_AUDIT_ANCHOR_FILE", "" if ENV == "test" else str(VAR_DIR / "audit-anchors.log")
+)
+AUDIT_ANCHOR_MINUTES = min(59, max(1, env_int("MINAN_AUDIT_ANCHOR_MINUTES", 10)))
 
 # 包保: cadres responsible for more institutions than this are flagged.
 CADRE_MAX_LOAD = env_int("MINAN_CADRE_MAX_LOAD", 15)

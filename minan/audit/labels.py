@@ -111,6 +111,7 @@ ACTION_LABELS = {
     "calendar.override": _("Calendar entry set"),
     "calendar.override_delete": _("Calendar entry deleted"),
     "audit.archive": _("Audit rows archived"),
+    "audit.key_rotate": _("Audit key rotated"),
     "device.create": _("Device registered"),
     "device.change": _("Device changed"),
     "device.import": _("Devices imported"),

@@ -8,8 +8,11 @@ from minan.core.scoping import ScopedManager
 class AuditEvent(models.Model):
     """Append-only record of a security event or a write (DOMAIN.md §13.1).
 
-    Each row's `hash` is SHA-256 over its own content and the previous row's hash, so editing,
-    inserting or deleting a row breaks the chain at that row (`minan audit verify`).
+    Each row's `hash` is an HMAC-SHA256, under the key named by `key_id` (held outside the
+    database), over its own content and the previous row's hash, so editing, inserting or deleting
+    a row breaks the chain at that row (`minan audit verify`). Rows written before keys existed
+    have an empty `key_id` and a plain SHA-256 hash; they are accepted only up to the boundary the
+    head records (`legacy_until`), and the keyed row after them seals their last hash.
     """
 
     class Result(models.TextChoices):
@@ -37,6 +40,7 @@ class AuditEvent(models.Model):
     region_path = models.CharField(max_length=255, blank=True, db_index=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     # Read through the scoping mechanism like everything else; rows not tied to a place (logins,
     # denials) are visible to every holder of the audit permission.
@@ -74,11 +78,20 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The single row every audit write locks first: it serialises the chain across processes."""
+    """The single row every audit write locks first: it serialises the chain across processes.
+
+    It records the last row and the number of rows ever written (archived ones included), sealed
+    by an HMAC (`seal`) so that a database writer without the key cannot forge a head; only
+    replaying an older sealed head is possible, and the anchors outside the database catch that.
+    """
 
     last_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     count = models.BigIntegerField(default=0)
+    # Rows up to this id were written with plain SHA-256 before keys existed (0: none).
+    legacy_until = models.BigIntegerField(default=0)
+    key_id = models.CharField(max_length=16, blank=True, default="")
+    seal = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"head #{self.last_id}"

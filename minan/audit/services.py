@@ -1,9 +1,10 @@
 """The only writer of the audit trail.
 
 `record()` is called by every service after its write, inside the same transaction, and by the
-authentication layer for logins, failures and denials. Rows are chained: each hash covers the row's
-content and the previous hash. The chain head row is updated first so that, on PostgreSQL and on
-SQLite alike, concurrent writers queue on it and never fork the chain.
+authentication layer for logins, failures and denials. Rows are chained: each hash is an HMAC,
+under the current audit key (minan.audit.keys), over the row's content and the previous hash. The
+chain head row is updated first so that, on PostgreSQL and on SQLite alike, concurrent writers queue
+on it and never fork the chain; it is sealed with the same key after every write.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from minan.core.masking import mask_value
 
+from . import keys
 from .models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -33,8 +35,12 @@ def client_ip(request: Any) -> str | None:
     return get_client_ip_address(request) or None
 
 
+class UnknownKey(LookupError):
+    """A row or the head names a key id that is not configured."""
+
+
 def canonical(event: AuditEvent) -> bytes:
-    """The exact bytes a row's hash covers."""
+    """The exact bytes a row's hash covers (keyed rows also cover their key id)."""
     at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
     body = {
         "id": event.pk,
@@ -51,11 +57,34 @@ def canonical(event: AuditEvent) -> bytes:
         "region_path": event.region_path,
         "prev": event.prev_hash,
     }
+    if event.key_id:
+        body["key"] = event.key_id
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _key(kid: str) -> keys.AuditKey:
+    key = keys.key_by_id(kid)
+    if key is None:
+        raise UnknownKey(kid)
+    return key
+
+
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical(event)).hexdigest()
+    """HMAC under the row's key; plain SHA-256 for legacy rows (empty key id)."""
+    if not event.key_id:
+        return hashlib.sha256(canonical(event)).hexdigest()
+    return _key(event.key_id).sign(canonical(event))
+
+
+def head_seal(head: AuditChainHead) -> str:
+    """The HMAC over what the head records, under the head's key."""
+    body = f"minan-audit-head|{head.last_id}|{head.last_hash}|{head.count}|{head.legacy_until}"
+    return _key(head.key_id).sign(body.encode())
+
+
+def seal_head(head: AuditChainHead) -> None:
+    head.key_id = keys.current_key().id
+    head.seal = head_seal(head)
 
 
 def _plain(value: Any) -> Any:
@@ -103,6 +132,7 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk or ""
     region_path = getattr(obj, "region_path", "") if obj is not None else ""
+    key = keys.current_key()
     with transaction.atomic():
         # Lock the head first (an UPDATE takes the row lock / SQLite write lock), then read it.
         if not AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1):
@@ -111,6 +141,11 @@ def record(
             try:
                 with transaction.atomic():
                     AuditChainHead.objects.create(pk=1, count=0)
+                # The first anchor marks, outside the database, that the trail has begun: an
+                # emptied trail can no longer pass for a new one.
+                from .anchors import write_anchor
+
+                transaction.on_commit(write_anchor)
             except IntegrityError:
                 pass
             AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1)
@@ -130,11 +165,16 @@ def record(
             region_path=region_path or "",
             prev_hash=head.last_hash,
             hash="",
+            key_id=key.id,
         )
         # The id is part of the hash, so insert first, then fill in the hash.
         event.hash = f"pending-{head.count}"
         models.Model.save(event)
-        event.hash = compute_hash(event)
+        event.hash = key.sign(canonical(event))
         AuditEvent.objects.filter(pk=event.pk).update(hash=event.hash)
-        AuditChainHead.objects.filter(pk=1).update(last_id=event.pk, last_hash=event.hash)
+        head.last_id, head.last_hash = event.pk, event.hash
+        seal_head(head)
+        AuditChainHead.objects.filter(pk=1).update(
+            last_id=head.last_id, last_hash=head.last_hash, key_id=head.key_id, seal=head.seal
+        )
     return event

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.accounts import services as accounts
 from minan.audit.chain import archive_before, verify_chain
-from minan.audit.models import AuditArchive, AuditEvent
-from minan.audit.services import GENESIS_HASH, compute_hash, record
+from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
+from minan.audit.services import GENESIS_HASH, compute_hash, record, seal_head
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,7 @@ def test_inserting_a_row_is_detected() -> None:
     events = make_events(3)
     _sql(
         "INSERT INTO audit_auditevent (at, username, action, object_type, object_id, result, changes, detail, "
-        "region_path, prev_hash, hash) VALUES (%s, '', 'fake', '', '', 'success', '{}', '', '', %s, %s)",
+        "region_path, prev_hash, hash, key_id) VALUES (%s, '', 'fake', '', '', 'success', '{}', '', '', %s, %s, '')",
         timezone.now(),
         events[2].hash,
         "f" * 64,
@@ -159,17 +159,16 @@ def test_bad_date_filter_is_reported_not_applied(client: Any, audit_admin: Any) 
 def test_archive_keeps_the_chain_verifiable(tmp_path: Any, settings: Any) -> None:
     old = make_events(3)
     AuditEvent.objects.filter(pk__in=[e.pk for e in old]).update(at=timezone.now() - timedelta(days=400))
-    # The hash covers `at`: re-chain the aged rows as if they had been written then.
-    for event in AuditEvent.objects.order_by("id"):
-        AuditEvent.objects.filter(pk=event.pk).update(hash=compute_hash(event))
+    # The hash covers `at`: re-chain the aged rows (with the key) as if they had been written then.
     prev = GENESIS_HASH
     for event in AuditEvent.objects.order_by("id"):
         event.prev_hash = prev
         AuditEvent.objects.filter(pk=event.pk).update(prev_hash=prev, hash=compute_hash(event))
         prev = compute_hash(event)
-    from minan.audit.models import AuditChainHead
-
-    AuditChainHead.objects.filter(pk=1).update(last_hash=prev)
+    head = AuditChainHead.objects.get(pk=1)
+    head.last_hash = prev
+    seal_head(head)
+    head.save()
     make_events(2)
     assert verify_chain().ok
     with pytest.raises(ValueError):
@@ -179,7 +178,7 @@ def test_archive_keeps_the_chain_verifiable(tmp_path: Any, settings: Any) -> Non
     assert not AuditEvent.objects.filter(pk__in=[e.pk for e in old]).exists()
     assert AuditArchive.objects.count() == 1
     result = verify_chain()
-    assert result.ok and result.checked == 3  # 2 recent + the archive event itself
+    assert result.ok and result.checked == 3 and result.archived == 3  # 2 recent + the archive event
 
 
 def test_failed_login_is_audited_with_address(client: Any, make_user: Any) -> None:

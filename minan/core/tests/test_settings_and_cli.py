@@ -37,6 +37,7 @@ def test_production_check_deploy_reports_nothing(tmp_path: Path) -> None:
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         MINAN_ENV="production",
         SECRET_KEY="k" * 10 + "Zq8#vL2@pX9!mW4$rT7^yU1&iO5*aS3(dF6)gH0_jK" + "e" * 20,
+        MINAN_AUDIT_KEY="a" * 48,
         ALLOWED_HOSTS="minan.example.gov.cn",
         MINAN_VAR_DIR=str(tmp_path),
     )
