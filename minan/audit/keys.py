@@ -94,13 +94,14 @@ def _source() -> tuple[object, ...]:
         return ("env", settings.AUDIT_KEY, tuple(settings.AUDIT_OLD_KEYS))
     path = Path(settings.AUDIT_KEY_FILE)
     try:
-        mtime = path.stat().st_mtime_ns
+        info = path.stat()
     except FileNotFoundError:
         if settings.PRODUCTION:
             raise ImproperlyConfigured(f"the audit key file {path} does not exist") from None
         _create_key_file(path)
-        mtime = path.stat().st_mtime_ns
-    return ("file", str(path), mtime)
+        info = path.stat()
+    # A rotation replaces the file (new inode): every process sees it at its next write.
+    return ("file", str(path), info.st_ino, info.st_mtime_ns)
 
 
 def load_keys() -> list[AuditKey]:
