@@ -40,11 +40,14 @@ def setup(
     from minan.firewatch.models import Device
     from minan.firewatch.services import SignalIn, record_signal
     from minan.hazards import services as hazards
+    from minan.institutions.models import RiskClass
 
     # The project's URLs plus two that fail on purpose (403, 500), for the error pages.
     settings.ROOT_URLCONF = "minan.core.tests.error_urls"
     settings.DEBUG = False
     home = institutions["rc_elderly"]
+    # A class to show (the seeded scheme is gone once an earlier transactional test has flushed).
+    RiskClass.objects.get_or_create(code="T", defaults={"label": "测试类", "colour": "#b42318"})
     officer = make_user("rc_officer", roles=["county_officer"], region=tree["rencheng"])
     hazard = hazards.report(
         officer, home, source="duty_visit", category="fire", level="general", description="灭火器过期"
