@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from minan.accounts.api import MeView, ObtainTokenView, UserViewSet
+from minan.accounts.api import ApiTokenViewSet, MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, FirewatchFiguresViewSet
@@ -28,6 +28,7 @@ from minan.regions.api import RegionViewSet
 router = DefaultRouter()
 router.register("regions", RegionViewSet, basename="region")
 router.register("users", UserViewSet, basename="user")
+router.register("api-tokens", ApiTokenViewSet, basename="apitoken")
 router.register("institutions", InstitutionViewSet, basename="institution")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("duty-assignments", DutyAssignmentViewSet, basename="dutyassignment")

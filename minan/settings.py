@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -165,11 +164,19 @@ AUTH_PASSWORD_VALIDATORS = [
 # Lockout (django-axes): 5 failures lock the account and, separately, the client address, for 30 min.
 AXES_FAILURE_LIMIT = env_int("MINAN_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("MINAN_LOCKOUT_MINUTES", 30))
+# Separate lists: the account and the address are each counted on their own.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success must not clear the address's count (password spraying interleaved with a valid login);
+# accounts.signals clears only the signed-in account's own failures from that address.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "minan.accounts.views.lockout_response"
 AXES_VERBOSE = False
 AXES_IPWARE_PROXY_COUNT = env_int("MINAN_PROXY_COUNT", 0)
+
+# API tokens (accounts.ApiToken): days until a new token expires.
+API_TOKEN_DAYS = max(1, env_int("MINAN_API_TOKEN_DAYS", 90))
+# Live tokens per account; issuing one more revokes the oldest (a script that asks on every run).
+API_TOKEN_MAX_PER_USER = max(1, env_int("MINAN_API_TOKEN_MAX", 10))
 
 # Idle timeout: the session cookie lives this long after the last request.
 SESSION_IDLE_MINUTES = env_int("MINAN_SESSION_IDLE_MINUTES", 30)
@@ -336,7 +343,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "minan.accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

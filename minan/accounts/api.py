@@ -7,8 +7,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status
-from rest_framework.authtoken.models import Token
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +21,7 @@ from minan.institutions.models import Institution
 from minan.regions.models import Region
 
 from . import services
-from .models import User
+from .models import ApiToken, User
 from .views import lockout_response
 
 
@@ -142,9 +141,17 @@ class ObtainTokenView(APIView):
                 "username": serializers.CharField(),
                 "password": serializers.CharField(),
                 "totp": serializers.CharField(required=False),
+                "name": serializers.CharField(required=False, max_length=50),
             },
         ),
-        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+        responses=inline_serializer(
+            "TokenResponse",
+            {
+                "token": serializers.CharField(),
+                "id": serializers.IntegerField(),
+                "expires_at": serializers.DateTimeField(),
+            },
+        ),
     )
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
@@ -180,9 +187,70 @@ class ObtainTokenView(APIView):
                 {"code": "password_change_required", "detail": "Change your password in the web UI first."},
                 status=403,
             )
-        token, _created = Token.objects.get_or_create(user=user)
+        name = str(data.get("name", "") or "")[:50]
+        token, secret = services.issue_token(user, name=name or "auth/token", request=request)
         user_logged_in.send(sender=user.__class__, request=django_request, user=user)
-        return Response({"token": token.key})
+        return Response({"token": secret, "id": token.pk, "expires_at": token.expires_at})
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    user: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "user",
+            "username",
+            "name",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "active",
+        ]
+
+    def get_active(self, obj: ApiToken) -> bool:
+        return obj.is_live()
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """API tokens: your own; a security administrator also those of users in scope (`?user=<id>`).
+
+    DELETE revokes a token (it stays listed, with `revoked_at`). New tokens come from /auth/token/."""
+
+    # Not region data: rows come from services.visible_tokens(), which reads users through for_user().
+    scoped = False
+    queryset = ApiToken.objects.none()
+    serializer_class = ApiTokenSerializer
+    permission_classes = [IsAuthenticated]
+    http_method_names = ["get", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        qs = services.visible_tokens(current_user(self.request))
+        if (owner := self.request.query_params.get("user", "")).isdigit():
+            qs = qs.filter(user_id=int(owner))
+        if self.request.query_params.get("active") == "1":
+            qs = qs.filter(revoked_at__isnull=True)
+        return qs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("user", int, description="only this user's tokens"),
+            OpenApiParameter("active", str, enum=["1"], description="only tokens not revoked"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = self.get_object()
+        services.revoke_token(current_user(request), token, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -194,4 +262,4 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
-__all__ = ["MeView", "ObtainTokenView", "OpenApiParameter", "UserViewSet"]
+__all__ = ["ApiTokenViewSet", "MeView", "ObtainTokenView", "OpenApiParameter", "UserViewSet"]

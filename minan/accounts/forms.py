@@ -144,3 +144,12 @@ class PasswordResetForm(forms.Form):
 
 class DisableForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=100)
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Token name"),
+        max_length=50,
+        required=False,
+        help_text=_("What the token is for, e.g. the script or system that uses it."),
+    )

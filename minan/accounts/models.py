@@ -40,7 +40,12 @@ class User(AbstractUser, ScopedModel):
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("account expires at"), null=True, blank=True)
     disabled_reason = models.CharField(_("reason disabled"), max_length=100, blank=True)
+    # API tokens issued before this moment are dead: set when an administrator resets the password
+    # or the account is disabled, so that no token outlives those controls.
+    tokens_not_before = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # A kind-narrowed scope sees only accounts attached to institutions of those kinds.
+    scope_kind_field = "institution__kind"
     scope_institution_field = "institution_id"
 
     objects = UserManager()  # type: ignore[misc]
@@ -137,3 +142,31 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.created_at:%Y-%m-%d}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only the SHA-256 digest of the secret is stored; the secret is shown once.
+
+    A token works until it expires, is revoked, or its account stops being allowed to sign in
+    (see authentication.ApiTokenAuthentication)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=50, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)  # the secret's start, to recognise it
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.prefix}"
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

@@ -106,7 +106,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     # Roles and policies: grants roles and scope, unlocks and disables accounts.
     SECURITY_ADMIN: frozenset(
-        _READ + _STAFF_DIRECTORY + ["accounts.change_user", "accounts.grant_role", "accounts.unlock_user"]
+        _READ
+        + _STAFF_DIRECTORY
+        + [
+            "accounts.change_user",
+            "accounts.grant_role",
+            "accounts.unlock_user",
+            # Other people's API tokens, in scope: list and revoke.
+            "accounts.view_apitoken",
+            "accounts.delete_apitoken",
+        ]
     ),
     # Reads the audit trail, nothing else.
     AUDIT_ADMIN: frozenset(["audit.view_auditevent", "audit.export_auditevent", "regions.view_region"]),

@@ -24,15 +24,66 @@ from minan.core.scoping import in_scope, region_within_scope
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from .models import PasswordHistory, RoleGrant, User, UserScope
+from .authentication import token_digest
+from .models import ApiToken, PasswordHistory, RoleGrant, User, UserScope
 from .roles import ADMIN_ROLES, CADRE, ROLE_LABELS, SECURITY_ADMIN, SUPERVISION_MEMBER
 
 PROFILE_FIELDS = ("display_name", "phone", "email", "region_id", "institution_id", "expires_at", "is_active")
+EDITABLE_FIELDS = frozenset({"display_name", "phone", "email", "region", "institution", "expires_at"})
+# What a user may change on their own account; placement and expiry are account controls.
+SELF_EDITABLE_FIELDS = frozenset({"display_name", "phone", "email"})
 
 
 def _require(actor: User, perm: str) -> None:
     if not actor.has_perm(perm):
         raise NotPermitted(_("You do not have permission to do this."))
+
+
+# --- who may manage whom ----------------------------------------------------------------------------
+
+
+def _entry_within(actor: User, entry: UserScope) -> bool:
+    """Whether one scope entry of another user lies wholly inside the actor's own scope."""
+    if entry.institution_id is not None:
+        institution = entry.institution
+        assert institution is not None
+        return in_scope(actor, institution.region_path, kind=institution.kind, institution_id=institution.pk)
+    assert entry.region is not None
+    path = entry.region.region_path
+    if entry.kinds:
+        return all(in_scope(actor, path, kind=kind) for kind in entry.kinds)
+    return region_within_scope(actor, path)
+
+
+def may_manage(actor: User | None, target: User) -> bool:
+    """The one rule for every user-management action (edit, reset, enable/disable, roles, scope, unlock,
+    second factor, tokens): the target is visible to the actor, holds only roles the actor may grant,
+    and every one of its scope entries (derived ones included) lies inside the actor's scope.
+
+    Otherwise acting on the target could hand the actor access it does not have (reset the password
+    of someone who sees more, then sign in as them). Nobody manages their own account through this
+    path, and only a superuser manages a superuser. `actor` None is the system itself."""
+    if actor is None:
+        return True
+    if not actor.is_authenticated or not actor.is_active or actor.pk == target.pk:
+        return False
+    if target.is_superuser and not actor.is_superuser:
+        return False
+    if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
+        return False
+    roles = set(RoleGrant.objects.filter(user=target).values_list("role", flat=True))
+    if not all(can_grant_role(actor, role) for role in roles):
+        return False
+    entries = UserScope.objects.filter(user=target).select_related("region", "institution")
+    return all(_entry_within(actor, entry) for entry in entries)
+
+
+def require_manageable(actor: User | None, target: User) -> None:
+    """Raise unless may_manage(): a user the actor may not manage answers like a missing one."""
+    if actor is not None and actor.pk == target.pk:
+        raise NotPermitted(_("You cannot do this to your own account."), code="own_account")
+    if not may_manage(actor, target):
+        raise OutOfScope(_("User not found."))
 
 
 def _check_place(actor: User, region: Region, institution: Institution | None) -> None:
@@ -115,13 +166,24 @@ def create_user(
 @transaction.atomic
 def update_user(actor: User, target: User, *, request: Any = None, **fields: Any) -> User:
     _require(actor, "accounts.change_user")
+    own = actor.pk == target.pk
+    if not own:
+        require_manageable(actor, target)
     target = User.objects.for_user(actor, "change").select_for_update().filter(pk=target.pk).first()
     if target is None:
         raise OutOfScope(_("User not found."))
     before = snapshot(target, PROFILE_FIELDS)
     for name, value in fields.items():
-        if name not in {"display_name", "phone", "email", "region", "institution", "expires_at"}:
+        if name not in EDITABLE_FIELDS:
             raise DomainError(_("Field %(name)s cannot be changed here.") % {"name": name}, field=name)
+        if own and name not in SELF_EDITABLE_FIELDS and getattr(target, name) != value:
+            # Account controls (expiry, home region, institution) are set by someone else, never oneself.
+            raise NotPermitted(
+                _("You cannot change %(name)s of your own account.")
+                % {"name": getattr(User._meta.get_field(name), "verbose_name", name)},
+                code="account_control",
+                field=name,
+            )
         setattr(target, name, value)
     _check_place(actor, target.region, target.institution)
     target.region_path = target.region.region_path
@@ -136,9 +198,12 @@ def set_active(actor: User, target: User, active: bool, *, reason: str = "", req
     _require(actor, "accounts.change_user")
     if actor.pk == target.pk and not active:
         raise DomainError(_("You cannot disable your own account."))
+    require_manageable(actor, target)
     if not User.objects.for_user(actor, "change").filter(pk=target.pk).exists():
         raise OutOfScope(_("User not found."))
     User.objects.filter(pk=target.pk).update(is_active=active, disabled_reason="" if active else reason[:100])
+    if not active:
+        _end_tokens(target, actor=actor, request=request, reason="disabled")
     record(
         "user.enable" if active else "user.disable",
         user=actor,
@@ -163,6 +228,7 @@ def can_grant_role(actor: User | None, role: str) -> bool:
 
 
 def grant_role(actor: User | None, target: User, role: str, *, request: Any = None) -> RoleGrant:
+    require_manageable(actor, target)
     # The denial is audited outside the write transaction, so that it is kept.
     if not can_grant_role(actor, role):
         record("role.grant", user=actor, request=request, obj=target, result="denied", detail=role)
@@ -172,8 +238,6 @@ def grant_role(actor: User | None, target: User, role: str, *, request: Any = No
 
 
 def _grant_role(actor: User | None, target: User, role: str, *, request: Any = None) -> RoleGrant:
-    if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
-        raise OutOfScope(_("User not found."))
     held = set(target.role_grants.values_list("role", flat=True))
     if role in held:
         raise DomainError(_("The user already holds this role."), code="duplicate")
@@ -198,10 +262,9 @@ def _grant_role(actor: User | None, target: User, role: str, *, request: Any = N
 
 @transaction.atomic
 def revoke_role(actor: User, target: User, role: str, *, request: Any = None) -> None:
+    require_manageable(actor, target)
     if not can_grant_role(actor, role):
         raise NotPermitted(_("You cannot revoke the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
-    if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
-        raise OutOfScope(_("User not found."))
     # Scope that 包保 manages must end where it began, or the person would keep seeing those places.
     if role == CADRE and target.scopes.filter(via_duty=True).exists():
         raise DomainError(_("The person is still a responsible cadre; reassign their institutions first."))
@@ -233,8 +296,7 @@ def add_scope(
         raise DomainError(
             _("Unknown institution kind: %(kinds)s") % {"kinds": ", ".join(sorted(unknown))}, field="kinds"
         )
-    if actor is not None and not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
-        raise OutOfScope(_("User not found."))
+    require_manageable(actor, target)
     if actor is None:
         allowed = True
     elif region is not None:
@@ -276,8 +338,7 @@ def add_scope(
 def remove_scope(actor: User, entry: UserScope, *, request: Any = None) -> None:
     if not actor.has_perm("accounts.grant_role"):
         raise NotPermitted(_("You do not have permission to do this."))
-    if not User.objects.for_user(actor, "view").filter(pk=entry.user_id).exists():
-        raise OutOfScope(_("User not found."))
+    require_manageable(actor, entry.user)
     place = entry.region.region_path if entry.region_id else entry.institution.region_path  # type: ignore[union-attr]
     if not region_within_scope(actor, place) and not in_scope(
         actor, place, institution_id=entry.institution_id
@@ -320,6 +381,7 @@ def change_password(user: User, old_password: str | None, new_password: str, *, 
 def reset_password(actor: User, target: User, new_password: str, *, request: Any = None) -> None:
     """An administrator sets a temporary password; the user must change it at next login."""
     _require(actor, "accounts.change_user")
+    require_manageable(actor, target)
     if not User.objects.for_user(actor, "change").filter(pk=target.pk).exists():
         raise OutOfScope(_("User not found."))
     _validate_password(new_password, target)
@@ -327,6 +389,8 @@ def reset_password(actor: User, target: User, new_password: str, *, request: Any
     target.must_change_password = True
     target.save(update_fields=["password", "password_changed_at", "must_change_password"])
     record("password.reset", user=actor, request=request, obj=target)
+    # Whoever held the old password may have made tokens with it: they end with it.
+    _end_tokens(target, actor=actor, request=request, reason="password reset")
 
 
 # --- second factor -----------------------------------------------------------------------------
@@ -414,6 +478,7 @@ def disable_dormant_accounts(now: Any = None) -> int:
                 detail=reason,
                 username="system",
             )
+            _end_tokens(user, actor=None, reason=reason)
             count += 1
     return count
 
@@ -435,8 +500,7 @@ def _require_unlock(actor: User | None, target: User) -> None:
     if actor is None:
         return
     _require(actor, "accounts.unlock_user")
-    if not User.objects.for_user(actor, "view").filter(pk=target.pk).exists():
-        raise OutOfScope(_("User not found."))
+    require_manageable(actor, target)
 
 
 @transaction.atomic
@@ -456,3 +520,94 @@ def reset_totp(actor: User | None, target: User, *, request: Any = None) -> None
     TOTPDevice.objects.filter(user=target).delete()
     StaticDevice.objects.filter(user=target).delete()
     record("totp.reset", user=actor, request=request, obj=target, username="" if actor else "system")
+
+
+# --- API tokens ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def issue_token(user: User, *, name: str = "", request: Any = None) -> tuple[ApiToken, str]:
+    """A new token for the signed-in user; the secret is returned once and only its digest is kept."""
+    if not user.is_active or user.is_expired():
+        raise NotPermitted(_("This account cannot sign in."), code="account_disabled")
+    secret = "mna_" + secrets.token_urlsafe(32)
+    now = timezone.now()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name.strip()[:50],
+        digest=token_digest(secret),
+        prefix=secret[:12],
+        created_at=now,
+        expires_at=now + timedelta(days=settings.API_TOKEN_DAYS),
+    )
+    record(
+        "token.issue",
+        user=user,
+        request=request,
+        obj=user,
+        detail=f"{token.pk} {token.prefix} {token.name}".strip(),
+    )
+    live = ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now)
+    surplus = list(
+        live.order_by("-created_at", "-id").values_list("pk", flat=True)[settings.API_TOKEN_MAX_PER_USER :]
+    )
+    if surplus:
+        ApiToken.objects.filter(pk__in=surplus).update(revoked_at=now, revoked_by=user)
+        record(
+            "token.revoke",
+            user=user,
+            request=request,
+            obj=user,
+            detail=f"{len(surplus)} token(s): more than {settings.API_TOKEN_MAX_PER_USER} live",
+        )
+    return token, secret
+
+
+def visible_tokens(actor: User) -> Any:
+    """Tokens the actor may list: their own, and with accounts.view_apitoken those of users in scope."""
+    own = Q(user=actor)
+    if actor.has_perm("accounts.view_apitoken"):
+        own |= Q(user__in=User.objects.for_user(actor, "view"))
+    return ApiToken.objects.filter(own).select_related("user", "revoked_by")
+
+
+@transaction.atomic
+def revoke_token(actor: User, token: ApiToken, *, request: Any = None) -> ApiToken:
+    """The owner revokes their own token; a security administrator one of a user they may manage."""
+    if token.user_id != actor.pk:
+        if not actor.has_perm("accounts.delete_apitoken"):
+            raise OutOfScope(_("Token not found."))
+        require_manageable(actor, token.user)
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise DomainError(_("The token is already revoked."), code="revoked")
+    token.revoked_at = timezone.now()
+    token.revoked_by = actor
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    record(
+        "token.revoke",
+        user=actor,
+        request=request,
+        obj=token.user,
+        detail=f"{token.pk} {token.prefix}",
+    )
+    return token
+
+
+def _end_tokens(target: User, *, actor: User | None, reason: str, request: Any = None) -> None:
+    """No token issued so far works any more (account disabled, password reset by an administrator)."""
+    now = timezone.now()
+    User.objects.filter(pk=target.pk).update(tokens_not_before=now)
+    target.tokens_not_before = now
+    live = ApiToken.objects.filter(user=target, revoked_at__isnull=True)
+    ids = list(live.values_list("pk", flat=True))
+    if ids:
+        ApiToken.objects.filter(pk__in=ids).update(revoked_at=now, revoked_by=actor)
+        record(
+            "token.revoke",
+            user=actor,
+            request=request,
+            obj=target,
+            detail=f"{len(ids)} token(s): {reason}",
+            username="" if actor else "system",
+        )

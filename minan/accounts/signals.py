@@ -15,6 +15,19 @@ def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     record("login", user=user, request=request, obj=user)
 
 
+@receiver(user_logged_in)
+def clear_own_failures(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """A success clears only this account's failures from this address (AXES_RESET_ON_SUCCESS is off).
+
+    Failures on other accounts from the same address keep counting, so a valid login interleaved with
+    guesses at other accounts (password spraying) still locks the address."""
+    from axes.models import AccessAttempt
+
+    ip = getattr(request, "axes_ip_address", None)
+    if ip:
+        AccessAttempt.objects.filter(username=user.get_username(), ip_address=ip).delete()
+
+
 @receiver(user_logged_out)
 def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("totp/", views.SecuritySettingsView.as_view(), name="security"),
+    path("tokens/", views.ApiTokenListView.as_view(), name="api_tokens"),
     path("users/", views.UserListView.as_view(), name="user_list"),
     path("users/export.xlsx", views.UserExportView.as_view(), name="user_export"),
     path("users/new/", views.UserCreateView.as_view(), name="user_create"),

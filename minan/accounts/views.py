@@ -6,13 +6,14 @@ from typing import Any
 
 import segno
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LogoutView as DjangoLogoutView
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,6 +30,7 @@ from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 
 from . import services
 from .forms import (
+    ApiTokenForm,
     DisableForm,
     LoginForm,
     PasswordChangeForm,
@@ -39,7 +41,7 @@ from .forms import (
     UserCreateForm,
     UserEditForm,
 )
-from .models import User, UserScope
+from .models import ApiToken, User, UserScope
 from .roles import ROLE_CHOICES, ROLE_LABELS
 
 PENDING_KEY = "minan_pending_login"
@@ -59,8 +61,6 @@ def lockout_response(
     request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
     """What a locked-out account or address sees (django-axes calls this)."""
-    from django.conf import settings
-
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = _(
         "Too many failed attempts. Sign-in is locked for %(minutes)d minutes for this account and this address."
@@ -327,29 +327,56 @@ class UserDetailView(ScopedViewMixin, DetailView):
     context_object_name = "target"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from minan.institutions.models import Institution
+
         context = super().get_context_data(**kwargs)
         user = current_user(self.request)
         target = self.object
+        # Management controls only for someone who may manage this account (services.may_manage).
+        manage = services.may_manage(user, target)
         scope_form = ScopeGrantForm()
         scope_form.limit_to(user)
         held = set(target.role_grants.values_list("role", flat=True))
+        scopes = list(target.scopes.select_related("region", "institution"))
+        # The target's access may reach beyond the viewer's: such institutions are not named.
+        visible = set(
+            Institution.objects.for_user(user)
+            .filter(pk__in=[s.institution_id for s in scopes if s.institution_id])
+            .values_list("pk", flat=True)
+        )
+        for entry in scopes:
+            entry.hidden = entry.institution_id is not None and entry.institution_id not in visible
         context.update(
             roles=[
-                (code, ROLE_LABELS[code], services.can_grant_role(user, code))
+                (code, ROLE_LABELS[code], manage and services.can_grant_role(user, code))
                 for code in sorted(held)
                 if code in ROLE_LABELS
             ],
             grantable=[
-                (c, label) for c, label in ROLE_CHOICES if c not in held and services.can_grant_role(user, c)
+                (c, label)
+                for c, label in ROLE_CHOICES
+                if manage and c not in held and services.can_grant_role(user, c)
             ],
-            scopes=target.scopes.select_related("region", "institution"),
+            scopes=scopes,
             scope_form=scope_form,
-            can_grant=user.has_perm("accounts.grant_role"),
-            can_change=user.has_perm("accounts.change_user"),
-            can_unlock=user.has_perm("accounts.unlock_user"),
+            can_grant=manage and user.has_perm("accounts.grant_role"),
+            can_change=manage and user.has_perm("accounts.change_user"),
+            can_unlock=manage and user.has_perm("accounts.unlock_user"),
             phone_masked=mask_phone(target.phone) if target.phone else "",
         )
+        if manage and user.has_perm("accounts.view_apitoken"):
+            context["tokens"] = services.visible_tokens(user).filter(user=target, revoked_at__isnull=True)
         return context
+
+
+class ManagedUserMixin:
+    """Management pages and actions: a user the actor may not manage (services.may_manage) is a 404."""
+
+    def get_object(self, queryset: Any = None) -> Any:
+        target = super().get_object(queryset)  # type: ignore[misc]
+        if not services.may_manage(current_user(self.request), target):  # type: ignore[attr-defined]
+            raise Http404
+        return target
 
 
 class UserCreateView(ScopedViewMixin, View):
@@ -375,7 +402,7 @@ class UserCreateView(ScopedViewMixin, View):
         return render(request, "accounts/user_form.html", {"form": form, "creating": True}, status=400)
 
 
-class UserEditView(ScopedViewMixin, SingleObjectMixin, View):
+class UserEditView(ManagedUserMixin, ScopedViewMixin, SingleObjectMixin, View):
     model = User
     scope_action = "change"
 
@@ -402,7 +429,7 @@ class UserEditView(ScopedViewMixin, SingleObjectMixin, View):
         return render(request, "accounts/user_form.html", {"form": form, "target": target}, status=400)
 
 
-class UserActionView(ScopedActionView):
+class UserActionView(ManagedUserMixin, ScopedActionView):
     """POST-only actions on one user from its detail page; each calls one service."""
 
     model = User
@@ -448,5 +475,52 @@ class UserActionView(ScopedActionView):
             if not reset_form.is_valid():
                 raise DomainError(_("Enter a temporary password."))
             services.reset_password(actor, target, reset_form.cleaned_data["password"], request=request)
+        elif action == "revoke-token":
+            token = (
+                services.visible_tokens(actor).filter(pk=arg, user=target).first() if arg.isdigit() else None
+            )
+            if token is None:
+                raise DomainError(_("That token does not exist."))
+            services.revoke_token(actor, token, request=request)
         else:
             raise DomainError(_("Unknown action."))
+
+
+class ApiTokenListView(LoginRequiredMixin, View):
+    """我的 API 令牌: the signed-in user's tokens; issue one (the secret is shown once) or revoke one."""
+
+    scoped = False  # the signed-in user's own tokens only
+
+    def _render(
+        self, request: HttpRequest, form: ApiTokenForm, status: int = 200, **extra: Any
+    ) -> HttpResponse:
+        tokens = ApiToken.objects.filter(user=current_user(request)).select_related("revoked_by")
+        context = {"form": form, "tokens": tokens, "token_days": settings.API_TOKEN_DAYS, **extra}
+        return render(request, "accounts/api_tokens.html", context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, ApiTokenForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = current_user(request)
+        if request.POST.get("action") == "revoke":
+            token_id = request.POST.get("token", "")
+            token = ApiToken.objects.filter(pk=token_id, user=user).first() if token_id.isdigit() else None
+            if token is None:
+                raise Http404
+            try:
+                services.revoke_token(user, token, request=request)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("The token was revoked."))
+            return redirect("accounts:api_tokens")
+        form = ApiTokenForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, form, status=400)
+        try:
+            token, secret = services.issue_token(user, name=form.cleaned_data["name"], request=request)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return self._render(request, form, status=400)
+        return self._render(request, ApiTokenForm(), new_token=token, secret=secret)

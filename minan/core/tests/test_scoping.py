@@ -138,7 +138,8 @@ def test_county_officer_cannot_reach_other_county_through_api(
 def test_write_moving_object_out_of_scope_is_refused(
     rencheng_officer: User, make_user: Any, tree: dict[str, Any]
 ) -> None:
-    colleague = make_user("rc_staff", roles=["inspector"], region=tree["rencheng"])
+    # A role the officer may grant, so that the refusal is about the place (services.may_manage).
+    colleague = make_user("rc_staff", roles=["county_officer"], region=tree["rencheng"])
     with pytest.raises(OutOfScope):
         services.update_user(rencheng_officer, colleague, region=tree["zoucheng"])
     colleague.refresh_from_db()
@@ -148,7 +149,7 @@ def test_write_moving_object_out_of_scope_is_refused(
 def test_scope_grant_limited_to_own_scope(
     rencheng_officer: User, make_user: Any, tree: dict[str, Any]
 ) -> None:
-    colleague = make_user("rc_inspector", roles=["inspector"], region=tree["rencheng"])
+    colleague = make_user("rc_inspector", roles=["county_officer"], region=tree["rencheng"])
     before = colleague.scopes.count()
     with pytest.raises(NotPermitted):
         services.add_scope(rencheng_officer, colleague, region=tree["zoucheng"])
