@@ -10,7 +10,12 @@ Same broker (a private Mosquitto configured as docs/operations.md says), same ru
    at half the rate measured in 2, with a fire alarm on a new device every 20 ms; latency = from the
    publisher's clock at publish to the alarm row (committed, with its first notification written in
    the same transaction) being visible to a reader polling every 10 ms (so up to 10 ms too high),
-   p50 / p99; baseline: the same for a plain subscriber receiving the fire alarms from the broker.
+   p50 / p99; baseline: the same for a plain subscriber receiving the fire alarms from the broker;
+4. backlog (issue 16 item 20): `minan ingest` down while N messages of the same traffic are queued for
+   its session, with 50 fire alarms at spread positions, each on a device that also has heartbeats
+   and readings in the backlog; then started: each alarm's recorded time (its signal row, committed
+   with the alarm, seen by a reader polling every 10 ms) minus the moment ingest connected (its log
+   line), max and p50, and the time to drain the whole backlog.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres: a throw-away
 database is created next to it) and the mosquitto binary.
@@ -45,6 +50,7 @@ from tests.integration.harness import Deployment, deployment, mosquitto  # noqa:
 BACKLOG = int(os.environ.get("BENCH_MQTT_MESSAGES", "100000"))
 DEVICES = 5000
 FIRES = int(os.environ.get("BENCH_FIRE_ALARMS", "300"))
+BACKLOG_FIRES = int(os.environ.get("BENCH_BACKLOG_FIRE_ALARMS", "50"))
 TOPIC = "minan/v1/devices/{}/signals"
 
 
@@ -62,14 +68,26 @@ def client(url: str, client_id: str, *, persistent: bool = False) -> mqtt.Client
     return c
 
 
-def publish_backlog(url: str, total: int, tag: str) -> None:
+def publish_backlog(url: str, total: int, tag: str, fires: int = 0) -> None:
+    """Half heartbeats, half readings over the devices; with `fires`, that many fire alarms spread evenly
+    through it (message ids `<tag>-fire-<k>`), each on the device the message at its place would have
+    come from (not one of the latency phase's alarm devices)."""
     pub = client(url, f"bench-pub-{uuid.uuid4().hex[:6]}")
     pub.loop_start()
     infos = []
+    every = total // fires if fires else 0
+    fire_at = {every * k + every // 2: k for k in range(fires)}
     for n in range(total):
         serial = f"IT-{n % DEVICES:05d}"
-        if n % 2 == 0:
-            payload: dict[str, object] = {"type": "heartbeat"}
+        if n in fire_at:
+            serial = f"IT-{n % (DEVICES - FIRES):05d}"
+            payload: dict[str, object] = {
+                "type": "alarm",
+                "code": "fire",
+                "message_id": f"{tag}-fire-{fire_at[n]}",
+            }
+        elif n % 2 == 0:
+            payload = {"type": "heartbeat"}
         else:
             payload = {"type": "reading", "code": "temperature", "value": 20 + n % 9, "unit": "℃",
                        "message_id": f"{tag}-{n}"}  # fmt: skip
@@ -245,6 +263,59 @@ def alarm_latency(deploy: Deployment, url: str, rate: float) -> tuple[float, flo
     return p50, p99, b50, b99, sent_rate
 
 
+def backlog_alarms(deploy: Deployment, url: str) -> tuple[float, float, float]:
+    """Ingest down, BACKLOG messages queued with BACKLOG_FIRES fire alarms among them, ingest started: the
+    max and p50 (ms) of each alarm's recorded time minus the moment ingest connected, and the seconds
+    until the whole backlog was recorded."""
+    import psycopg
+
+    deploy.stop_ingest()
+    publish_backlog(url, BACKLOG, "backlog", fires=BACKLOG_FIRES)
+    ids = [f"backlog-fire-{k}" for k in range(BACKLOG_FIRES)]
+    every = BACKLOG // BACKLOG_FIRES
+    fire_places = {every * k + every // 2 for k in range(BACKLOG_FIRES)}
+    last = max(n for n in range(BACKLOG) if n % 2 and n not in fire_places)
+    alarms_before = deploy.query("SELECT COUNT(*) FROM firewatch_alarm WHERE kind = 'fire'")[0][0]
+    seen: dict[str, float] = {}
+    drained: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(deploy.database_url, autocommit=True) as conn:
+            while not stop.is_set():
+                wanted = [i for i in ids if i not in seen] + ([] if drained else [f"backlog-{last}"])
+                if not wanted:
+                    return
+                rows = conn.execute("SELECT message_id FROM firewatch_signal WHERE message_id = ANY(%s)",
+                                    (wanted,)).fetchall()  # fmt: skip
+                now = time.monotonic()
+                for (message_id,) in rows:
+                    if message_id == f"backlog-{last}":
+                        drained.append(now)
+                    else:
+                        seen[message_id] = now
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    deploy.stamped.clear()
+    deploy.start_ingest()
+    connected = next(at for at, line in deploy.stamped if "MQTT connected" in line)
+    watcher.join(600)
+    stop.set()
+    alarms = deploy.query("SELECT COUNT(*) FROM firewatch_alarm WHERE kind = 'fire'")[0][0] - alarms_before
+    if len(seen) < BACKLOG_FIRES or alarms != BACKLOG_FIRES or not drained:
+        raise SystemExit(
+            f"backlog: {len(seen)} alarm signals seen, {alarms} fire alarms raised, drained: {bool(drained)}"
+        )
+    delays = sorted((at - connected) * 1000 for at in seen.values())
+    drain = drained[0] - connected
+    print(f"backlog of {BACKLOG:,} with {BACKLOG_FIRES} fire alarms: every alarm recorded within {delays[-1]:.0f} ms"
+          f" of reconnecting (p50 {statistics.median(delays):.0f} ms); backlog recorded in {drain:.1f} s"
+          f" ({BACKLOG / drain:,.0f} signals/s)")  # fmt: skip
+    return delays[-1], statistics.median(delays), drain
+
+
 def percentiles(seconds: Iterable[float]) -> tuple[float, float]:
     """p50 and p99 in milliseconds."""
     ordered = sorted(seconds)
@@ -261,11 +332,13 @@ def main() -> None:
             print(f"raw subscriber: {raw:,.0f} msg/s over {BACKLOG:,} messages")
             rate = ingest_rate(deploy, url, raw)
             p50, p99, b50, b99, sent_rate = alarm_latency(deploy, url, rate / 2)
+            worst, middle, drain = backlog_alarms(deploy, url)
             print()
             print("| raw subscriber | minan ingest | ratio | alarm latency p50 / p99 (at rate) "
-                  "| plain subscriber p50 / p99 |")  # fmt: skip
+                  "| plain subscriber p50 / p99 | backlog: alarms recorded after reconnect, max (p50); drained |")  # fmt: skip
             print(f"| {raw:,.0f} msg/s | {rate:,.0f} signals/s | **{rate / raw:.2f}** | "
-                  f"{p50:.0f} / {p99:.0f} ms (at {sent_rate:,.0f}/s) | {b50:.0f} / {b99:.0f} ms |")  # fmt: skip
+                  f"{p50:.0f} / {p99:.0f} ms (at {sent_rate:,.0f}/s) | {b50:.0f} / {b99:.0f} ms | "
+                  f"{worst:.0f} ms ({middle:.0f} ms); {drain:.1f} s |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import select
 import struct
 import threading
 import time
@@ -704,19 +705,17 @@ class PipelinedMqttAdapter(MqttAdapter):
         self._acknowledge()
 
     def _wait(self, timeout: float) -> None:
-        """Until the broker or a recording process has something for us, a batch is due, or `timeout`."""
-        from multiprocessing.connection import wait
-
+        """Until the broker sent something or can take what is queued for it, a recording process
+        answered, a batch is due, or `timeout`."""
         sock = self.client.socket()
         if sock is None or (isinstance(sock, BufferedSocket) and sock.pending()):
             return  # not connected (`pump` reconnects), or read and not yet handled
-        if self.client.want_write():
-            timeout = min(timeout, 0.01)  # PUBACKs the socket did not take at once
         if self.waiting and self.in_flight < self.MAX_PENDING:
             timeout = min(timeout, self.waiting_since + BATCH_WINDOW - time.monotonic())
         if timeout > 0:
             busy = [self.recorder_processes[i].conn for i, parts in enumerate(self.parts) if parts]
-            wait([sock, *busy], timeout)
+            with contextlib.suppress(OSError, ValueError):  # a socket closed meanwhile: `pump` sees to it
+                select.select([sock, *busy], [sock] if self.client.want_write() else [], [], timeout)
 
     def run_once(self, timeout: float = 0.5) -> int:
         """Wait for something to do (at most `timeout`), then read what the broker sent, take the answers
@@ -724,6 +723,8 @@ class PipelinedMqttAdapter(MqttAdapter):
         before = self.stats.received
         self._wait(timeout)
         self.pump(0)
+        if self.client.want_write():  # what paho queued while reading (the SUBSCRIBE after a CONNACK)
+            self.client.loop_write()
         self._collect()
         self._dispatch(time.monotonic())
         return self.stats.received - before
