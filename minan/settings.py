@@ -308,6 +308,8 @@ GB26875_REGION = os.environ.get("MINAN_GB26875_REGION", "")
 
 # Photos attached to visits and findings (JPEG or PNG, checked by decoding them).
 MAX_PHOTO_BYTES = env_int("MINAN_MAX_PHOTO_BYTES", 5 * 1024 * 1024)
+# Images of more pixels than this are refused before decoding (a 17 KB PNG can claim 12,000×12,000).
+MAX_IMAGE_PIXELS = env_int("MINAN_MAX_IMAGE_PIXELS", 40_000_000)
 
 # Working-day calendar: from this month and day, administrators are warned if next year is missing.
 CALENDAR_WARN_FROM = os.environ.get("MINAN_CALENDAR_WARN_FROM", "11-01")

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.core.uploads import check_uploads, content_type
+from minan.core.uploads import Refused, check_file, check_uploads
 from minan.institutions.models import Institution
 
 from .models import (
@@ -266,7 +266,8 @@ def add_photos(
             field="photos",
             code="too_many",
         )
-    typed = check_uploads(list(files), limit=MAX_PHOTOS_PER_ITEM - count, field="photos")
+    originals = list(files)
+    typed = check_uploads(originals, limit=MAX_PHOTOS_PER_ITEM - count, field="photos")
     if not typed:
         raise DomainError(_("Choose a photo."), field="photos")
     if existing is None:
@@ -275,9 +276,10 @@ def add_photos(
         existing = Answer.objects.create(inspection=inspection, item=item, outcome=Answer.Outcome.PASS,
                                          answered_by=actor)  # fmt: skip
     photos = []
-    for upload, kind, extension in typed:
+    # The time taken is read from the original: the stored copy is re-encoded without metadata.
+    for original, (upload, kind, extension) in zip(originals, typed, strict=True):
         photo = AnswerPhoto(answer=existing, name=str(upload.name)[:200], content_type=kind, size=upload.size,
-                            taken_at=exif_time(upload))  # fmt: skip
+                            taken_at=exif_time(original))  # fmt: skip
         photo.file.save(f"inspection-{inspection.pk}-{item.code}{extension}", upload, save=True)
         photos.append(photo)
     return photos
@@ -296,10 +298,13 @@ def _signature(data: str, name: str) -> ContentFile[bytes] | None:
         raise DomainError(_("The signature is not a PNG image."), field=name) from None
     if len(raw) > 512 * 1024:
         raise DomainError(_("The signature image is too large."), field=name)
-    image = ContentFile(raw, name=f"{name}.png")
-    if content_type(image) != ("image/png", ".png"):
+    try:
+        image, kind, _extension = check_file(ContentFile(raw, name=f"{name}.png"))
+    except Refused:
+        kind = ""
+    if kind != "image/png":
         raise DomainError(_("The signature is not a PNG image."), field=name)
-    return image
+    return image  # re-encoded, as every stored image
 
 
 # --- submit ----------------------------------------------------------------------------------------------------

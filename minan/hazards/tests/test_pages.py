@@ -46,7 +46,13 @@ def png(name: str = "p.png") -> SimpleUploadedFile:
 
 
 def pdf(name: str = "report.pdf") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"%PDF-1.4\n%test\n", content_type="application/pdf")
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()  # a real one-page document: uploads are judged by parsing them
+    writer.add_blank_page(200, 200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="application/pdf")
 
 
 def fresh(user: Any) -> User:
