@@ -225,3 +225,27 @@ def test_no_template_has_what_the_policy_refuses() -> None:
                 line = text.count("\n", 0, match.start()) + 1
                 found.append(f"{path.relative_to(ROOT)}:{line}: {name}")
     assert found == []
+
+
+@pytest.mark.django_db
+def test_the_browsable_api_page_has_no_inline_style_element(rf: Any) -> None:
+    """The browsable API (on in development) renders without DRF's inline <style> of code colours."""
+    from rest_framework.permissions import AllowAny
+    from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class Probe(APIView):
+        renderer_classes = [BrowsableAPIRenderer, JSONRenderer]
+        permission_classes = [AllowAny]
+        authentication_classes: list[Any] = []
+
+        def get(self, request: Any) -> Response:
+            return Response({"ok": True})
+
+    response = Probe.as_view()(rf.get("/probe/", HTTP_ACCEPT="text/html"))
+    response.render()
+    body = response.content.decode()
+    assert "rest_framework/css/bootstrap.min.css" in body and "&quot;ok&quot;" in body
+    assert not STYLE_ELEMENT.search(body)
+    assert not INLINE_SCRIPT.search(body)
