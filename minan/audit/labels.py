@@ -112,6 +112,8 @@ ACTION_LABELS = {
     "calendar.override_delete": _("Calendar entry deleted"),
     "audit.archive": _("Audit rows archived"),
     "audit.key_rotate": _("Audit key rotated"),
+    "token.issue": _("API token issued"),
+    "token.revoke": _("API token revoked"),
     "device.create": _("Device registered"),
     "device.change": _("Device changed"),
     "device.import": _("Devices imported"),
