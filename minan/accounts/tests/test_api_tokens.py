@@ -234,3 +234,30 @@ def test_issuing_beyond_the_limit_revokes_the_oldest(rencheng_officer: User, set
     assert not _works(first["token"])
     assert _works(second["token"]) and _works(third["token"])
     assert ApiToken.objects.filter(user=rencheng_officer, revoked_at__isnull=True).count() == 2
+
+
+def test_old_drf_tokens_are_carried_over_hashed_and_their_plaintext_deleted(rencheng_officer: User) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("minan.accounts.migrations.0006_api_tokens")
+    old_key = "0123456789abcdef0123456789abcdef01234567"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'CREATE TABLE authtoken_token ("key" varchar(40) PRIMARY KEY, user_id integer, created timestamp with time zone)'
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token VALUES (%s, %s, %s)",
+            [old_key, rencheng_officer.pk, "2026-01-02 03:04:05"],
+        )
+    migration.carry_over_authtoken_tokens(apps, SimpleNamespace(connection=connection))
+    token = ApiToken.objects.get(user=rencheng_officer)
+    assert token.digest != old_key and token.name == "authtoken" and token.created_at.year == 2026
+    assert token.expires_at > timezone.now() + timedelta(days=settings.API_TOKEN_DAYS - 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM authtoken_token")
+        assert cursor.fetchone()[0] == 0
+    assert _works(old_key)
