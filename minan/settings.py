@@ -205,6 +205,8 @@ if PRODUCTION and not (len(AUDIT_KEY) >= 32 or os.environ.get("MINAN_AUDIT_KEY_F
         "Production needs MINAN_AUDIT_KEY (at least 32 random characters) or MINAN_AUDIT_KEY_FILE, "
         "kept outside the database; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
     )
+if PRODUCTION and not AUDIT_KEY and not AUDIT_KEY_FILE.is_file():
+    raise ImproperlyConfigured(f"MINAN_AUDIT_KEY_FILE: no audit key file at {AUDIT_KEY_FILE}")
 # Anchors of the chain head, appended outside the database (and logged); off in tests unless set.
 AUDIT_ANCHOR_FILE = os.environ.get(
     "MINAN_AUDIT_ANCHOR_FILE", "" if ENV == "test" else str(VAR_DIR / "audit-anchors.log")

@@ -273,6 +273,11 @@ def test_production_refuses_to_start_without_an_audit_key(tmp_path: Path) -> Non
     assert short.returncode != 0 and "Production needs MINAN_AUDIT_KEY" in short.stderr
     started = _run("manage.py", "check", MINAN_AUDIT_KEY="k" * 48, **env)
     assert started.returncode == 0, started.stderr
+    missing = _run("manage.py", "check", MINAN_AUDIT_KEY_FILE=str(tmp_path / "none.key"), **env)
+    assert missing.returncode != 0 and "no audit key file at" in missing.stderr
+    (tmp_path / "audit.key").write_text("f" * 48 + "\n")
+    from_file = _run("manage.py", "check", MINAN_AUDIT_KEY_FILE=str(tmp_path / "audit.key"), **env)
+    assert from_file.returncode == 0, from_file.stderr
 
 
 # -- legacy rows (the migration) -------------------------------------------------------------------
