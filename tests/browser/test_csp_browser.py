@@ -69,6 +69,10 @@ def setup(
             reverse("hazards:metrics"),
             reverse("firewatch:figures"),
             reverse("institutions:classes"),
+            reverse("accounts:security"),
+            reverse("accounts:password_change"),
+            reverse("accounts:api_tokens"),
+            reverse("notify:inbox"),
         ],
         "public": reverse("public:code", args=[home.public_token]),
     }
