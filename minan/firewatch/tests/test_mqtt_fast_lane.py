@@ -6,7 +6,9 @@ recording loop in a thread); the round trip through a real broker is in tests/in
 
 from __future__ import annotations
 
+import itertools
 import json
+import struct
 import threading
 from multiprocessing import Pipe
 from typing import Any
@@ -15,9 +17,9 @@ import pytest
 
 from minan.firewatch import mqtt as adapter_module
 from minan.firewatch.ingest import Result
-from minan.firewatch.mqtt import ALARM, HEARTBEAT, OTHER, RESTORE, lane_kind
+from minan.firewatch.mqtt import ALARM, HEARTBEAT, OTHER, RESTORE, BufferedSocket, lane_kind
 
-from .test_mqtt_client import adapter, message, receive
+from .test_mqtt_client import FakeSocket, adapter, clients, message, receive
 
 READING = '{{"type": "reading", "code": "temperature", "value": 21, "message_id": "r-{}"}}'
 FIRE = '{{"type": "alarm", "code": "fire", "message_id": "f-{}"}}'
@@ -230,3 +232,77 @@ def test_the_fast_recording_loop_records_every_waiting_part_at_once_and_answers_
     assert not worker.is_alive()  # asked to stop: after answering what came before
     assert calls == [4]
     assert [parent.recv() for _ in range(3)] == [[""], ["unknown_device", ""], [""]]
+
+
+# --- reading a backlog fast: PUBLISH packets decoded straight from the read buffer -----------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, byte = divmod(n, 128)
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish(
+    topic: bytes, mid: int, payload: bytes, *, header: int = 0x32, properties: bytes = b"\0"
+) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", mid) + properties + payload
+    return bytes([header]) + _varint(len(body)) + body
+
+
+def _read_all(client: Any, chunks: list[bytes]) -> list[tuple[Any, ...]]:
+    """Feed a byte stream in these chunks through the client's reading: what on_message got."""
+    got: list[tuple[Any, ...]] = []
+    client.on_message = lambda _c, _u, m: got.append((m._topic, m.payload, m.mid, m.qos, m.dup, m.retain))
+    raw = FakeSocket(list(chunks))
+    client._sock = BufferedSocket(raw)  # (stock paho too: the fake socket ignores the size asked for)
+    for _ in range(10_000):
+        if not raw.chunks and not client._sock.pending():
+            break
+        assert client.loop_read() == 0
+    return got
+
+
+def test_the_bulk_decoder_reads_a_stream_as_paho_does_and_leaves_it_what_it_does_not_take() -> None:
+    big = b'{"type": "reading", "value": "' + b"x" * 300 + b'"}'  # a remaining length of two bytes
+    packets = [
+        _publish("minan/v1/devices/设备-1/signals".encode(), 1, FIRE.format(1).encode()),
+        _publish(b"minan/v1/devices/D-2/signals", 2, big),
+        _publish(b"minan/v1/devices/D-3/signals", 3, b'{"type": "heartbeat"}', header=0x3B),  # dup, retain
+        _publish(b"minan/v1/devices/D-4/signals", 4, b"x", properties=b"\x02\x01\x01"),  # properties: paho's
+        _publish(b"minan/v1/devices/D-5/signals", 5, b""),  # empty payload
+        bytes([0x30])
+        + _varint(7)
+        + struct.pack("!H", 3)
+        + b"t/0"
+        + b"\0"
+        + b"y",  # QoS 0: paho's (no message id)
+        _publish(b"minan/v1/devices/\xff/signals", 6, b"{}"),  # not UTF-8: paho's
+    ] + [
+        _publish(f"minan/v1/devices/D-{n}/signals".encode(), n, READING.format(n).encode())
+        for n in range(7, 400)
+    ]
+    stream = b"".join(packets)
+    cuts = [0, 7, 500, 501, 2048, 9000, 20000, len(stream)]  # packets split across reads, anywhere
+    chunks = [stream[a:b] for a, b in itertools.pairwise(cuts)]
+    paho, ours = clients()
+    expected = _read_all(paho, chunks)
+    got = _read_all(ours, chunks)
+    assert len(expected) == 400 and got == expected
+    assert ours._last_bytes_received > 0
+
+
+def test_the_bulk_decoder_takes_a_whole_read_at_once() -> None:
+    _paho, ours = clients()
+    stream = b"".join(
+        _publish(b"minan/v1/devices/D-1/signals", n, b'{"type": "heartbeat"}') for n in range(1, 201)
+    )
+    raw = FakeSocket([stream])
+    ours._sock = BufferedSocket(raw)
+    got: list[int] = []
+    ours.on_message = lambda _c, _u, m: got.append(m.mid)
+    assert ours.loop_read() == 0
+    assert got == list(range(1, 201)) and raw.reads == 1
