@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "minan.core.middleware.DefaultLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "minan.core.limits.QueryIntegerMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -344,7 +345,22 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# The browsable API (HTML forms at ?format=api) is for development; elsewhere the API speaks JSON only.
+MINAN_API_BROWSABLE = env_bool("MINAN_API_BROWSABLE", ENV == "development")
+# JSON request bodies: nesting depth and size (never more than DATA_UPLOAD_MAX_MEMORY_SIZE); beyond them 400
+# `body_too_deep` / 413 `body_too_large` before the body is decoded (minan/core/limits.py).
+MINAN_API_MAX_JSON_DEPTH = env_int("MINAN_API_MAX_JSON_DEPTH", 32)
+MINAN_API_MAX_JSON_BYTES = env_int("MINAN_API_MAX_JSON_BYTES", 2 * 1024 * 1024)
 REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if MINAN_API_BROWSABLE else []),
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "minan.core.limits.JSONParser",
+        "minan.core.limits.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "minan.accounts.authentication.ApiTokenAuthentication",

@@ -15,6 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
 from minan.core.masking import mask_phone
 from minan.core.views import current_user
 from minan.institutions.models import Institution
@@ -63,20 +64,13 @@ class UserWriteSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=50)
     phone = serializers.RegexField(r"^1[3-9]\d{9}$", required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
-    institution = serializers.PrimaryKeyRelatedField(
+    # Choices come through the scoping mechanism: an out-of-scope code or id reads as unknown.
+    region = ScopedSlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    institution = ScopedPrimaryKeyRelatedField(
         queryset=Institution.objects.all(), required=False, allow_null=True
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     password = serializers.CharField(max_length=128, write_only=True, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Choices come through the scoping mechanism: an out-of-scope code reads as unknown.
-            self.fields["region"].queryset = Region.objects.for_user(request.user)  # type: ignore[attr-defined]
-            self.fields["institution"].queryset = Institution.objects.for_user(request.user)  # type: ignore[attr-defined]
 
 
 class UserViewSet(

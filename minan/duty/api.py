@@ -5,13 +5,20 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_CHOICES, ROLE_LABELS
 from minan.core.api import ScopedPermission, ScopedViewSet
+from minan.core.api_fields import (
+    IdField,
+    ScopedModelSerializer,
+    ScopedPrimaryKeyRelatedField,
+    ScopedSlugRelatedField,
+)
+from minan.core.limits import FormParser, JSONParser
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -20,7 +27,7 @@ from . import selectors, services
 from .models import DutyAssignment, DutyItem, DutyPost, DutyVisit, Recurrence, SupervisionGroup
 
 
-class DutyAssignmentSerializer(serializers.ModelSerializer):
+class DutyAssignmentSerializer(ScopedModelSerializer):
     cadre_name = serializers.CharField(source="cadre.display_name", read_only=True)
 
     class Meta:
@@ -29,8 +36,8 @@ class DutyAssignmentSerializer(serializers.ModelSerializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    institution = serializers.IntegerField()
-    cadre = serializers.IntegerField()
+    institution = IdField()
+    cadre = IdField()
     starts_on = serializers.DateField(required=False)
 
 
@@ -91,7 +98,7 @@ class DutyAssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         return Response(DutyAssignmentSerializer(assignment).data)
 
 
-class DutyVisitSerializer(serializers.ModelSerializer):
+class DutyVisitSerializer(ScopedModelSerializer):
     cadre_name = serializers.CharField(source="cadre.display_name", read_only=True)
     photos = serializers.SerializerMethodField()
 
@@ -106,7 +113,7 @@ class DutyVisitSerializer(serializers.ModelSerializer):
 
 
 class VisitWriteSerializer(serializers.Serializer):
-    institution = serializers.IntegerField()
+    institution = IdField()
     visited_on = serializers.DateField()
     checked = serializers.CharField(max_length=2000)
     findings = serializers.CharField(max_length=4000, required=False, allow_blank=True)
@@ -150,7 +157,7 @@ class DutyVisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 # --- supervision groups (帮包督导组) -------------------------------------------------------------------------
 
 
-class SupervisionGroupSerializer(serializers.ModelSerializer):
+class SupervisionGroupSerializer(ScopedModelSerializer):
     leader_name = serializers.CharField(source="leader.display_name", read_only=True)
     members: serializers.PrimaryKeyRelatedField[User] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True
@@ -168,22 +175,12 @@ class SupervisionGroupWriteSerializer(serializers.Serializer):
     """Input shape only; `services.save_group` applies the rules (roles, scope, one group per county)."""
 
     name = serializers.CharField(max_length=100)
-    leader = serializers.PrimaryKeyRelatedField(queryset=User.objects.none())
-    members = serializers.PrimaryKeyRelatedField(queryset=User.objects.none(), many=True, required=False)
-    counties = serializers.SlugRelatedField(
-        slug_field="code", queryset=Region.objects.none(), many=True, allow_empty=False
+    # Choices come through the scoping mechanism: an out-of-scope id or code reads as unknown.
+    leader = ScopedPrimaryKeyRelatedField(queryset=User.objects.all())
+    members = ScopedPrimaryKeyRelatedField(queryset=User.objects.all(), many=True, required=False)
+    counties = ScopedSlugRelatedField(
+        slug_field="code", queryset=Region.objects.all(), many=True, allow_empty=False
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Choices come through the scoping mechanism: an out-of-scope id or code reads as unknown.
-            people = User.objects.for_user(request.user)
-            regions = Region.objects.for_user(request.user)
-            self.fields["leader"].queryset = people  # type: ignore[attr-defined]
-            self.fields["members"].child_relation.queryset = people  # type: ignore[attr-defined]
-            self.fields["counties"].child_relation.queryset = regions  # type: ignore[attr-defined]
 
 
 class DisbandSerializer(serializers.Serializer):
@@ -293,17 +290,11 @@ class DutyPostWriteSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=60)
     role = serializers.ChoiceField(choices=ROLE_CHOICES, allow_blank=True, default="")
-    holders = serializers.PrimaryKeyRelatedField(many=True, queryset=User.objects.none(), default=list)
+    # Holders come through the scoping mechanism: an out-of-scope id reads as unknown.
+    holders = ScopedPrimaryKeyRelatedField(many=True, queryset=User.objects.all(), default=list)
     items = DutyItemWriteSerializer(
         many=True, help_text="The post's duties in order; they replace the old ones."
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Holders come through the scoping mechanism: an out-of-scope id reads as unknown.
-            self.fields["holders"].child_relation.queryset = User.objects.for_user(request.user)  # type: ignore[attr-defined]
 
 
 class DutyPostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import IdField, Int64Field
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
@@ -61,7 +62,7 @@ class DeviceSerializer(serializers.ModelSerializer):
 class DeviceWriteSerializer(serializers.Serializer):
     """Shapes only; the rules (and their messages) are `devices.problems`."""
 
-    institution = serializers.IntegerField(required=False, help_text="institution id (inside your scope)")
+    institution = IdField(required=False, help_text="institution id (inside your scope)")
     type = serializers.CharField(required=False)
     name = serializers.CharField(required=False, allow_blank=True)
     building = serializers.CharField(required=False, allow_blank=True)
@@ -70,11 +71,11 @@ class DeviceWriteSerializer(serializers.Serializer):
     vendor = serializers.CharField(required=False, allow_blank=True)
     protocol = serializers.CharField(required=False)
     serial = serializers.CharField(required=False, allow_blank=True)
-    gb_address = serializers.IntegerField(required=False, allow_null=True)
+    gb_address = Int64Field(required=False, allow_null=True)
     gb_component = serializers.CharField(required=False, allow_blank=True)
-    panel = serializers.IntegerField(required=False, allow_null=True, help_text="id of a panel device")
-    heartbeat_seconds = serializers.IntegerField(required=False)
-    grace_seconds = serializers.IntegerField(required=False)
+    panel = IdField(required=False, allow_null=True, help_text="id of a panel device")
+    heartbeat_seconds = Int64Field(required=False)
+    grace_seconds = Int64Field(required=False)
     thresholds = serializers.JSONField(required=False)
     active = serializers.BooleanField(
         required=False, help_text="false retires the device, true reactivates it"

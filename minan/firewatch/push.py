@@ -20,7 +20,6 @@ device plus what `record_signals` needs, however many signals the batch has.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any, ClassVar
 
@@ -30,11 +29,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from minan.core import limits
 
 from . import credentials
 from .ingest import MAX_BATCH, BadSignal, DeviceKey, Incoming, Recorder, parse_signal
@@ -96,7 +96,7 @@ class SignalPushView(APIView):
     authentication_classes: ClassVar[list[Any]] = []  # type: ignore[misc]
     permission_classes: ClassVar[list[Any]] = [AllowAny]  # type: ignore[misc]
     throttle_classes: ClassVar[list[Any]] = []  # type: ignore[misc]
-    parser_classes: ClassVar[list[Any]] = [JSONParser]  # type: ignore[misc]  # (the body is read raw, for the HMAC)
+    parser_classes: ClassVar[list[Any]] = [limits.JSONParser]  # type: ignore[misc]  # (the body is read raw, for the HMAC)
     scoped = False  # no scoped data is served: the device proves itself with its own token
 
     @extend_schema(
@@ -159,9 +159,12 @@ class SignalPushView(APIView):
         if len(body) > MAX_BODY_BYTES:
             return _error(413, "too_large", _("The body may be at most 1 MB."))
         try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return _error(400, "invalid_json", _("The body must be a JSON object."))
+            # The API's decoder: nesting depth and integers limited, so hostile JSON is a 400, not a 500.
+            data = limits.loads(body)
+        except limits.BodyRefused as refused:
+            if refused.code == "parse_error":
+                return _error(400, "invalid_json", _("The body must be a JSON object."))
+            return _error(refused.status, refused.code, refused.message)
         if not isinstance(data, dict):
             return _error(400, "invalid_json", _("The body must be a JSON object."))
 

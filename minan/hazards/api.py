@@ -11,12 +11,14 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.accounts.models import User
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import IdField
+from minan.core.limits import FormParser, JSONParser
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
@@ -58,7 +60,7 @@ class HazardSerializer(serializers.ModelSerializer):
 
 
 class ReportSerializer(serializers.Serializer):
-    institution = serializers.IntegerField()
+    institution = IdField()
     source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]  # a field named "source"
     category = serializers.ChoiceField(choices=Category.choices)
     level = serializers.ChoiceField(choices=Hazard.Level.choices)
@@ -78,7 +80,7 @@ class TransitionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     requirement = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     days = serializers.IntegerField(required=False, min_value=1, max_value=365)
-    supervisor = serializers.IntegerField(required=False)
+    supervisor = IdField(required=False)
     measures_taken = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     files = serializers.ListField(
         child=serializers.FileField(), required=False, max_length=services.MAX_FILES
@@ -121,7 +123,7 @@ class ExtensionRequestSerializer(serializers.Serializer):
 
 
 class ExtensionDecisionSerializer(serializers.Serializer):
-    extension = serializers.IntegerField()
+    extension = IdField()
     approve = serializers.BooleanField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
@@ -172,7 +174,7 @@ class PauseRequestSerializer(serializers.Serializer):
 
 
 class PauseDecisionSerializer(serializers.Serializer):
-    pause = serializers.IntegerField()
+    pause = IdField()
     approve = serializers.BooleanField()
     comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 

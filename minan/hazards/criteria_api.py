@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.audit.services import record
+from minan.core.api_fields import Int64Field, ScopedSlugRelatedField
 from minan.core.views import current_user
 
 from . import criteria
@@ -81,13 +82,12 @@ class CriteriaSetWriteSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, help_text="in force: its clauses can be chosen")
     local = serializers.BooleanField(required=False, help_text="a local refinement")
     makes_major = serializers.BooleanField(required=False, help_text="a hazard matching a clause is major")
-    expected_items = serializers.IntegerField(
-        required=False, help_text="situations in the official text, 0-500"
-    )
+    expected_items = Int64Field(required=False, help_text="situations in the official text, 0-500")
     source = serializers.CharField(max_length=300, allow_blank=True, required=False)  # type: ignore[assignment]
-    superseded_by = serializers.SlugRelatedField(
+    superseded_by = ScopedSlugRelatedField(
         slug_field="code",
         queryset=CriteriaSet.objects.all(),
+        reference=True,  # the catalogue belongs to no place
         allow_null=True,
         required=False,
         help_text="code of the set that replaces this one; null: none",
@@ -95,9 +95,10 @@ class CriteriaSetWriteSerializer(serializers.Serializer):
 
 
 class ClauseWriteSerializer(serializers.Serializer):
-    set = serializers.SlugRelatedField(
+    set = ScopedSlugRelatedField(
         slug_field="code",
         queryset=CriteriaSet.objects.all(),
+        reference=True,  # the catalogue belongs to no place
         required=False,
         help_text="the set's code; required on creation, cannot change",
     )
@@ -106,7 +107,7 @@ class ClauseWriteSerializer(serializers.Serializer):
     text = serializers.CharField(help_text="the Chinese text")
     text_en = serializers.CharField(allow_blank=True, required=False)
     complete = serializers.BooleanField(required=False, help_text="the official wording, not a paraphrase")
-    order = serializers.IntegerField(
+    order = Int64Field(
         allow_null=True, required=False, help_text="0-32767; left out on creation: after the last clause"
     )
 

@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import IdField
+from minan.core.limits import FormParser, JSONParser, parse_int64
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
@@ -119,10 +121,10 @@ class InspectionDetailSerializer(InspectionSerializer):
 
 
 class InspectionStartSerializer(serializers.Serializer):
-    task = serializers.IntegerField(required=False, help_text="start the inspection of one of your tasks")
-    institution = serializers.IntegerField(required=False)
+    task = IdField(required=False, help_text="start the inspection of one of your tasks")
+    institution = IdField(required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
-    template = serializers.IntegerField(required=False, help_text="a published checklist version")
+    template = IdField(required=False, help_text="a published checklist version")
     team = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +137,7 @@ class InspectionStartSerializer(serializers.Serializer):
 
 
 class InspectionAnswerInputSerializer(serializers.Serializer):
-    item = serializers.IntegerField(help_text="the checklist item's id")
+    item = IdField(help_text="the checklist item's id")
     outcome = serializers.ChoiceField(choices=["", *Answer.Outcome.values], required=False, allow_blank=True)
     number = serializers.CharField(max_length=40, required=False, allow_blank=True, allow_null=True)
     text = serializers.CharField(max_length=2000, required=False, allow_blank=True, trim_whitespace=False)
@@ -143,13 +145,13 @@ class InspectionAnswerInputSerializer(serializers.Serializer):
 
 
 class InspectionPhotosInputSerializer(serializers.Serializer):
-    item = serializers.IntegerField()
+    item = IdField()
     files = serializers.ListField(child=serializers.FileField(), max_length=services.MAX_PHOTOS_PER_ITEM)
 
 
 class InspectionSubmitInputSerializer(serializers.Serializer):
     merges = serializers.DictField(
-        child=serializers.IntegerField(), required=False,
+        child=IdField(), required=False,
         help_text="{failed item id: open hazard id} — the failure joins that hazard instead of a new one",
     )  # fmt: skip
     representative = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -160,9 +162,10 @@ class InspectionSubmitInputSerializer(serializers.Serializer):
     summary = serializers.CharField(max_length=4000, required=False, allow_blank=True)
 
     def validate_merges(self, value: dict[str, int]) -> dict[int, int]:
-        if any(not str(key).isdigit() for key in value):
+        keys = {key: parse_int64(key) for key in value}
+        if any(number is None or number < 1 for number in keys.values()):
             raise serializers.ValidationError(_("Use item ids as keys."))
-        return {int(key): hazard for key, hazard in value.items()}
+        return {keys[key]: hazard for key, hazard in value.items()}
 
 
 class InspectionCancelSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.audit.services import record
+from minan.core.api_fields import IdField, Int64Field, ScopedPrimaryKeyRelatedField
 from minan.core.views import current_user
 
 from . import checklists
@@ -129,16 +130,19 @@ class ChecklistWriteSerializer(serializers.Serializer):
 
 
 class ChecklistItemWriteSerializer(serializers.Serializer):
-    checklist = serializers.PrimaryKeyRelatedField(
-        queryset=ChecklistTemplate.objects.all(), required=False, help_text="a draft's id; on creation only"
+    checklist = ScopedPrimaryKeyRelatedField(
+        queryset=ChecklistTemplate.objects.all(),
+        reference=True,  # checklist versions belong to no place
+        required=False,
+        help_text="a draft's id; on creation only",
     )
-    section = serializers.IntegerField(required=False, help_text="id of a section of the draft")
+    section = IdField(required=False, help_text="id of a section of the draft")
     section_title = serializers.CharField(
         max_length=200,
         required=False,
         help_text="instead of `section`: the section of this title (added if none)",
     )
-    order = serializers.IntegerField(required=False, allow_null=True, help_text="empty: last in its section")
+    order = Int64Field(required=False, allow_null=True, help_text="empty: last in its section")
     code = serializers.CharField(max_length=20, help_text="unique within the version, e.g. D01")
     question = serializers.CharField(max_length=1000)
     answer_type = serializers.CharField(required=False, help_text=ANSWER_TYPES)
@@ -152,7 +156,7 @@ class ChecklistItemWriteSerializer(serializers.Serializer):
     photo_on_fail = serializers.BooleanField(required=False)
     note_on_fail = serializers.BooleanField(required=False)
     severity = serializers.CharField(required=False, help_text="low, medium or high")
-    points = serializers.IntegerField(required=False)
+    points = Int64Field(required=False)
     major_on_fail = serializers.BooleanField(required=False)
     clause = serializers.CharField(
         allow_blank=True, allow_null=True, required=False, help_text="a clause key or null"

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.audit.services import record
+from minan.core.api_fields import IdField
 from minan.core.views import current_user
 from minan.hazards.models import Category
 
@@ -46,7 +47,7 @@ class ExpertSerializer(serializers.ModelSerializer):
 
 
 class ExpertWriteSerializer(serializers.Serializer):
-    user = serializers.IntegerField(required=False, help_text="the account (only when adding)")
+    user = IdField(required=False, help_text="the account (only when adding)")
     organisation = serializers.CharField(max_length=200, required=False, allow_blank=True)
     areas = serializers.ListField(
         child=serializers.ChoiceField(choices=Category.choices), required=False, help_text="hazard categories"

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from minan.accounts.models import User
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import IdField
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -58,7 +59,7 @@ class PlanWriteSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=Institution.Kind.choices), required=False
     )
     risk_classes = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
-    institutions = serializers.ListField(child=serializers.IntegerField(), required=False)
+    institutions = serializers.ListField(child=IdField(), required=False)
     due_working_days = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=250)
     auto_assign = serializers.BooleanField(required=False)
     starts_on = serializers.DateField()
@@ -80,7 +81,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class TaskAssignSerializer(serializers.Serializer):
-    user = serializers.IntegerField(allow_null=True, help_text="the person's id; null = unassigned")
+    user = IdField(allow_null=True, help_text="the person's id; null = unassigned")
 
 
 class GeneratedSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_fields import ScopedModelSerializer, ScopedSlugRelatedField
 from minan.core.masking import mask_phone
 from minan.core.views import current_user
 from minan.regions.models import Region
@@ -65,26 +66,21 @@ class InstitutionSerializer(serializers.ModelSerializer):
         return mask_phone(obj.contact_phone) if obj.contact_phone else ""
 
 
-class InstitutionWriteSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
-    subtype = serializers.SlugRelatedField(
-        slug_field="code", queryset=Subtype.objects.all(), required=False, allow_null=True
+class InstitutionWriteSerializer(ScopedModelSerializer):
+    # Out-of-scope region codes read as unknown, like everywhere else; subtypes and ownerships are
+    # reference data of the whole deployment.
+    region = ScopedSlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    subtype = ScopedSlugRelatedField(
+        slug_field="code", queryset=Subtype.objects.all(), required=False, allow_null=True, reference=True
     )
-    ownership = serializers.SlugRelatedField(
-        slug_field="code", queryset=Ownership.objects.all(), required=False, allow_null=True
+    ownership = ScopedSlugRelatedField(
+        slug_field="code", queryset=Ownership.objects.all(), required=False, allow_null=True, reference=True
     )
 
     class Meta:
         model = Institution
         fields = [f for f in InstitutionSerializer.Meta.fields if f not in {"id", "risk_class", "updated_at"}]
         extra_kwargs: dict[str, Any] = {"uscc": {"validators": []}}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Out-of-scope region codes read as unknown, like everywhere else.
-            self.fields["region"].queryset = Region.objects.for_user(request.user)  # type: ignore[attr-defined]
 
     def validate_uscc(self, value: str | None) -> str | None:
         if value:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from minan.core.api import ScopedPermission, ScopedViewSet
+from minan.core.api_fields import IdField, Int64Field, ScopedModelSerializer, ScopedSlugRelatedField
 from minan.core.errors import DomainError
 from minan.core.views import current_user
 from minan.regions.models import Region
@@ -43,7 +44,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class MarkReadSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    ids = serializers.ListField(child=IdField(), required=False, max_length=500)
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +204,9 @@ class ChannelWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
     kind = serializers.ChoiceField(choices=Channel.Kind.choices)
     url = serializers.CharField(max_length=500)
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.none())
-    per_minute = serializers.IntegerField(default=20)
+    # Choices come through the scoping mechanism: an out-of-scope code reads as unknown.
+    region = ScopedSlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    per_minute = Int64Field(default=20)
     events = serializers.ListField(child=serializers.CharField(max_length=60), default=list)
     active = serializers.BooleanField(default=True)
     secret = serializers.CharField(
@@ -215,13 +217,6 @@ class ChannelWriteSerializer(serializers.Serializer):
         help_text='Left out: the stored secret is kept; "": it is removed. Never returned.',
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Choices come through the scoping mechanism: an out-of-scope code reads as unknown.
-            self.fields["region"].queryset = Region.objects.for_user(request.user)  # type: ignore[attr-defined]
-
 
 class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
@@ -229,7 +224,7 @@ class AttemptSerializer(serializers.ModelSerializer):
         fields = ["at", "ok", "status_code", "error", "latency_ms"]
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ScopedModelSerializer):
     destination = serializers.SerializerMethodField()
     channel_name = serializers.SerializerMethodField()
     attempt_log = AttemptSerializer(many=True, read_only=True)
