@@ -112,7 +112,7 @@ class Command(BaseCommand):
         write_anchor()
         self.stdout.write(
             f"audit key rotated: rows are now sealed with {new.id}; {old.id} and older keys stay in {path} "
-            "for verification (keep them, and back up the file with the database)"
+            "for verification (keep them; back the file up apart from the database)"
         )
 
     def archive(self, options: dict[str, Any]) -> None:
