@@ -46,7 +46,7 @@ class ScopedRelatedMixin:
         return queryset.for_user(getattr(request, "user", None), self.scope_action)
 
 
-class ScopedPrimaryKeyRelatedField(ScopedRelatedMixin, serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+class ScopedPrimaryKeyRelatedField(ScopedRelatedMixin, serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data: Any) -> Any:
         # An id beyond the 64-bit range is malformed, not merely unknown (and must not reach the driver).
         if isinstance(data, int | str) and not isinstance(data, bool):
@@ -72,11 +72,11 @@ class ScopedPrimaryKeySchema(OpenApiSerializerFieldExtension):
         return schema
 
 
-class ScopedSlugRelatedField(ScopedRelatedMixin, serializers.SlugRelatedField):  # type: ignore[type-arg]
+class ScopedSlugRelatedField(ScopedRelatedMixin, serializers.SlugRelatedField):
     pass
 
 
-class ScopedModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class ScopedModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose generated related fields are scoped (see the module docstring)."""
 
     serializer_related_field = ScopedPrimaryKeyRelatedField
@@ -101,7 +101,7 @@ class Int64Field(serializers.IntegerField):
         super().__init__(**kwargs)
 
 
-def related_fields(serializer: serializers.BaseSerializer) -> list[tuple[str, relations.RelatedField]]:  # type: ignore[type-arg]
+def related_fields(serializer: serializers.BaseSerializer) -> list[tuple[str, relations.RelatedField]]:
     """The writable related fields of a serializer (the child of a many=True field), by name."""
     found = []
     for name, field in serializer.fields.items():  # type: ignore[attr-defined]

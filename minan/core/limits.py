@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import accumulate
 from typing import Any
 
@@ -131,9 +131,9 @@ def loads(raw: bytes | str, *, max_depth: int | None = None, strict: bool = True
             _("The JSON body may nest arrays and objects at most %(depth)d levels deep.") % {"depth": depth},
         )
     try:
-        return json.loads(
-            text, parse_int=_bounded_int, **({"parse_constant": _no_constant} if strict else {})
-        )
+        if strict:
+            return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(text, parse_int=_bounded_int)
     except RecursionError:  # not reached within the depth limit; kept so no decoder path is a 500
         raise BodyRefused("body_too_deep", _("The JSON body is nested too deeply.")) from None
     except ValueError as problem:
@@ -172,7 +172,7 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with the size, depth and integer limits of `loads()`."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
@@ -192,7 +192,7 @@ class FormParser(parsers.FormParser):
     """DRF's form parser, which reads the whole body, held to DATA_UPLOAD_MAX_MEMORY_SIZE like Django's."""
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}

@@ -17,6 +17,7 @@ from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS
 from minan.core.errors import DomainError
 from minan.core.export import XLSX, sheets_response
+from minan.core.limits import parse_int64
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user, deny
 from minan.institutions.excel import ImportRefused
@@ -68,9 +69,11 @@ class CoverageView(ScopedViewMixin, TemplateView):
     def post(self, request: HttpRequest) -> HttpResponse:
         """Bulk assignment: the chosen institutions (in scope) all get the chosen cadre, all or nothing."""
         actor = current_user(request)
-        ids = [int(v) for v in request.POST.getlist("institutions") if v.isdigit()][:500]
+        # parse_int64: an id of 64 bits ("²" is a digit to isdigit(), 20 digits overflow the driver).
+        ids = [n for v in request.POST.getlist("institutions") if (n := parse_int64(v)) is not None][:500]
         chosen = list(Institution.objects.for_user(actor, "change").filter(pk__in=ids))
-        cadre = User.objects.for_user(actor).filter(pk=request.POST.get("cadre") or 0).first()
+        cadre_id = parse_int64(request.POST.get("cadre", "")) or 0
+        cadre = User.objects.for_user(actor).filter(pk=cadre_id).first()
         if not chosen or cadre is None or len(chosen) != len(set(ids)):
             messages.error(request, _("Choose institutions and a cadre inside your scope."))
             return redirect("duty:coverage")

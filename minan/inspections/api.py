@@ -162,10 +162,13 @@ class InspectionSubmitInputSerializer(serializers.Serializer):
     summary = serializers.CharField(max_length=4000, required=False, allow_blank=True)
 
     def validate_merges(self, value: dict[str, int]) -> dict[int, int]:
-        keys = {key: parse_int64(key) for key in value}
-        if any(number is None or number < 1 for number in keys.values()):
-            raise serializers.ValidationError(_("Use item ids as keys."))
-        return {keys[key]: hazard for key, hazard in value.items()}
+        merges: dict[int, int] = {}
+        for key, hazard in value.items():
+            item = parse_int64(key)  # an id of 64 bits, not merely str.isdigit() ("²" is a digit to it)
+            if item is None or item < 1:
+                raise serializers.ValidationError(_("Use item ids as keys."))
+            merges[item] = hazard
+        return merges
 
 
 class InspectionCancelSerializer(serializers.Serializer):

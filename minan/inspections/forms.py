@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from minan.core.limits import parse_int64
 from minan.duty.forms import MultipleFileField, MultipleFileInput
 from minan.institutions.models import Institution
 
@@ -82,8 +83,9 @@ class SubmitForm(forms.Form):
     def merges(self) -> dict[int, int]:
         chosen = {}
         for key, value in self.data.items():
-            if key.startswith("merge_") and key[6:].isdigit() and str(value).isdigit():
-                chosen[int(key[6:])] = int(value)
+            item, hazard = parse_int64(key[6:]), parse_int64(value)  # ids of 64 bits, not just isdigit()
+            if key.startswith("merge_") and item is not None and hazard is not None:
+                chosen[item] = hazard
         return chosen
 
 

@@ -29,6 +29,7 @@ from django.views.generic import ListView
 
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted
+from minan.core.limits import parse_int64
 from minan.core.views import ScopedViewMixin, current_user, deny
 from minan.hazards.models import Hazard
 from minan.hazards.workflow import OPEN_STATES
@@ -237,9 +238,9 @@ class InspectionStartView(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         user = current_user(request)
-        if (task_id := request.POST.get("task", "")).isdigit():
+        if (task_id := parse_int64(request.POST.get("task", ""))) is not None:
             task = get_object_or_404(
-                InspectionTask.objects.for_user(user).select_related("institution"), pk=int(task_id)
+                InspectionTask.objects.for_user(user).select_related("institution"), pk=task_id
             )
             try:
                 inspection = services.start(

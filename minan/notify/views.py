@@ -21,6 +21,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from minan.accounts.roles import ROLE_LABELS
 from minan.core.errors import DomainError
+from minan.core.limits import parse_int64
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user
 
@@ -83,7 +84,8 @@ class MarkReadView(LoginRequiredMixin, View):
         if request.POST.get("all"):
             count = services.mark_read(user)
         else:
-            ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()][:500]
+            # parse_int64: an id of 64 bits ("²" is a digit to isdigit(), 20 digits overflow the driver).
+            ids = [n for v in request.POST.getlist("ids") if (n := parse_int64(v)) is not None][:500]
             if not ids:
                 messages.error(request, _("Choose the notifications to mark read."))
                 return redirect(_back_to_inbox(request))

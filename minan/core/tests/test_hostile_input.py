@@ -276,6 +276,26 @@ def test_pages_answer_400_to_huge_integers(client: Any, city_office: Any) -> Non
     assert client.get("/hazards/?institution=1").status_code == 200
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [HUGE, JUST_OVER, "²"])
+def test_page_forms_with_huge_ids_are_refused_not_crashed(
+    client: Any, city_office: Any, institutions: dict[str, Any], value: str
+) -> None:
+    """The same ids in page forms: read as no id (the form's own error), nothing written."""
+    from minan.duty.models import DutyAssignment
+
+    login_client(client, city_office)
+    response = client.post("/notify/read/", {"ids": [value]})
+    assert response.status_code == 302  # back to the inbox with "Choose the notifications to mark read."
+    response = client.post("/duty/", {"institutions": [value], "cadre": value})
+    assert response.status_code == 302
+    response = client.post("/duty/", {"institutions": [institutions["rc_elderly"].pk], "cadre": value})
+    assert response.status_code == 302
+    assert not DutyAssignment.objects.exists()
+    response = client.post("/inspections/start/", {"task": value})
+    assert response.status_code == 400  # the start form again, with its errors
+
+
 # --- huge integers in bodies -----------------------------------------------------------------------------------
 
 
