@@ -42,6 +42,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from minan.core import limits
+
 from .ingest import BadSignal, DeviceKey, Incoming, Recorder, parse_signal
 
 log = logging.getLogger("minan.ingest.mqtt")
@@ -107,8 +109,13 @@ def to_incoming(topic: str, payload: bytes) -> Incoming:
     if serial is None:
         raise BadSignal("topic", f"unexpected topic {topic!r}")
     try:
-        data = json.loads(payload.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = payload.decode()
+        # Nesting thousands deep would make json.loads raise RecursionError: not a BadSignal, so the
+        # whole batch would be retried for ever (issue 16 item 6). Measured without recursion first.
+        if limits.json_depth_exceeds(text, limits.max_json_depth()):
+            raise BadSignal("payload", "payload nested too deeply")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise BadSignal("payload", "payload is not JSON") from None
     return Incoming(DeviceKey(serial=serial), parse_signal(data))
 
@@ -313,6 +320,7 @@ class MqttAdapter:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self._retry = RECONNECT_FIRST
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
@@ -324,11 +332,21 @@ class MqttAdapter:
         client.subscribe(self.topic, qos=1)
         self.connected.set()
         self._retry = RECONNECT_FIRST
-        log.info("MQTT connected to %s:%s, subscribed to %s", self.broker.host, self.broker.port, self.topic)
+        log.info("MQTT connected to %s:%s, subscribing to %s", self.broker.host, self.broker.port, self.topic)
         if not getattr(flags, "session_present", True):
             # First start under this client id, or the broker lost the session (no persistence, a
             # persistence file it could not write, the session expired): nothing was queued for us.
             log.warning("MQTT broker had no session for client id %s: a new one starts", self.client_id)
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        """The broker's answer (SUBACK): only from now on does it route messages to us (an ACL may also
+        refuse the subscription, and then nothing arrives at all)."""
+        if any(reason.is_failure for reason in reasons):
+            log.error("MQTT subscription to %s refused: %s", self.topic, ", ".join(str(r) for r in reasons))
+        else:
+            log.info("MQTT subscribed to %s", self.topic)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any

@@ -177,6 +177,17 @@ def test_deep_json_to_every_write_route(city_office: Any, institutions: dict[str
     assert refused >= 20  # the body is refused wherever a view reads it
 
 
+def test_deep_json_over_mqtt_is_a_refused_message_not_a_stuck_batch() -> None:
+    """MQTT payloads: a RecursionError out of the batch's parse made ingest retry the batch for ever."""
+    from minan.firewatch import mqtt
+
+    topic = "minan/v1/devices/SN-1/signals"
+    fire = json.dumps({"type": "alarm", "code": "fire", "message_id": "m1"}).encode()
+    items, positions, errors = mqtt.parse_all([(topic, DEEP_ARRAY.encode()), (topic, fire)])
+    assert errors == ["refused:payload", ""]
+    assert positions == [1] and items[0].signal.code == "fire"
+
+
 @override_settings(MINAN_API_MAX_JSON_BYTES=2048)
 @pytest.mark.django_db
 def test_oversized_json_is_413_before_it_is_decoded(city_office: Any) -> None:
