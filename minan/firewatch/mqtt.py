@@ -320,7 +320,6 @@ class MqttAdapter:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self.client.on_subscribe = self._on_subscribe
         self._retry = RECONNECT_FIRST
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
@@ -332,21 +331,11 @@ class MqttAdapter:
         client.subscribe(self.topic, qos=1)
         self.connected.set()
         self._retry = RECONNECT_FIRST
-        log.info("MQTT connected to %s:%s, subscribing to %s", self.broker.host, self.broker.port, self.topic)
+        log.info("MQTT connected to %s:%s, subscribed to %s", self.broker.host, self.broker.port, self.topic)
         if not getattr(flags, "session_present", True):
             # First start under this client id, or the broker lost the session (no persistence, a
             # persistence file it could not write, the session expired): nothing was queued for us.
             log.warning("MQTT broker had no session for client id %s: a new one starts", self.client_id)
-
-    def _on_subscribe(
-        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
-    ) -> None:
-        """The broker's answer (SUBACK): only from now on does it route messages to us (an ACL may also
-        refuse the subscription, and then nothing arrives at all)."""
-        if any(reason.is_failure for reason in reasons):
-            log.error("MQTT subscription to %s refused: %s", self.topic, ", ".join(str(r) for r in reasons))
-        else:
-            log.info("MQTT subscribed to %s", self.topic)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
