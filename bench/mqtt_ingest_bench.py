@@ -70,8 +70,8 @@ def client(url: str, client_id: str, *, persistent: bool = False) -> mqtt.Client
 
 def publish_backlog(url: str, total: int, tag: str, fires: int = 0) -> None:
     """Half heartbeats, half readings over the devices; with `fires`, that many fire alarms spread evenly
-    through it (message ids `<tag>-fire-<k>`), each on the device the message at its place would have
-    come from (not one of the latency phase's alarm devices)."""
+    through it (message ids `<tag>-fire-<k>`), each on a device of its own that also has heartbeats and
+    readings in the backlog (not one of the latency phase's alarm devices)."""
     pub = client(url, f"bench-pub-{uuid.uuid4().hex[:6]}")
     pub.loop_start()
     infos = []
@@ -80,7 +80,7 @@ def publish_backlog(url: str, total: int, tag: str, fires: int = 0) -> None:
     for n in range(total):
         serial = f"IT-{n % DEVICES:05d}"
         if n in fire_at:
-            serial = f"IT-{n % (DEVICES - FIRES):05d}"
+            serial = f"IT-{fire_at[n] * 90 % (DEVICES - FIRES):05d}"
             payload: dict[str, object] = {
                 "type": "alarm",
                 "code": "fire",
@@ -318,6 +318,12 @@ def backlog_alarms(deploy: Deployment, url: str) -> tuple[float, float, float]:
             f"backlog: {len(seen)} alarm signals seen, {alarms} fire alarms raised, drained: {bool(drained)}"
         )
     delays = sorted((at - connected) * 1000 for at in seen.values())
+    by_place = ", ".join(
+        f"{every * k + every // 2:,}: {(seen[i] - connected) * 1000:.0f}" for k, i in enumerate(ids)
+    )
+    print(
+        f"backlog: ms from reconnecting to each fire alarm recorded, by its place in the backlog: {by_place}"
+    )
     drain = drained[0] - connected
     print(f"backlog of {BACKLOG:,} with {BACKLOG_FIRES} fire alarms: every alarm recorded within {delays[-1]:.0f} ms"
           f" of reconnecting (p50 {statistics.median(delays):.0f} ms); backlog recorded in {drain:.1f} s"
@@ -337,6 +343,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with mosquitto(tmp) as url, deployment(tmp, url, DEVICES, staff=True) as deploy:
+            if os.environ.get("BENCH_ONLY") == "backlog":  # the backlog phase alone (while working on it)
+                deploy.start_ingest()  # the session, for the backlog to queue for
+                backlog_alarms(deploy, url)
+                return
             raw = raw_subscriber_rate(url)
             print(f"raw subscriber: {raw:,.0f} msg/s over {BACKLOG:,} messages")
             rate = ingest_rate(deploy, url, raw)
