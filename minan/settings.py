@@ -319,6 +319,8 @@ CALENDAR_WARN_FROM = os.environ.get("MINAN_CALENDAR_WARN_FROM", "11-01")
 
 # 一院一码: the address the public reaches (QR codes point at <base>/p/<token>/); empty = the request's host.
 MINAN_PUBLIC_BASE_URL = os.environ.get("MINAN_PUBLIC_BASE_URL", "")
+# Requests to public pages (/p/<token>/) per client address and minute; more answer 429. 0 = no limit.
+PUBLIC_RATE_PER_MINUTE = env_int("MINAN_PUBLIC_RATE_PER_MINUTE", 60)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -406,6 +408,21 @@ if REDIS_URL:
     HUEY.update({"huey_class": "huey.RedisHuey", "url": REDIS_URL})
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "huey.sqlite3")})
+
+# The cache holds public-code scan counters and rate-limit counts (minan/public/scans.py): Redis when
+# REDIS_URL is set (shared by every process; the worker folds the counters), else each process's memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "minan",
+    }
 
 # Production hardening: `manage.py check --deploy` reports nothing.
 if PRODUCTION:

@@ -332,18 +332,31 @@ class InsurancePolicy(ScopedModel):
         return f"{self.insurer} {self.number}"
 
 
-class CodeScan(models.Model):
-    """A scan of an institution's public code (`/p/<token>`), logged whether or not it resolved."""
+class ScanDaily(models.Model):
+    """How often an institution's public code (`/p/<token>/`) was opened on one day (Beijing time).
 
-    institution = models.ForeignKey(Institution, null=True, on_delete=models.SET_NULL, related_name="scans")
-    token = models.CharField(max_length=64)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    resolved = models.BooleanField()
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=200, blank=True)
+    Only scans of a valid code count. A scan is not written here as it happens: it increments a
+    counter in the cache, and `minan.public.scans.flush` (the worker, every few minutes) folds the
+    counters into these rows."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="scan_days")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["-at"]
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["institution", "day"], name="unique_scan_day")]
 
     def __str__(self) -> str:
-        return f"{self.token[:6]}… {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.institution_id} {self.day} {self.count}"
+
+
+class ScanFlush(models.Model):
+    """One row: the last closed time bucket whose scan counters are folded into ScanDaily. Moving it
+    forward and adding the counts happen in one transaction, so a bucket is folded exactly once even
+    with several workers."""
+
+    through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.through)

@@ -14,7 +14,9 @@ from django.views.decorators.cache import never_cache
 
 from minan.audit.services import client_ip
 from minan.institutions.codes import region_label
-from minan.institutions.models import CodeScan, Institution
+from minan.institutions.models import Institution
+
+from . import scans
 
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -31,31 +33,29 @@ def public_fields(institution: Institution) -> dict[str, Any]:
 
 @method_decorator(never_cache, name="dispatch")
 class PublicCodeView(View):
-    """`/p/<token>/`, what an institution's QR code opens. Every scan is logged (CodeScan).
+    """`/p/<token>/`, what an institution's QR code opens.
 
-    Unknown, rotated and revoked tokens, and closed institutions, answer 404. The full public page
-    (disclosures, complaints) comes in a later issue; this one shows a few whitelisted fields.
+    Unknown, rotated and revoked tokens, and closed institutions, answer 404 and are not counted; a
+    valid one is counted in the cache (`scans.record`, no database write). More than
+    PUBLIC_RATE_PER_MINUTE requests a minute from one client address answer 429 and are not counted.
+    The full public page (disclosures, complaints) comes in a later issue; this one shows a few
+    whitelisted fields.
     """
 
     scoped: ClassVar[bool] = False  # public: the token is the key; no scoped data is served
     template_name = "public/code.html"
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        if not scans.allow(client_ip(request)):
+            response = render(request, "public/too_many.html", status=429)
+            response["Retry-After"] = "60"
+            return response
         found = (
             Institution.objects.select_related("region").filter(public_token=token).first()
             if TOKEN_SHAPE.fullmatch(token)
             else None
         )
-        resolved = bool(
-            found is not None and found.public_code_active and found.status != Institution.Status.CLOSED
-        )
-        CodeScan.objects.create(
-            institution=found,
-            token=token[:64],
-            resolved=resolved,
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
-        )
-        if not resolved or found is None:
+        if found is None or not found.public_code_active or found.status == Institution.Status.CLOSED:
             raise Http404
+        scans.record(found.pk)
         return render(request, self.template_name, {"institution": public_fields(found)})
