@@ -85,7 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "minan.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "minan.core.middleware.DefaultLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -437,9 +437,10 @@ if PRODUCTION:
     SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Content-Security-Policy (django-csp) on every response: scripts, styles, images and requests only from
-# this site, no inline script or style, no plugin, no framing (docs/security.md). Page behaviour lives
-# in minan/static/minan/*.js; data for charts goes in json_script blocks (data, never executed).
+# Content-Security-Policy (django-csp; every response but PDFs, see minan.core.middleware): scripts,
+# styles, images and requests only from this site, no inline script or style, no plugin, no framing
+# (docs/security.md). Page behaviour lives in minan/static/minan/*.js; data for charts goes in
+# json_script blocks (data, never executed).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -249,3 +249,23 @@ def test_the_browsable_api_page_has_no_inline_style_element(rf: Any) -> None:
     assert "rest_framework/css/bootstrap.min.css" in body and "&quot;ok&quot;" in body
     assert not STYLE_ELEMENT.search(body)
     assert not INLINE_SCRIPT.search(body)
+
+
+def test_pdf_responses_go_without_the_policy(rf: Any) -> None:
+    """Chromium's built-in PDF viewer takes the PDF response's policy and shows nothing under it; the
+    hazard notices and inspection reports open inline. HTML keeps the policy."""
+    from django.http import HttpResponse
+
+    from minan.core.middleware import ContentSecurityPolicyMiddleware
+
+    def pdf(request: Any) -> HttpResponse:
+        response = HttpResponse(b"%PDF-1.4\n", content_type="application/pdf")
+        response["Content-Disposition"] = 'inline; filename="notice.pdf"'
+        return response
+
+    def html(request: Any) -> HttpResponse:
+        return HttpResponse("<p>ok</p>")
+
+    assert "Content-Security-Policy" not in ContentSecurityPolicyMiddleware(pdf)(rf.get("/notice.pdf"))
+    page = ContentSecurityPolicyMiddleware(html)(rf.get("/"))
+    assert directives(page["Content-Security-Policy"]) == POLICY
