@@ -101,8 +101,8 @@ def test_a_refusal_answers_the_product_403_page(client: Any) -> None:
     response = client.get("/__test__/forbidden/")
     assert response.status_code == 403
     body = response.content.decode()
-    assert "HTTP 403" in body
-    assert "403" in body and "<h1>" in body
+    assert "<h1>无权访问</h1>" in body and "HTTP 403" in body
+    assert "您的角色无权执行此操作，本次尝试已记录。" in body
     assert_no_debug_details(body)
 
 
