@@ -573,7 +573,7 @@ def lane_kind(payload: bytes | bytearray) -> int:
         return OTHER
     try:
         data = json.loads(payload)
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested thousands deep: refused later
         return OTHER
     exact = data.get("type") if isinstance(data, dict) else None
     return ALARM if exact in ("alarm", "fault") else RESTORE if exact == "restore" else OTHER

@@ -41,6 +41,7 @@ RESTORE_ALL = '{{"type": "restore", "message_id": "c-{}"}}'
         (b'{"typ\\u0065": "alarm"}', OTHER),  # spelled with an escape: unclear, batched
         (b'{"type": "alarm", oops', OTHER),  # not JSON: refused later, wherever it goes
         (b"not json", OTHER),
+        (b'{"type": "alarm", "v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", OTHER),  # too deep to parse
         (b"", OTHER),
     ],
 )
