@@ -191,7 +191,7 @@ class Deployment:
         return done.stdout
 
     def start_ingest(self, *extra: str, client_id: str = "", share_group: str = "") -> subprocess.Popen[str]:
-        """Start `minan ingest` (MQTT only) and wait until it is subscribed. Another client id starts a
+        """Start `minan ingest` (MQTT only) and wait until it is subscribed (the broker's SUBACK). Another client id starts a
         second process; `share_group` sets MINAN_MQTT_SHARE_GROUP (else the default: a plain
         subscription)."""
         env = {**self.env, "MINAN_MQTT_CLIENT_ID": client_id} if client_id else dict(self.env)
@@ -212,7 +212,7 @@ class Deployment:
             for line in proc.stdout:
                 self.stamped.append((time.monotonic(), line))
                 self.log.append(line)
-                if "MQTT connected" in line:
+                if "MQTT subscribed" in line:  # the broker routes messages to it from now on
                     connected.set()
 
         threading.Thread(target=read, daemon=True).start()

@@ -119,3 +119,19 @@ def test_a_missing_session_is_logged(caplog: Any) -> None:
         assert "no session" not in caplog.text
         connected(a, session_present=False)
     assert "MQTT broker had no session for client id minan-test: a new one starts" in caplog.text
+
+
+def test_the_subscription_is_logged_when_the_broker_grants_it_and_an_error_when_it_refuses(
+    caplog: Any,
+) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    a, _fake, _waits = adapter()
+    with caplog.at_level("INFO", logger="minan.ingest.mqtt"):
+        a._on_subscribe(a.client, None, 1, [ReasonCode(PacketTypes.SUBACK, "Granted QoS 1")], None)
+        assert caplog.messages == [f"MQTT subscribed to {TOPIC}"]
+        caplog.clear()
+        a._on_subscribe(a.client, None, 2, [ReasonCode(PacketTypes.SUBACK, "Not authorized")], None)
+    assert caplog.messages == [f"MQTT subscription to {TOPIC} refused: Not authorized"]
+    assert caplog.records[0].levelname == "ERROR"
