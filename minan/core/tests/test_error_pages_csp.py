@@ -266,6 +266,8 @@ def test_pdf_responses_go_without_the_policy(rf: Any) -> None:
     def html(request: Any) -> HttpResponse:
         return HttpResponse("<p>ok</p>")
 
-    assert "Content-Security-Policy" not in ContentSecurityPolicyMiddleware(pdf)(rf.get("/notice.pdf"))
+    document = ContentSecurityPolicyMiddleware(pdf)(rf.get("/notice.pdf"))
+    assert isinstance(document, HttpResponse) and "Content-Security-Policy" not in document
     page = ContentSecurityPolicyMiddleware(html)(rf.get("/"))
+    assert isinstance(page, HttpResponse)
     assert directives(page["Content-Security-Policy"]) == POLICY
