@@ -172,7 +172,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "minan.accounts.views.lockout_response"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env_int("MINAN_PROXY_COUNT", 0)
+# The client address behind MINAN_PROXY_COUNT trusted reverse proxies (minan/core/clients.py): lockouts,
+# the audit trail and the public pages' rate limit count per real client, never per proxy.
+PROXY_COUNT = max(0, env_int("MINAN_PROXY_COUNT", 0))
+AXES_CLIENT_IP_CALLABLE = "minan.core.clients.client_address"
 
 # API tokens (accounts.ApiToken): days until a new token expires.
 API_TOKEN_DAYS = max(1, env_int("MINAN_API_TOKEN_DAYS", 90))
