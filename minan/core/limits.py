@@ -6,7 +6,10 @@ recursion: a body nested 100,000 levels deep makes `json.loads` raise RecursionE
 
 - `loads()` is the one JSON decoder for request bodies: size first, then depth (a scan that never
   recurses), then every integer literal inside the 64-bit range. `JSONParser` (every API view, through
-  REST_FRAMEWORK's DEFAULT_PARSER_CLASSES) and the ingest push endpoint use it.
+  REST_FRAMEWORK's DEFAULT_PARSER_CLASSES) and the ingest push endpoint use it; MQTT payloads get the
+  same depth check. (DRF reads a JSON or form body through `request.body`, so Django's
+  DATA_UPLOAD_MAX_MEMORY_SIZE applies first; minan.core.api's exception handler answers it as 413
+  `body_too_large`. The parsers keep their own limits should DRF hand them the stream instead.)
 - `QueryIntegerMiddleware` refuses, for every page and API route, a query parameter that looks like an
   id to the filters (`str.isdigit()`) but is not one: above 2**63 - 1, or digits other than 0-9.
 - `parse_int64()` is the check itself, for code that turns a string into an id.
@@ -189,7 +192,7 @@ class JSONParser(parsers.JSONParser):
 
 
 class FormParser(parsers.FormParser):
-    """DRF's form parser, which reads the whole body, held to DATA_UPLOAD_MAX_MEMORY_SIZE like Django's."""
+    """DRF's form parser held to DATA_UPLOAD_MAX_MEMORY_SIZE, however DRF hands it the body."""
 
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
