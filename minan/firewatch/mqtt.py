@@ -597,10 +597,10 @@ class _Pending:
     """A received message until it is acknowledged: its topic, its kind (`lane_kind`), whether it went
     to the fast lane, and once its part is committed, why it was not recorded ("": it was)."""
 
-    __slots__ = ("done", "error", "fast", "kind", "message", "topic")
+    __slots__ = ("connection", "done", "error", "fast", "kind", "message", "topic")
 
-    def __init__(self, message: mqtt.MQTTMessage, topic: str, kind: int) -> None:
-        self.message, self.topic, self.kind = message, topic, kind
+    def __init__(self, message: mqtt.MQTTMessage, topic: str, kind: int, connection: int) -> None:
+        self.message, self.topic, self.kind, self.connection = message, topic, kind, connection
         self.fast = self.done = False
         self.error = ""
 
@@ -673,6 +673,7 @@ class PipelinedMqttAdapter(MqttAdapter):
         self.fast_lane = len(processes) > shards
         self.parts: list[deque[_Part]] = [deque() for _ in processes]  # sent, unanswered, per process
         self.unacked: deque[_Pending] = deque()  # received, not yet acknowledged, in order
+        self.connection = 0  # counts broker connections: a message id is only acknowledged on its own
         self.waiting: list[_Pending] = []  # for the batch lane, not yet sent
         self.waiting_since = 0.0
         self.in_flight = 0  # batches sent and not complete
@@ -683,10 +684,16 @@ class PipelinedMqttAdapter(MqttAdapter):
         self.fast_open: dict[str, int] = {}
         self.held: dict[str, list[_Pending]] = {}
 
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        # Messages of the previous connection still being recorded are not acknowledged on this one: the
+        # broker sends them again (and may give their ids to other messages once acknowledged).
+        self.connection += 1
+        super()._on_connect(client, userdata, flags, reason, props)
+
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         topic = topic_of(message)
         kind = lane_kind(message.payload) if self.fast_lane else OTHER
-        item = _Pending(message, topic, kind)
+        item = _Pending(message, topic, kind, self.connection)
         self.unacked.append(item)
         if kind in (ALARM, RESTORE) or (kind == OTHER and topic in self.fast_open):
             self._route_fast(item)
@@ -788,7 +795,7 @@ class PipelinedMqttAdapter(MqttAdapter):
             else:
                 self.stats.recorded += 1
             self.stats.received += 1
-            if item.message.qos > 0:
+            if item.message.qos > 0 and item.connection == self.connection:
                 mids.append(item.message.mid)
         if mids:
             self.client.ack_all(mids)

@@ -307,3 +307,20 @@ def test_the_bulk_decoder_takes_a_whole_read_at_once() -> None:
     ours.on_message = lambda _c, _u, m: got.append(m.mid)
     assert ours.loop_read() == 0
     assert got == list(range(1, 201)) and raw.reads == 1
+
+
+def test_messages_of_a_lost_connection_are_recorded_but_not_acknowledged_on_the_next() -> None:
+    """The broker sends them again on the new connection, where their ids may already name other
+    messages: a PUBACK for an old id could acknowledge one not yet committed."""
+    a, (batch_lane, fast_lane) = adapter(1, fast_lane=True)
+    receive(a, [message(7, "D-1", READING.format(7)), message(8, "F-1", FIRE.format(8))])
+    assert len(batch_lane.recv()) == 1 and len(fast_lane.recv()) == 1
+    a.connection += 1  # what `_on_connect` counts: the connection was lost and made again
+    receive(a, [message(7, "D-2", READING.format(70))])  # id 7 given to another message
+    assert len(batch_lane.recv()) == 1
+    batch_lane.send([""])
+    fast_lane.send([""])
+    batch_lane.send([""])
+    a._collect()
+    assert a.client.batches == [[7]]  # type: ignore[attr-defined]  # the new message 7 only
+    assert (a.stats.received, a.stats.recorded) == (3, 3) and not a.unacked
