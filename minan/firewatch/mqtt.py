@@ -13,7 +13,8 @@ QoS 1 (docs/firewatch.md gives the payload). The adapter:
   the commit has acknowledged nothing, and the broker delivers those messages again on the next
   connection. Signals carry a `message_id`, so a message delivered twice is recorded once.
 - `PipelinedMqttAdapter` (the default of `minan ingest`) records in child processes, split by device,
-  while it receives the next batch; `MqttAdapter` records in its own thread, taking turns with
+  while it keeps receiving, with a fast lane for alarms, faults and restores (issue 16 item 20): they
+  never wait for a batch of readings; `MqttAdapter` records in its own thread, taking turns with
   receiving.
 - a payload that can never be recorded (not JSON, not a signal, unknown device) is logged and
   acknowledged: redelivering it would not help.
