@@ -470,7 +470,9 @@ def _record_forever(conn: Any, fast: bool = False, nice: int = 0) -> None:
 
     `fast` (a fast-lane process, which gets alarms one by one): every part already waiting is recorded
     with the first, in one go, and answered part by part: a burst of alarms (after an outage) costs
-    one transaction, not one each."""
+    one transaction, not one each. It keeps its database connection for good (no check before each
+    part, no reconnection when CONN_MAX_AGE has passed: round trips in the alarm path) and drops it
+    only when recording fails."""
     # What this process inherited (Django, the modules: most of its objects) is never garbage: leave it
     # out of the collector's full passes, which otherwise took 80-160 ms each here, a pause every few
     # seconds in the alarm path (measured with gc.callbacks under the benchmark's load).
@@ -478,11 +480,12 @@ def _record_forever(conn: Any, fast: bool = False, nice: int = 0) -> None:
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
+    from django.db import connection
+
     recorder = Recorder()
+    record = recorder.record if fast else recorder.record_fresh
     parent = os.getppid()
     if fast:  # connect now rather than when the first alarm comes
-        from django.db import connection
-
         with contextlib.suppress(Exception):  # the database is not there yet: the first part retries
             connection.ensure_connection()
     while True:
@@ -505,11 +508,14 @@ def _record_forever(conn: Any, fast: bool = False, nice: int = 0) -> None:
         delay = RETRY_DELAY
         while True:
             try:
-                recorded = recorder.record_fresh(items, urgent_first=True) if items else []
+                recorded = record(items, urgent_first=True) if items else []
                 break
             except Exception:  # the database is unreachable or refused the part: try it again
                 log.exception("recording an MQTT batch failed; retrying in %.1f s", delay)
                 recorder.forget()  # its device objects may hold what was rolled back
+                if fast:
+                    with contextlib.suppress(Exception):
+                        connection.close()  # the next attempt connects afresh
                 if os.getppid() != parent:
                     return
                 time.sleep(delay)

@@ -104,6 +104,9 @@ def test_an_alarm_is_recorded_while_its_batch_of_readings_is_still_being_recorde
     order: list[str] = []
 
     class SlowRecorder:
+        def record(self, items: list[Any], *, urgent_first: bool = False) -> list[Result]:
+            return self.record_fresh(items, urgent_first=urgent_first)  # the fast lane's
+
         def record_fresh(self, items: list[Any], *, urgent_first: bool = False) -> list[Result]:
             types = {i.signal.type for i in items}
             if types == {"alarm"}:
@@ -212,6 +215,9 @@ def test_the_fast_recording_loop_records_every_waiting_part_at_once_and_answers_
 
     class CountingRecorder:
         def record_fresh(self, items: list[Any], *, urgent_first: bool = False) -> list[Result]:
+            raise AssertionError("the fast lane keeps its connection: no check before each part")
+
+        def record(self, items: list[Any], *, urgent_first: bool = False) -> list[Result]:
             calls.append(len(items))
             return [Result(error="unknown_device" if i.key.serial == "NOPE" else "") for i in items]
 
