@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -85,13 +85,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=code)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    # Django's own body limits (DATA_UPLOAD_MAX_MEMORY_SIZE / _NUMBER_FIELDS), met while DRF reads the body:
+    # Django's own body limits (DATA_UPLOAD_MAX_MEMORY_SIZE / _NUMBER_FIELDS / _NUMBER_FILES), met while DRF reads the body:
     # a structured refusal like the JSON limits of minan.core.limits, not Django's HTML 400.
     if isinstance(exc, RequestDataTooBig):
         body = {"code": "body_too_large", "detail": _("The request body is too large.")}
         return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, TooManyFieldsSent):
         body = {"code": "too_many_fields", "detail": _("The form has too many fields.")}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, TooManyFilesSent):
+        body = {"code": "too_many_files", "detail": _("The request has too many files.")}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):

@@ -215,6 +215,16 @@ def test_oversized_form_body_is_413(city_office: Any) -> None:
     assert response.status_code == 400 and _code(response) == "too_many_fields"
 
 
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FILES=3)
+@pytest.mark.django_db
+def test_too_many_files_is_a_structured_400(city_office: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = [SimpleUploadedFile(f"p{i}.jpg", b"x", content_type="image/jpeg") for i in range(5)]
+    response = _client(city_office).post("/api/v1/hazards/", {"files": files}, format="multipart")
+    assert response.status_code == 400 and _code(response) == "too_many_files"
+
+
 # --- huge integers in query strings ----------------------------------------------------------------------------
 
 
