@@ -15,6 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_dates import InstantField
 from minan.core.api_fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
 from minan.core.masking import mask_phone
 from minan.core.views import current_user
@@ -69,7 +70,7 @@ class UserWriteSerializer(serializers.Serializer):
     institution = ScopedPrimaryKeyRelatedField(
         queryset=Institution.objects.all(), required=False, allow_null=True
     )
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = InstantField(required=False, allow_null=True)
     password = serializers.CharField(max_length=128, write_only=True, required=False)
 
 

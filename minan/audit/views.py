@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import ListView
 
 from minan.core.export import xlsx_response
+from minan.core.period import clamp
 from minan.core.views import ScopedViewMixin
 
 from .models import AuditEvent
@@ -39,7 +40,7 @@ def filter_events(qs: Any, params: Any) -> tuple[Any, list[str]]:
         if day is None:
             errors.append(_("Ignored the date %(value)s: use YYYY-MM-DD.") % {"value": raw[:20]})
             continue
-        qs = qs.filter(**{lookup: timezone.make_aware(datetime.combine(day, bound))})
+        qs = qs.filter(**{lookup: timezone.make_aware(datetime.combine(clamp(day), bound))})
     return qs, errors
 
 

@@ -15,6 +15,13 @@ EARLIEST = dt.date(2000, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 
 
+def clamp(day: dt.date) -> dt.date:
+    """A filter date brought inside EARLIEST..LATEST, which keeps what it selects (MinAn holds no
+    rows outside) and its local day boundaries computable: 0001-01-01 at midnight in Asia/Shanghai
+    is before year 1 in UTC, and 9999-12-31 has no next day."""
+    return min(max(day, EARLIEST), LATEST)
+
+
 def parse_period(params: Mapping[str, Any], default: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
     """`from` and `to`, either of which may be left out (the default's start or end). A malformed
     date, or a start after the end, raises DomainError naming the field."""

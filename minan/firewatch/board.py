@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from minan.core.period import clamp
+
 from .escalation import alarm_label
 from .models import Alarm, Device
 
@@ -145,7 +147,7 @@ def device_status(user: Any, now: dt.datetime | None = None) -> list[DeviceStatu
 
 def _day(raw: Any) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(str(raw or "").strip())
+        return clamp(dt.date.fromisoformat(str(raw or "").strip()))
     except ValueError:
         return None
 

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from minan.core.api import ScopedViewSet
+from minan.core.api_dates import InstantField
 from minan.core.api_fields import IdField, Int64Field
 from minan.core.views import current_user
 from minan.institutions.models import Institution
@@ -83,8 +84,8 @@ class DeviceWriteSerializer(serializers.Serializer):
 
 
 class MaintenanceSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(required=False, allow_null=True, help_text="default: now")
-    end = serializers.DateTimeField()
+    start = InstantField(required=False, allow_null=True, help_text="default: now")
+    end = InstantField()
     reason = serializers.CharField(max_length=200)
 
 

@@ -14,6 +14,8 @@ from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from minan.core.period import clamp
+
 from .models import Category, Hazard, Source
 from .services import PLAN_FIELDS
 from .workflow import OPEN_STATES, overdue_q
@@ -29,7 +31,7 @@ EXPORT_TITLE = "隐患台账"
 
 def _date(value: Any) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(str(value or "").strip()[:10])
+        return clamp(dt.date.fromisoformat(str(value or "").strip()[:10]))
     except ValueError:
         return None
 
