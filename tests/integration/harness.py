@@ -3,7 +3,7 @@
 `minan ingest` as a real subprocess that can be killed.
 
 The broker runs with the configuration MinAn ships for deployments, deploy/mosquitto/minan.conf
-(persistence written every second, bounded queues), with only the listener port, the persistence folder
+(persistence written every 2 s, bounded queues), with only the listener port, the persistence folder
 (under the test's temporary folder), the user (the one running the tests: root in CI, which the broker
 would otherwise leave for `mosquitto`) and anonymous access substituted. `Mosquitto` can stop it
 (SIGTERM: the broker saves its persistence file), kill it (SIGKILL) and start it again with the same

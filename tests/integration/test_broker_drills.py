@@ -177,7 +177,7 @@ def test_a_broker_restart_mid_stream_loses_no_fire_alarm_and_counts_none_twice(t
 def backlog_then_crash(
     tmp_path: Path, *, wait: float = 20, **overrides: str
 ) -> tuple[int, int, list[tuple[Any, ...]]]:
-    """Ingest subscribes then stops; 2,500 messages (50 fire alarms) are queued for it; 2 s later the
+    """Ingest subscribes then stops; 2,500 messages (50 fire alarms) are queued for it; 3.5 s later the
     broker is killed (SIGKILL) and started again, then ingest, given `wait` seconds to record them.
     (signals stored, size of the persistence file at the kill, fire alarms)."""
     total = 2_500
@@ -188,7 +188,7 @@ def backlog_then_crash(
         client = gateway(running.url)
         all_acknowledged(client, publish_all(client, stream(total, FIRES, fire_ids=True)), 15)
         close(client)
-        time.sleep(2)  # longer than autosave_interval 1
+        time.sleep(3.5)  # a save has begun since (autosave_interval 1: one every 2 s) and ended
         size = running.database.stat().st_size if running.database.exists() else 0
         running.kill()
         running.start()
