@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from minan.core import limits
 from minan.institutions.models import Institution
 
 from .models import Device
@@ -80,8 +81,8 @@ class DeviceForm(forms.Form):
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except ValueError:
+            value = limits.loads(text)  # depth-limited: deep nesting is a form error, not a RecursionError
+        except limits.BodyRefused:
             raise forms.ValidationError(
                 _('Enter the thresholds as a JSON object, e.g. {"pressure": {"min": 0.1, "max": 1.2}}.')
             ) from None

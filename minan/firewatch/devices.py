@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.audit.services import diff, record, snapshot
+from minan.core import limits
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.export import cell_text, spellings, squash
 from minan.institutions.excel import ImportRefused, RowError, read_table
@@ -536,8 +537,8 @@ def _thresholds(value: Any) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = limits.loads(text)  # depth-limited: deep nesting is a cell error, not a RecursionError
+    except limits.BodyRefused:
         raise _CellError(
             _('Enter the thresholds as a JSON object, e.g. {"pressure": {"min": 0.1, "max": 1.2}}.')
         ) from None

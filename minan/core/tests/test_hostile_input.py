@@ -188,6 +188,18 @@ def test_deep_json_over_mqtt_is_a_refused_message_not_a_stuck_batch() -> None:
     assert positions == [1] and items[0].signal.code == "fire"
 
 
+@pytest.mark.django_db
+def test_deep_json_in_device_thresholds_is_a_form_error(city_office: Any) -> None:
+    """The device form's and the device import's thresholds (JSON typed by a person) use the same decoder."""
+    from minan.firewatch import devices
+    from minan.firewatch.device_forms import DeviceForm
+
+    form = DeviceForm(data={"thresholds": DEEP_OBJECT}, user=city_office)
+    assert not form.is_valid() and "thresholds" in form.errors
+    with pytest.raises(devices._CellError):
+        devices._thresholds(DEEP_OBJECT)
+
+
 @override_settings(MINAN_API_MAX_JSON_BYTES=2048)
 @pytest.mark.django_db
 def test_oversized_json_is_413_before_it_is_decoded(city_office: Any) -> None:
