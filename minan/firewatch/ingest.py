@@ -90,6 +90,8 @@ def parse_signal(data: Any, *, default_message_id: str | None = None) -> SignalI
     message_id = data.get("message_id", default_message_id)
     if message_id is not None and (not isinstance(message_id, str | int) or len(str(message_id)) > 100):
         raise BadSignal("message_id", "message_id is a string of at most 100 characters")
+    if isinstance(message_id, str) and message_id.startswith("~"):  # MinAn's own ids for signals without one
+        raise BadSignal("message_id", "message_id must not start with ~ (reserved)")
     value = data.get("value", "")
     if isinstance(value, dict | list):
         raise BadSignal("value", "value is a number or a string")

@@ -121,3 +121,16 @@ def test_the_same_mqtt_payload_without_id_received_twice_is_recorded_once(smoke:
     assert (second.error, second.outcome.duplicate, second.outcome.alarm) == ("", True, None)
     assert Alarm.objects.get(device=smoke, kind="fire").count == 1
     assert Signal.objects.filter(device=smoke).count() == 1
+
+
+def test_a_device_cannot_send_an_id_in_the_reserved_form() -> None:
+    # "~device:type:code:time" is how MinAn names a signal that came without an id: a device that sent one
+    # could make another device's later signal look like a duplicate.
+    from minan.firewatch.ingest import BadSignal, parse_signal
+
+    with pytest.raises(BadSignal, match="reserved") as refused:
+        parse_signal(
+            {"type": "alarm", "code": "fire", "message_id": "~12:alarm:fire:2026-12-07T06:00:00+00:00"}
+        )
+    assert refused.value.field == "message_id"
+    assert parse_signal({"type": "alarm", "code": "fire", "message_id": "a~b"}).message_id == "a~b"
