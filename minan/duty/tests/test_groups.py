@@ -388,7 +388,9 @@ def test_disband_through_the_page(
     assert client.get(url).status_code == 405
     assert client.post(url, {"reason": ""}).status_code == 302
     assert SupervisionGroup.objects.get().active is True and visible(people["member1"]) == RC
-    assert client.post(url, {"reason": "机构调整"}).status_code == 302
+    done = client.post(url, {"reason": "机构调整"})
+    assert done.status_code == 302
+    assert "督导组“第一督导组”已撤销" in client.get(done.url).content.decode()  # the message, shown once
     assert SupervisionGroup.objects.get().active is False and visible(people["member1"]) == set()
     assert client.post(url, {"reason": "again"}).status_code == 404
     assert client.get(reverse("duty:group_edit", args=[rc_group.pk])).status_code == 404
