@@ -29,6 +29,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from minan.core import limits
+
 from . import crypto
 from .models import Channel, Delivery, Medium
 
@@ -102,9 +104,9 @@ def _robot_text(delivery: Delivery) -> dict[str, Any]:
 def _robot_answer(code: int, answer: bytes, limited: set[int], pause: int) -> Outcome:
     if not 200 <= code < 300:
         return Outcome(False, code, f"HTTP {code}")
-    try:
-        errcode = int(json.loads(answer or b"{}").get("errcode", 0))
-    except (ValueError, TypeError, AttributeError):
+    try:  # the robot's answer is read within the API's body limits: a hostile reply cannot crash the worker
+        errcode = int(limits.loads(answer or b"{}").get("errcode", 0))
+    except (ValueError, TypeError, AttributeError, limits.BodyRefused):
         return Outcome(False, code, "unreadable answer")
     if errcode == 0:
         return Outcome(True, code)

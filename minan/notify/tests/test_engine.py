@@ -415,3 +415,12 @@ def test_three_workers_together_never_exceed_the_limit_or_send_twice(tree: Any, 
     assert DeliveryAttempt.objects.count() == 20
     subjects = [r.json["text"]["content"] for r in receiver.received]
     assert len(subjects) == 20 and len(set(subjects)) == 20
+
+
+def test_a_robot_answer_nested_deeply_is_unreadable_not_a_crash() -> None:
+    from minan.notify.transports import _robot_answer
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    outcome = _robot_answer(200, deep, set(), 0)
+    assert (outcome.ok, outcome.error) == (False, "unreadable answer")
+    assert _robot_answer(200, b'{"errcode": 0}', set(), 0).ok is True
