@@ -71,7 +71,8 @@ def _hidden_nulls_and_blanks() -> list[str]:
         model = getattr(getattr(cls, "Meta", None), "model", None)
         if model is None:
             continue
-        for name, field in cls().fields.items():
+        serializer: Any = cls()
+        for name, field in serializer.fields.items():
             if field.write_only or isinstance(
                 field, serializers.SerializerMethodField | serializers.ListSerializer
             ):
