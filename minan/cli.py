@@ -13,7 +13,7 @@ COMMANDS = {
     "serve": "Start the platform: web server, Huey worker and ingest process, supervised together.",
     "demo-data": "Build the Jining demo: region tree, institutions and one user per role (idempotent).",
     "regions": "Region tree: `regions load FILE.csv|xlsx` loads or updates a tree; `regions export`.",
-    "audit": "Audit trail: `audit verify` checks the hash chain; `audit archive` moves old rows to files.",
+    "audit": "Audit trail: `audit verify` checks the keyed chain and its anchors; `audit anchor`, `audit archive`, `audit rotate-key`.",
     "accounts": "Accounts: `accounts create`, `accounts disable-dormant`, `accounts unlock USER`, `accounts reset-totp USER`.",
     "calendar": "Working-day calendar: `calendar status`, `calendar add-working-days DATE N`.",
     "ingest": "Receive fire-monitoring signals (MQTT, GB/T 26875.3 TCP); run the offline and escalation sweeps.",
