@@ -23,6 +23,20 @@ def _default_language() -> Any:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Any:
+    # Throttles (20 token requests a minute per address), the public pages' rate limit and scan counters
+    # live in the cache: an earlier test's requests must not count against this one.
+    # Only in-process caches: clearing the Redis one would flush Huey's queue in the same database.
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    for cache in caches.all(initialized_only=True):
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+    yield
+
+
 @pytest.fixture
 def tree(db: Any) -> dict[str, Any]:
     from minan.regions.models import Region
