@@ -454,10 +454,11 @@ class MqttAdapter:
 
 
 RETRY_DELAY = 0.5  # seconds before recording a refused batch again (doubling, at most 10 s)
-# With a fast lane, the batch lane's recording processes run this much nicer (lower CPU priority): on a
-# machine short of CPU (a backlog after an outage saturates it) the receiving process and the fast
-# lane's recorders are served first, and the readings take what is left — all of it when they are idle.
-BATCH_NICE = 10
+# With a fast lane, the batch lane's recording processes can run nicer (lower CPU priority), so that on a
+# machine short of CPU the receiving process and the fast lane's recorders are served first. Measured
+# (docs/performance.md): 10 helped the alarms when other programs kept the CPUs busy, but cost a
+# fifth of the throughput otherwise; off.
+BATCH_NICE = 0
 
 
 def _record_forever(conn: Any, fast: bool = False, nice: int = 0) -> None:
