@@ -111,7 +111,9 @@ class Signal(models.Model):
     unit = models.CharField(max_length=20, blank=True)
     at = models.DateTimeField()  # when the device says it happened
     received_at = models.DateTimeField(auto_now_add=True)
-    message_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Unique per device (constraint below), not across devices: two vendors' devices may both count
+    # their messages from 1, and one's fire alarm must never be taken for a repeat of the other's.
+    message_id = models.CharField(max_length=100, null=True, blank=True)
     in_maintenance = models.BooleanField(default=False)
     out_of_range = models.BooleanField(default=False)  # a reading outside the device's threshold
 
@@ -123,6 +125,9 @@ class Signal(models.Model):
             models.Index(fields=["received_at"], condition=Q(code="duty_check_sent", value=""),
                          name="signal_duty_check_open"),
         ]  # fmt: skip
+        constraints = [
+            models.UniqueConstraint(fields=["device", "message_id"], name="signal_device_message_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.device_id}:{self.type}:{self.code}"

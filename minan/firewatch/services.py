@@ -300,17 +300,17 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
     came_online = {device.pk: device.pk in back for device in distinct}
     outcomes: list[Outcome] = []
     rows: list[_Row] = []
-    in_batch: set[str] = set()
+    in_batch: set[tuple[int, str]] = set()
     for (device, signal), key in zip(items, keys, strict=True):
         outcome = Outcome(came_online=came_online.pop(device.pk, False))
         outcomes.append(outcome)
         if signal.type == "heartbeat":
             continue
         if key:
-            if key in in_batch:
+            if (device.pk, key) in in_batch:
                 outcome.duplicate = True
                 continue
-            in_batch.add(key)
+            in_batch.add((device.pk, key))
         at = signal.at or now
         row = _Row(outcome, device, signal, key, at, in_maintenance(device, at))
         if signal.type == "reading" and not _plain(device, signal):
@@ -335,8 +335,8 @@ _COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "
 
 
 def _insert(rows: list[_Row], now: dt.datetime) -> None:
-    """Store the signals in one statement. An identity (message id) already stored is skipped by the
-    unique index (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL rather than bulk_create: it also
+    """Store the signals in one statement. An identity (message id) the device already stored is skipped by
+    the unique (device, message id) index (ON CONFLICT DO NOTHING) and reported as a duplicate. Plain SQL rather than bulk_create: it also
     tells which rows were inserted, and skips building model objects (readings are the bulk of ingest)."""
     ops = connection.ops
     received = ops.adapt_datetimefield_value(now)
@@ -358,22 +358,22 @@ def _insert(rows: list[_Row], now: dt.datetime) -> None:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%b::bigint[], %b::varchar[], "  # noqa: S608
                 "%b::varchar[], %b::varchar[], %b::varchar[], %b::timestamptz[], %b::timestamptz[], %b::varchar[], "
-                "%b::boolean[], %b::boolean[]) ON CONFLICT DO NOTHING RETURNING message_id",
+                "%b::boolean[], %b::boolean[]) ON CONFLICT DO NOTHING RETURNING device_id, message_id",
                 [list(column) for column in zip(*values, strict=True)],
             )
-            inserted = [message_id for (message_id,) in cursor.fetchall()]
+            inserted = [(device_id, message_id) for (device_id, message_id) in cursor.fetchall()]
     else:
         row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(values))} "  # noqa: S608
-                "ON CONFLICT DO NOTHING RETURNING message_id",
+                "ON CONFLICT DO NOTHING RETURNING device_id, message_id",
                 [value for v in values for value in v],
             )
-            inserted = [message_id for (message_id,) in cursor.fetchall()]
+            inserted = [(device_id, message_id) for (device_id, message_id) in cursor.fetchall()]
     stored = set(inserted)
     for r in rows:  # rows without an identity cannot conflict: all of them are stored
-        r.outcome.stored = r.key in stored if r.key else True
+        r.outcome.stored = (r.device.pk, r.key) in stored if r.key else True
         r.outcome.duplicate = not r.outcome.stored
 
 

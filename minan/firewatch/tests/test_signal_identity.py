@@ -134,3 +134,21 @@ def test_a_device_cannot_send_an_id_in_the_reserved_form() -> None:
         )
     assert refused.value.field == "message_id"
     assert parse_signal({"type": "alarm", "code": "fire", "message_id": "a~b"}).message_id == "a~b"
+
+
+def test_two_devices_may_use_the_same_message_id(institutions: dict[str, Any]) -> None:
+    # Message ids are unique per device: another device's "1" is not a repeat of this one's.
+    home = institutions["rc_elderly"]
+    a, b = (
+        Device.objects.create(
+            institution=home, region_path=home.region_path, type="smoke", name=n, serial=n, protocol="mqtt"
+        )  # fmt: skip
+        for n in ("SMOKE-A", "SMOKE-B")
+    )
+    fire = SignalIn(type="alarm", code="fire", message_id="1")
+    first = record_signals([(a, fire), (b, SignalIn(type="alarm", code="fire", message_id="1"))])
+    assert [o.stored for o in first] == [True, True]
+    again = record_signals([(b, SignalIn(type="alarm", code="fire", message_id="1"))])
+    assert again[0].duplicate
+    assert sorted(Alarm.objects.values_list("device__serial", flat=True)) == ["SMOKE-A", "SMOKE-B"]
+    assert Signal.objects.filter(message_id="1").count() == 2
