@@ -44,9 +44,13 @@ DEMO_PASSWORD = "Minan@2026"
 
 
 @pytest.fixture
-def wsgi_app(transactional_db: Any) -> Any:
+def wsgi_app(db: Any) -> Any:
     """The WSGI app, with the per-request connection closing switched off as Django's test client
-    does (closing would drop the test database's connection between requests)."""
+    does (closing would drop the test database's connection between requests).
+
+    The run happens inside the test's transaction (rolled back at the end), on the reference rows
+    the migrations seed: a transactional test would see them flushed by an earlier transactional
+    test on the same worker."""
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
