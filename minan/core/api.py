@@ -6,6 +6,7 @@ from typing import Any, ClassVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import DataError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -95,6 +96,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, TooManyFilesSent):
         body = {"code": "too_many_files", "detail": _("The request has too many files.")}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    # PostgreSQL keeps no NUL (0x00) character in text (SQLite does). One that got past the serializers
+    # (DRF's CharField refuses it; login names, lookups by code and raw body fields do not) is the
+    # client's error, not a 500; the statement failed before reaching the database.
+    if isinstance(exc, DataError) and "NUL (0x00)" in str(exc):
+        body = {"code": "invalid", "detail": _("Text may not contain NUL (0x00) characters.")}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):

@@ -224,6 +224,13 @@ class QueryIntegerMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                # PostgreSQL keeps no NUL in text: a filter on it would be a 500 (issue 16 item 8).
+                field = name.replace("\x00", "")
+                detail = _("%(name)s may not contain NUL (0x00) characters.") % {"name": field}
+                if _api_request(request):
+                    return JsonResponse({"code": "invalid", "detail": detail, "field": field}, status=400)
+                raise BadRequest(detail)
             if name in TEXT_PARAMETERS:
                 continue
             for value in values:
