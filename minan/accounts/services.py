@@ -551,15 +551,9 @@ def issue_token(user: User, *, name: str = "", request: Any = None) -> tuple[Api
     surplus = list(
         live.order_by("-created_at", "-id").values_list("pk", flat=True)[settings.API_TOKEN_MAX_PER_USER :]
     )
-    if surplus:
-        ApiToken.objects.filter(pk__in=surplus).update(revoked_at=now, revoked_by=user)
-        record(
-            "token.revoke",
-            user=user,
-            request=request,
-            obj=user,
-            detail=f"{len(surplus)} token(s): more than {settings.API_TOKEN_MAX_PER_USER} live",
-        )
+    _revoke_many(
+        surplus, user, actor=user, reason=f"more than {settings.API_TOKEN_MAX_PER_USER} live", request=request
+    )
     return token, secret
 
 
@@ -600,14 +594,21 @@ def _end_tokens(target: User, *, actor: User | None, reason: str, request: Any =
     User.objects.filter(pk=target.pk).update(tokens_not_before=now)
     target.tokens_not_before = now
     live = ApiToken.objects.filter(user=target, revoked_at__isnull=True)
-    ids = list(live.values_list("pk", flat=True))
-    if ids:
-        ApiToken.objects.filter(pk__in=ids).update(revoked_at=now, revoked_by=actor)
-        record(
-            "token.revoke",
-            user=actor,
-            request=request,
-            obj=target,
-            detail=f"{len(ids)} token(s): {reason}",
-            username="" if actor else "system",
-        )
+    _revoke_many(list(live.values_list("pk", flat=True)), target, actor=actor, reason=reason, request=request)
+
+
+def _revoke_many(
+    ids: list[int], owner: User, *, actor: User | None, reason: str, request: Any = None
+) -> None:
+    """Revoke these tokens of one owner at once, with one audit event saying how many and why."""
+    if not ids:
+        return
+    ApiToken.objects.filter(pk__in=ids).update(revoked_at=timezone.now(), revoked_by=actor)
+    record(
+        "token.revoke",
+        user=actor,
+        request=request,
+        obj=owner,
+        detail=f"{len(ids)} token(s): {reason}",
+        username="" if actor else "system",
+    )

@@ -171,16 +171,19 @@ def read_body(stream: Any, content_length: Any, limit: int | None) -> bytes:
     return bytes(raw)
 
 
+def _content_length(parser_context: Mapping[str, Any] | None) -> Any:
+    request = (parser_context or {}).get("request")
+    return getattr(request, "META", {}).get("CONTENT_LENGTH") if request is not None else None
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with the size, depth and integer limits of `loads()`."""
 
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
-        request = (parser_context or {}).get("request")
-        meta = getattr(request, "META", {}) if request is not None else {}
         try:
-            raw = read_body(stream, meta.get("CONTENT_LENGTH"), max_json_bytes())
+            raw = read_body(stream, _content_length(parser_context), max_json_bytes())
             encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
             try:
                 text = raw.decode(encoding)
@@ -197,10 +200,8 @@ class FormParser(parsers.FormParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:
-        request = (parser_context or {}).get("request")
-        meta = getattr(request, "META", {}) if request is not None else {}
         try:
-            raw = read_body(stream, meta.get("CONTENT_LENGTH"), max_body_bytes())
+            raw = read_body(stream, _content_length(parser_context), max_body_bytes())
         except BodyRefused as refused:
             raise RequestBodyRefused(refused) from None
         return super().parse(io.BytesIO(raw), media_type, parser_context)
