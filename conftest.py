@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-os.environ.setdefault("MINAN_ENV", "test")
 
 PASSWORD = "Minan@Test2026"
 
