@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -179,30 +180,80 @@ def raise_alarm(
 ) -> tuple[Alarm, bool]:
     """Open an alarm of this kind on the device, or count a repeat of the active one (a cleared alarm
     is not reopened: a new trigger opens a new alarm, DOMAIN.md §11.1). (alarm, new?)"""
+    return raise_alarms([(device, kind, at, detail)])[0]
+
+
+AlarmRequest = tuple[Device, str, dt.datetime, dict[str, Any] | None]  # device, kind, at, detail
+
+
+def raise_alarms(requests: Sequence[AlarmRequest]) -> list[tuple[Alarm, bool]]:
+    """`raise_alarm` for several triggers at once, in order, with the same result as one after the other,
+    in a constant number of queries (issue 16 item 20: a burst of fire alarms cost 5 queries each): one
+    look-up of the active alarms of these devices and kinds, one insert of the new ones (in a
+    savepoint), one update and one re-read of those repeated, one insert of their events. A trigger
+    of a device and kind raised earlier in the same call is a repeat of that alarm. If another
+    transaction opened one of the alarms meanwhile (the insert breaks the one-active-alarm index), all
+    is looked up again, as `raise_alarm` always did."""
+    if not requests:
+        return []
+    pairs = {(device.pk, kind) for device, kind, _at, _detail in requests}
     for _attempt in range(3):
-        existing = Alarm.objects.filter(
-            device=device, kind=kind, closed_at__isnull=True, cleared_at__isnull=True
-        ).first()
-        if existing is not None:
-            Alarm.objects.filter(pk=existing.pk).update(
-                count=F("count") + 1, last_at=at, detail=detail or existing.detail
+        active = {
+            (alarm.device_id, alarm.kind): alarm
+            for alarm in Alarm.objects.filter(
+                device_id__in={pk for pk, _kind in pairs},
+                kind__in={kind for _pk, kind in pairs},
+                closed_at__isnull=True,
+                cleared_at__isnull=True,
             )
-            AlarmEvent.objects.create(alarm=existing, action="repeated", data=detail or {})
-            existing.refresh_from_db()
-            return existing, False
-        try:
-            with transaction.atomic():
-                alarm = Alarm.objects.create(
+            if (alarm.device_id, alarm.kind) in pairs
+        }
+        new: dict[tuple[int, str], Alarm] = {}
+        repeated: dict[tuple[int, str], list[Any]] = {}  # of active alarms: [count, last at, detail]
+        plan: list[tuple[tuple[int, str], str, dict[str, Any]]] = []  # per request: alarm, action, data
+        for device, kind, at, detail in requests:
+            pair = (device.pk, kind)
+            if pair in active:
+                counted = repeated.setdefault(pair, [0, at, active[pair].detail])
+                counted[0] += 1
+                counted[1], counted[2] = at, detail or counted[2]
+                plan.append((pair, "repeated", detail or {}))
+            elif pair in new:
+                alarm = new[pair]
+                alarm.count += 1
+                alarm.last_at, alarm.detail = at, detail or alarm.detail
+                plan.append((pair, "repeated", detail or {}))
+            else:
+                new[pair] = Alarm(
                     device=device, institution_id=device.institution_id, region_path=device.region_path, kind=kind,
                     severity=severity_of(device, kind), first_at=at, last_at=at, detail=detail or {},
                 )  # fmt: skip
-        except IntegrityError:  # another signal of this device opened it meanwhile: count a repeat
-            continue
-        AlarmEvent.objects.create(alarm=alarm, action="raised", data=detail or {})
-        if Device.institution.is_cached(device):  # the ingest reads devices with their institution
-            alarm.institution = device.institution
-        return alarm, True
-    raise RuntimeError("could not raise or repeat the alarm")  # pragma: no cover (three races in a row)
+                plan.append((pair, "raised", detail or {}))
+        if new:
+            try:
+                with transaction.atomic():
+                    Alarm.objects.bulk_create(new.values())
+            except IntegrityError:  # another signal of one of these devices opened it meanwhile: look again
+                continue
+        if repeated:
+            changed = []
+            for pair, (count, last_at, detail) in repeated.items():
+                alarm = active[pair]
+                alarm.count, alarm.last_at, alarm.detail = F("count") + count, last_at, detail
+                changed.append(alarm)
+            Alarm.objects.bulk_update(changed, ["count", "last_at", "detail"])
+            fresh = Alarm.objects.in_bulk([alarm.pk for alarm in changed])
+            active = {pair: fresh[alarm.pk] for pair, alarm in active.items() if pair in repeated}
+        alarms = {**active, **new}
+        AlarmEvent.objects.bulk_create(
+            AlarmEvent(alarm=alarms[pair], action=action, data=data) for pair, action, data in plan
+        )
+        for device, kind, _at, _detail in requests:
+            raised = new.get((device.pk, kind))
+            if raised is not None and Device.institution.is_cached(device):  # the ingest reads them so
+                raised.institution = device.institution
+        return [(alarms[pair], action == "raised") for pair, action, _data in plan]
+    raise RuntimeError("could not raise or repeat the alarms")  # pragma: no cover (three races in a row)
 
 
 def _inhibited(device: Device, at: dt.datetime) -> bool:
@@ -320,14 +371,28 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
         rows.append(row)
     if rows:
         _insert(rows, now)
-    raised: list[Alarm] = []
+    # The rules in order; consecutive alarm signals (a burst of fire alarms) are raised together
+    # (`raise_alarms`, a constant number of queries): an alarm signal reads and writes only the active
+    # alarm of its device and kind, and no other rule runs between them.
+    run: list[_Row] = []
     for row in rows:
         if row.outcome.stored and not row.in_maintenance and can_alarm(row.device, row.signal):
+            if row.signal.type == "alarm":
+                run.append(row)
+                continue
+            _raise_run(run)
             _apply_rules(row, now)
-            if row.outcome.raised and row.outcome.alarm is not None:
-                raised.append(row.outcome.alarm)
-    escalation.start(raised, now)
+    _raise_run(run)
+    escalation.start([r.outcome.alarm for r in rows if r.outcome.raised and r.outcome.alarm is not None], now)
     return outcomes
+
+
+def _raise_run(run: list[_Row]) -> None:
+    """Raise (or repeat) the alarms of consecutive alarm signals, and empty the list."""
+    requests = [(r.device, r.signal.code or "alarm", r.at, r.signal.extra or None) for r in run]
+    for row, (alarm, new) in zip(run, raise_alarms(requests), strict=True):
+        row.outcome.alarm, row.outcome.raised = alarm, new
+    run.clear()
 
 
 _COLUMNS = ("device_id", "type", "code", "value", "unit", "at", "received_at", "message_id", "in_maintenance",
@@ -380,7 +445,7 @@ def _insert(rows: list[_Row], now: dt.datetime) -> None:
 def _apply_rules(row: _Row, now: dt.datetime) -> None:
     """What a stored alarm, fault, restore or threshold reading does (not in a maintenance window)."""
     device, signal, outcome, at = row.device, row.signal, row.outcome, row.at
-    if signal.type == "alarm":
+    if signal.type == "alarm":  # (record_signals raises these in runs: `_raise_run`)
         outcome.alarm, outcome.raised = raise_alarm(device, signal.code or "alarm", at, signal.extra or None)
     elif signal.type == "fault":
         if not _inhibited(device, at):
@@ -446,13 +511,12 @@ def sweep_offline(now: dt.datetime | None = None) -> int:
             DeviceEvent.objects.bulk_create(
                 DeviceEvent(device=d, status=Device.Status.OFFLINE, at=now) for d in locked
             )
-            raised = []
-            for device in locked:
-                if not in_maintenance(device, now):
-                    last = device.last_signal_at.isoformat() if device.last_signal_at else None
-                    alarm, new = raise_alarm(device, "offline", now, {"last_signal_at": last})
-                    if new:
-                        raised.append(alarm)
-            escalation.start(raised, now)
+            requests = [
+                (device, "offline", now,
+                 {"last_signal_at": device.last_signal_at.isoformat() if device.last_signal_at else None})
+                for device in locked
+                if not in_maintenance(device, now)
+            ]  # fmt: skip
+            escalation.start([alarm for alarm, new in raise_alarms(requests) if new], now)
             flipped += len(locked)
     return flipped
