@@ -205,7 +205,7 @@ def raise_alarms(requests: Sequence[AlarmRequest]) -> list[tuple[Alarm, bool]]:
                 kind__in={kind for _pk, kind in pairs},
                 closed_at__isnull=True,
                 cleared_at__isnull=True,
-            )
+            ).order_by()  # (at most one each: the model's ordering would only cost time)
             if (alarm.device_id, alarm.kind) in pairs
         }
         new: dict[tuple[int, str], Alarm] = {}
