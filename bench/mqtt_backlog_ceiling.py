@@ -81,6 +81,7 @@ def main() -> None:
 
         started = time.perf_counter()
         sock = connect(port, client_id)
+        sock.settimeout(10)  # (raises if the broker stops sending before the whole backlog)
         got, at, buffer = 0, {}, b""
         while got < BACKLOG:
             chunk = sock.recv(65536)
