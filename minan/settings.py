@@ -15,6 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MINAN_VAR_DIR", BASE_DIR / "var"))
+# The SQLite database, Huey's queue, uploads, the audit key and anchors live here: a new MINAN_VAR_DIR is
+# created on first use instead of every command failing with "unable to open database file".
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise ImproperlyConfigured(f"MINAN_VAR_DIR {VAR_DIR} cannot be created: {error.strerror}") from None
 
 ENV = os.environ.get("MINAN_ENV", "development")
 if ENV not in {"development", "test", "production"}:

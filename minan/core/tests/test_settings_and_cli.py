@@ -50,6 +50,22 @@ def test_unknown_environment_is_refused() -> None:
     assert result.returncode != 0 and "MINAN_ENV" in result.stderr
 
 
+def test_a_new_var_dir_is_created_on_first_use(tmp_path: Path) -> None:
+    var = tmp_path / "new" / "var"
+    result = run(["manage.py", "check"], MINAN_ENV="development", MINAN_VAR_DIR=str(var))
+    assert result.returncode == 0, result.stderr
+    assert var.is_dir()
+
+
+def test_a_var_dir_that_cannot_be_created_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run(["manage.py", "check"], MINAN_ENV="development", MINAN_VAR_DIR=str(blocker / "var"))
+    assert result.returncode != 0
+    assert f"MINAN_VAR_DIR {blocker / 'var'} cannot be created: Not a directory" in result.stderr
+    assert "unable to open database file" not in result.stderr
+
+
 def test_database_url_selects_the_database() -> None:
     code = "import django, os; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
     result = run(
