@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -87,6 +88,9 @@ class Command(BaseCommand):
                             help="Also run simulated fire-monitoring devices (HTTP push), once the web answers.")  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The web process serves the static files from STATIC_ROOT by their hashed names: collect them first
+        # (2-3 s), so a new MINAN_VAR_DIR or an upgrade never answers 500 for a missing manifest entry.
+        call_command("collectstatic", interactive=False, verbosity=0)
         bin_dir = os.path.dirname(sys.executable)
         children = [
             Child(
