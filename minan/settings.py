@@ -356,8 +356,9 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-# The browsable API (HTML forms at ?format=api) is for development; elsewhere the API speaks JSON only.
-MINAN_API_BROWSABLE = env_bool("MINAN_API_BROWSABLE", ENV == "development")
+# The browsable API (HTML forms at ?format=api) is for development with DEBUG on (`minan runserver`);
+# elsewhere — `minan serve`, `make demo`, production — the API speaks JSON only.
+MINAN_API_BROWSABLE = env_bool("MINAN_API_BROWSABLE", DEBUG)
 # JSON request bodies: nesting depth and size (never more than DATA_UPLOAD_MAX_MEMORY_SIZE); beyond them 400
 # `body_too_deep` / 413 `body_too_large` before the body is decoded (minan/core/limits.py).
 MINAN_API_MAX_JSON_DEPTH = env_int("MINAN_API_MAX_JSON_DEPTH", 32)

@@ -3,7 +3,7 @@
 Every writable related field of every serializer is a scoped field (minan/core/api_fields.py): its rows
 are `for_user()` rows, so the browsable API's drop-downs, and the ids a write accepts, never include
 another place's institutions, people, regions or channels. The browsable renderer itself is off outside
-development unless MINAN_API_BROWSABLE turns it on.
+development with DEBUG on unless MINAN_API_BROWSABLE turns it on.
 """
 
 from __future__ import annotations
@@ -194,6 +194,8 @@ def test_browsable_renderer_only_in_development_unless_enabled(tmp_path: Path) -
         "MINAN_VAR_DIR": str(tmp_path),
     }
     assert "BrowsableAPIRenderer" in _renderers(MINAN_ENV="development")
+    # `minan serve` and `make demo` run development with DEBUG off: JSON only, like production.
+    assert "BrowsableAPIRenderer" not in _renderers(MINAN_ENV="development", DEBUG="0")
     assert "BrowsableAPIRenderer" not in _renderers(MINAN_ENV="development", MINAN_API_BROWSABLE="0")
     assert "BrowsableAPIRenderer" not in _renderers(MINAN_ENV="test")
     assert "BrowsableAPIRenderer" not in _renderers(**production)
