@@ -443,11 +443,10 @@ def _insert(rows: list[_Row], now: dt.datetime) -> None:
 
 
 def _apply_rules(row: _Row, now: dt.datetime) -> None:
-    """What a stored alarm, fault, restore or threshold reading does (not in a maintenance window)."""
+    """What a stored fault, restore or threshold reading does (not in a maintenance window); alarm signals
+    are raised in runs by `_raise_run`."""
     device, signal, outcome, at = row.device, row.signal, row.outcome, row.at
-    if signal.type == "alarm":  # (record_signals raises these in runs: `_raise_run`)
-        outcome.alarm, outcome.raised = raise_alarm(device, signal.code or "alarm", at, signal.extra or None)
-    elif signal.type == "fault":
+    if signal.type == "fault":
         if not _inhibited(device, at):
             outcome.alarm, outcome.raised = raise_alarm(
                 device, "fault", at, {"code": signal.code, **signal.extra}
