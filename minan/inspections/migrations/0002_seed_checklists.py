@@ -1,8 +1,8 @@
-"""Shipped checklists (issue 7; CONFIGURABLE seed data, DOMAIN.md §5.2, §6, §7.2, §7.3, §7.6, §9): ten
+"""Shipped checklists (CONFIGURABLE seed data): ten
 families, each published as version 1 without an author. The bureau edits them by making new versions.
 
-Question texts are composed from the sections of DOMAIN.md cited in each item's `basis`; where a standard's
-clause text is not reproduced there, the item names the subject only and cites the standard's chapter.
+Question texts are composed from the standards and rules cited in each item's `basis`; where a standard's
+clause text is not reproduced, the item names the subject only and cites the standard's chapter.
 The major-hazard check links one item to each available clause of the 2023 criteria (hazards 0002).
 Reversing deletes every version of these ten codes.
 """
@@ -16,7 +16,7 @@ PF, NUM, TEXT, CHOICE, PHOTO = "pass_fail", "number", "text", "choice", "photo"
 # sections = [(title, [(code, question, basis, options), ...]), ...]).
 F7_1 = "养老机构消防安全管理规定（民发〔2023〕37号）"
 F7_2 = "GB/T 40248-2021 §7.3"
-F7_3 = "养老机构消防自查一本通（DOMAIN §7.3，可配置）"
+F7_3 = "养老机构消防自查一本通（民安默认，可配置）"
 
 TEMPLATES = [
     (
@@ -162,7 +162,7 @@ TEMPLATES = [
     ),
     (
         "kitchen", "食堂/明厨亮灶巡查", "互联网+明厨亮灶：视频或现场巡查机构食堂，传感器读数按巡查时的实际值填写。",
-        ["video", "sector", "self"], [], "daily", "互联网+明厨亮灶（DOMAIN §9，可配置）", "food",
+        ["video", "sector", "self"], [], "daily", "互联网+明厨亮灶（民安默认，可配置）", "food",
         [
             ("人员行为", [
                 ("K01", "厨师帽", "明厨亮灶 人员行为", {"answer_type": CHOICE, "choices": ["有", "无"], "failing_choices": ["无"], "severity": "low"}),

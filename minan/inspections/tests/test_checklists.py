@@ -1,4 +1,4 @@
-"""Authoring checklists (issue 7 items 1-2): versions, drafts only editable, publishing retires the previous
+"""Authoring checklists: versions, drafts only editable, publishing retires the previous
 version, inspections keep their version, xlsx export and import, the shipped templates, pages and API."""
 
 from __future__ import annotations
@@ -146,6 +146,29 @@ def test_the_seed_migration_loaded_ten_published_templates_with_their_items() ->
     assert (kitchen["K02"].choices, kitchen["K02"].failing_choices) == (["有", "无", "不确定"], ["无"])
     assert kitchen["K26"].clause is not None and kitchen["K26"].clause.key == "MCA2023-5-2"
     assert kitchen["K26"].major_on_fail
+
+
+def test_shipped_bases_name_standards_and_the_default_not_internal_documents() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    bases = [*ChecklistTemplate.objects.values_list("basis", flat=True)]
+    bases += ChecklistItem.objects.values_list("basis", flat=True)
+    assert bases and not [b for b in bases if "DOMAIN" in b]
+    assert (
+        ChecklistTemplate.objects.get(code="kitchen", version=1).basis
+        == "互联网+明厨亮灶（民安默认，可配置）"
+    )
+
+    # A database seeded before the fix is corrected by migration 0003.
+    fix = importlib.import_module("minan.inspections.migrations.0003_basis_without_internal_references")
+    item = ChecklistItem.objects.filter(basis="养老机构消防自查一本通（民安默认，可配置）").first()
+    assert item is not None
+    ChecklistItem.objects.filter(pk=item.pk).update(basis="养老机构消防自查一本通（DOMAIN §7.3，可配置）")
+    fix.forward(apps, None)
+    item.refresh_from_db()
+    assert item.basis == "养老机构消防自查一本通（民安默认，可配置）"
 
 
 def test_every_shipped_item_passes_the_authoring_rules() -> None:
