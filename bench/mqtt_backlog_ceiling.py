@@ -1,4 +1,4 @@
-"""How fast the broker alone hands over a backlog (issue 16 item 20): the ceiling for "every fire alarm of a
+"""How fast the broker alone hands over a backlog: the ceiling for "every fire alarm of a
 100,000-message backlog recorded within 1 s of reconnecting".
 
 The shipped broker configuration (tests/integration/harness.py), a persistent session with MQTT's largest

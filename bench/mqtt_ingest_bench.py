@@ -11,7 +11,7 @@ Same broker (a private Mosquitto configured as docs/operations.md says), same ru
    publisher's clock at publish to the alarm row (committed, with its first notification written in
    the same transaction) being visible to a reader polling every 10 ms (so up to 10 ms too high),
    p50 / p99; baseline: the same for a plain subscriber receiving the fire alarms from the broker;
-4. backlog (issue 16 item 20): `minan ingest` down while N messages of the same traffic are queued for
+4. backlog: `minan ingest` down while N messages of the same traffic are queued for
    its session, with 50 fire alarms at spread positions, each on a device that also has heartbeats
    and readings in the backlog; then started: each alarm's recorded time (its signal row, committed
    with the alarm, seen by a reader polling every 10 ms) minus the moment ingest connected (its log

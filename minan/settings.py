@@ -152,7 +152,7 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Password policy (DOMAIN.md §13.1): length, 3 of 4 classes, not common, no reuse of recent ones.
+# Password policy: length, 3 of 4 classes, not common, no reuse of recent ones.
 PASSWORD_MIN_LENGTH = env_int("MINAN_PASSWORD_MIN_LENGTH", 8)
 PASSWORD_HISTORY = env_int("MINAN_PASSWORD_HISTORY", 5)
 PASSWORD_MAX_AGE_DAYS = env_int("MINAN_PASSWORD_MAX_AGE_DAYS", 90)  # 0 = never expires
@@ -256,7 +256,7 @@ else:  # no mail server configured: messages are written to the log
 HAZARD_SUPERVISING_LEVEL = os.environ.get("MINAN_HAZARD_SUPERVISING_LEVEL", "county")
 if HAZARD_SUPERVISING_LEVEL not in {"county", "city"}:
     raise ImproperlyConfigured("MINAN_HAZARD_SUPERVISING_LEVEL must be county or city")
-# Who approves pausing a hazard's deadline clock (DOMAIN.md §4.6 rule 7): "issuer" (whoever may issue
+# Who approves pausing a hazard's deadline clock: "issuer" (whoever may issue
 # rectification notices over the hazard; a major hazard's supervising level), "county" or "city" (a
 # notice issuer whose scope holds the hazard's whole county or city).
 HAZARD_PAUSE_APPROVER = os.environ.get("MINAN_HAZARD_PAUSE_APPROVER", "issuer")
@@ -278,15 +278,15 @@ if INSPECTION_DAILY_CAP < 1:
 # 智慧消防: after a fire alarm on a control panel, faults of that panel raise nothing for this long.
 FIRE_INHIBITS_FAULTS_SECONDS = env_int("MINAN_FIRE_INHIBITS_FAULTS_SECONDS", 600)
 # The first message of an alarm other than fire waits this long for others of its institution, which
-# it then goes out with (DOMAIN.md §11.2; 0 = at once). Fire is never delayed.
+# it then goes out with (0 = at once). Fire is never delayed.
 ALARM_GROUP_WAIT_SECONDS = env_int("MINAN_ALARM_GROUP_WAIT_SECONDS", 60)
-# Acknowledgement expiry (DOMAIN.md §11.1; 0 = off): an acknowledged alarm not cleared after this many
+# Acknowledgement expiry (0 = off): an acknowledged alarm not cleared after this many
 # minutes reminds whoever acknowledged it and the on-duty staff, again every as many minutes.
 FIRE_ACK_EXPIRY_MINUTES = env_int("MINAN_FIRE_ACK_EXPIRY_MINUTES", 0)
 ALARM_ACK_EXPIRY_MINUTES = env_int("MINAN_ALARM_ACK_EXPIRY_MINUTES", 0)
 # A fire-system fault (or offline) alarm not cleared for this many hours becomes a hazard.
 FIRE_FAULT_HAZARD_HOURS = env_int("MINAN_FIRE_FAULT_HAZARD_HOURS", 24)
-# Causes offered when a fire alarm is closed as a false alarm (DOMAIN.md §7.4, CONFIGURABLE).
+# Causes offered when a fire alarm is closed as a false alarm (CONFIGURABLE).
 FIRE_FALSE_ALARM_CAUSES = [
     ("dust", _("dust")),
     ("steam", _("steam")),
@@ -307,7 +307,7 @@ MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "")
 MQTT_CLIENT_ID = os.environ.get("MINAN_MQTT_CLIENT_ID", "")
 GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
 # 查岗: a duty check not answered within this many minutes is a finding against the institution
-# (DOMAIN.md §8.12; the device prompts for 10 minutes).
+# (the device prompts for 10 minutes).
 GB26875_DUTY_CHECK_ANSWER_MINUTES = env_int("MINAN_GB26875_DUTY_CHECK_ANSWER_MINUTES", 10)
 # Frames from a GB/T 26875.3 address with no registered device are not acted on: "deny" answers them
 # with a deny (command 6), "confirm" confirms them without recording. Either way they are logged and

@@ -1,6 +1,6 @@
-"""Roles are defined in code (DESIGN.md §2); a user's permissions are the union of their roles'.
+"""Roles are defined in code; a user's permissions are the union of their roles'.
 
-The three administrator roles are kept apart (三权分立, DOMAIN.md §13.1): no account holds two of
+The three administrator roles are kept apart (三权分立): no account holds two of
 them, and each needs a TOTP second factor.
 """
 
@@ -98,7 +98,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "notify.change_channel",
             "notify.view_delivery",
             "notify.change_roledefault",
-            # The criteria catalogue (DOMAIN.md §5.3): entering the official text as it becomes known.
+            # The criteria catalogue: entering the official text as it becomes known.
             "hazards.change_criteriaset",
             *_INSPECTION_CONFIG,
             "firewatch.change_escalationchain",

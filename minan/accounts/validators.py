@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 
 class CharacterClassValidator:
-    """At least `min_classes` of: lower-case, upper-case, digits, other characters (DOMAIN.md §13.1)."""
+    """At least `min_classes` of: lower-case, upper-case, digits, other characters."""
 
     def __init__(self, min_classes: int = 3) -> None:
         self.min_classes = min_classes

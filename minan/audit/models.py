@@ -6,7 +6,7 @@ from minan.core.scoping import ScopedManager
 
 
 class AuditEvent(models.Model):
-    """Append-only record of a security event or a write (DOMAIN.md §13.1).
+    """Append-only record of a security event or a write.
 
     Each row's `hash` is an HMAC-SHA256, under the key named by `key_id` (held outside the
     database), over its own content and the previous row's hash, so editing, inserting or deleting

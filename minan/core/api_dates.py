@@ -1,4 +1,4 @@
-"""Date-times the API accepts: inside the years MinAn can store and answer back (issue 16 item 7).
+"""Date-times the API accepts: inside the years MinAn can store and answer back.
 
 Before 1901 Asia/Shanghai has its local mean time offset (+08:05:43), so a far-off date-time was
 stored and answered as "0466-12-16T21:11:23+08:05:43", not a valid RFC 3339 date-time as the schema

@@ -1,4 +1,4 @@
-"""Working-day calendar (DOMAIN.md §12): the only place deadlines are counted.
+"""Working-day calendar: the only place deadlines are counted.
 
 Resolution order for a date: an override entry → the `chinesecalendar` package when it covers the
 year → for a year an administrator marked as loaded, Monday–Friday work → otherwise

@@ -1,4 +1,4 @@
-"""Identifier checks (DOMAIN.md §3). Own implementations: python-stdnum rejects legal USCCs that
+"""Identifier checks. Own implementations: python-stdnum rejects legal USCCs that
 start with a letter (N…, Y…) and valid ID numbers whose area code changed."""
 
 from __future__ import annotations

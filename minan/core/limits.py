@@ -226,7 +226,7 @@ class QueryIntegerMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name, values in request.GET.lists():
             if "\x00" in name or any("\x00" in value for value in values):
-                # PostgreSQL keeps no NUL in text: a filter on it would be a 500 (issue 16 item 8).
+                # PostgreSQL keeps no NUL in text: a filter on it would be a 500.
                 field = name.replace("\x00", "")
                 detail = _("%(name)s may not contain NUL (0x00) characters.") % {"name": field}
                 if _api_request(request):

@@ -1,4 +1,4 @@
-"""Display masking of personal data (DOMAIN.md §3.4, §13.4)."""
+"""Display masking of personal data."""
 
 from __future__ import annotations
 

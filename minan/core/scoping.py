@@ -1,4 +1,4 @@
-"""The one scoping mechanism (DESIGN.md §2).
+"""The one scoping mechanism.
 
 Every scoped model carries `region_path` (materialised path of region codes, e.g.
 ``370000/370800/370811/``) and uses `ScopedManager`. `Model.objects.for_user(user, action)` is the only

@@ -1,4 +1,4 @@
-"""包保: one responsible cadre per institution (DESIGN.md §1, issue 4)."""
+"""包保: one responsible cadre per institution."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The close-out form of an alarm (GB 25201 §5.3, DOMAIN.md §7.4) and the escalation-chain form.
+"""The close-out form of an alarm (GB 25201 §5.3) and the escalation-chain form.
 
 The forms only collect what was entered: the rules (which detail each class needs, which steps a chain
 may have) live in `escalation.clean_close_detail` and `escalation.validate_steps`, whose DomainError

@@ -1,5 +1,5 @@
 """An alarm's page (all fields, the timeline of its `AlarmEvent`s, the close-out) and the alarm history
-with its filters and xlsx export (issue 8 item 6).
+with its filters and xlsx export.
 
 Alarms are read through `Alarm.objects.for_user` (ScopedViewMixin): one outside the scope is a 404.
 Closing goes through `escalation.close`; a refusal is shown next to its field and changes nothing.

@@ -1,4 +1,4 @@
-"""Reads for the live alarm board, the alarm history and the device-status panel (issue 8 item 6).
+"""Reads for the live alarm board, the alarm history and the device-status panel.
 
 Everything goes through `for_user(user)`; nothing here writes. The board is polled every second, so
 it is cheap: `board_token` is one aggregate over the open alarms in scope and one over the devices,
@@ -25,7 +25,7 @@ from .models import Alarm, Device
 
 BOARD_LIMIT = 200  # open alarms shown on the board (the most urgent first)
 
-# The four ThingsBoard states (DOMAIN.md §11.1) from the acknowledged and cleared flags.
+# The four ThingsBoard states from the acknowledged and cleared flags.
 STATE_LABELS = {
     "active_unack": _("Unacknowledged"),
     "active_ack": _("Acknowledged"),

@@ -1,4 +1,4 @@
-"""The live alarm board (issue 8 item 6): open alarms in scope, fire first, and the device status of the
+"""The live alarm board: open alarms in scope, fire first, and the device status of the
 institutions, refreshed without reload.
 
 The page polls its fragment every second (htmx). The fragment carries a token (`board.board_token`,

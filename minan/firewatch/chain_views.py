@@ -1,4 +1,4 @@
-"""The escalation-chain editor (issue 8 item 4; DOMAIN.md §11.3): the deployment's default chain for
+"""The escalation-chain editor: the deployment's default chain for
 each kind (a saved row, else `escalation.DEFAULT_CHAINS`), the institutions in scope with their own,
 and a form for the steps (wait minutes and who is told) and the repeat.
 

@@ -1,4 +1,4 @@
-"""Per-device credentials for HTTP push (issue 8 item 1).
+"""Per-device credentials for HTTP push.
 
 A device (or the vendor platform pushing for it) gets one random token, shown once. MinAn keeps its
 SHA-256 (to check `Authorization: Bearer <token>` without the token) and the token sealed with the

@@ -1,4 +1,4 @@
-"""The device registry pages (消防设备, issue 8 item 1): list with filters and xlsx export, detail (status,
+"""The device registry pages (消防设备): list with filters and xlsx export, detail (status,
 recent signals, online/offline flips, open alarms, maintenance window, push credential), create, edit,
 retire, and the xlsx import. Every read goes through `Device.objects.for_user`; writes through `devices`
 and `credentials`."""

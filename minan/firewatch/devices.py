@@ -1,4 +1,4 @@
-"""The device registry (智慧消防, issue 8 item 1): the only writer of `Device` rows.
+"""The device registry (智慧消防): the only writer of `Device` rows.
 
 - `create_device` / `update_device`: every field checked (`problems`), every problem named by its field;
   nothing is written when one is wrong. Institution (and so the device) must lie inside the actor's scope.

@@ -1,19 +1,18 @@
-"""People act on alarms: the escalation chain, acknowledgement, close-out, and faults that become hazards
-(issue 8 item 4; DOMAIN.md §7.4, §11.3).
+"""People act on alarms: the escalation chain, acknowledgement, close-out, and faults that become hazards.
 
 - A new alarm starts its institution's chain (`start`, called by `record_signal` in the same
   transaction): step 0 at once, each later step `wait_minutes` after the one before, then the last step
   again every `repeat_minutes` until someone acknowledges. Messages go through the notification
   service (urgent for fire), inside the transaction that raised or escalated the alarm, so a message is
   enqueued exactly when the alarm is committed.
-- Grouping (DOMAIN.md §11.2): the first step of an alarm other than fire waits
+- Grouping: the first step of an alarm other than fire waits
   `MINAN_ALARM_GROUP_WAIT_SECONDS` (60) and joins the pending first step of its institution's other
   alarms, so a gateway that drops 40 detectors sends one message, not 40; one that comes back within
   the wait pages nobody (the alarms stay on the board and in the history). Alarms of one institution
   reaching a step together go out as one message. Fire is never delayed nor grouped: one message per
-  fire alarm, in the transaction that raised it (the issue's 500 ms target, which §11.2's 5 s wait
+  fire alarm, in the transaction that raised it (the 500 ms target, which a 5 s grouping wait
   would break).
-- Acknowledgement expiry (DOMAIN.md §11.1, off by default): with `MINAN_FIRE_ACK_EXPIRY_MINUTES` /
+- Acknowledgement expiry (off by default): with `MINAN_FIRE_ACK_EXPIRY_MINUTES` /
   `MINAN_ALARM_ACK_EXPIRY_MINUTES` set, an acknowledged alarm not cleared that long after reminds
   whoever acknowledged it and the first step's people, again every as many minutes, until it is
   cleared or closed (`next_escalation_at` holds when; the sweep does it).
@@ -22,7 +21,7 @@
   moved on; two sweeps never send a step twice. If the sweep was late, the people of every step reached
   are told in one message.
 - `acknowledge` stops the chain; `clear` marks by hand that the condition is over (refused while the
-  device still reports it, DOMAIN.md §11.1); `close` needs the GB 25201 classification with its detail.
+  device still reports it); `close` needs the GB 25201 classification with its detail.
 - `fault_hazards(now)`: a fire-system fault (or offline) alarm not cleared within
   `MINAN_FIRE_FAULT_HAZARD_HOURS` (24) becomes a hazard, once.
 - `unanswered_duty_checks(now)`: a 查岗 not answered within `MINAN_GB26875_DUTY_CHECK_ANSWER_MINUTES`
@@ -58,7 +57,8 @@ RECIPIENTS = {
     "city_office": gettext_lazy("city safety office"),
 }
 
-# Issue 8 item 4 (fire) and DOMAIN.md §11.3 (the rest). Waits are minutes after the previous step.
+# Shipped defaults: fire repeats every 10 minutes until acknowledged, the other kinds once a day.
+# Waits are minutes after the previous step.
 DEFAULT_CHAINS: dict[str, dict[str, Any]] = {
     EscalationChain.Kind.FIRE: {
         "steps": [
@@ -337,7 +337,7 @@ def _advance(
             unpaged.append(alarm)
             continue
         wanted: set[str] = set()
-        # Deadlines run on the server's clock (DOMAIN.md §8.10): each step is due a wait after the
+        # Deadlines run on the server's clock: each step is due a wait after the
         # previous one was due, starting when the alarm was raised here.
         while due is not None and due <= now and (spec := _step_spec(chain, step)) is not None:
             wanted |= set(spec["notify"])
@@ -589,7 +589,7 @@ def _yes_no(detail: dict[str, Any], key: str, message: str) -> bool:
 
 
 def clean_close_detail(classification: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """The detail GB 25201 §5.3 / DOMAIN.md §7.4 requires for each close-out class, checked."""
+    """The detail GB 25201 §5.3 requires for each close-out class, checked."""
     if classification == Alarm.Classification.REAL:
         # Checked in the order the form asks.
         clean: dict[str, Any] = {
@@ -795,7 +795,7 @@ DUTY_CHECK_SWEEP = 500  # checks judged per run; the rest on the next one
 def unanswered_duty_checks(now: dt.datetime | None = None) -> int:
     """Judge the duty checks (查岗, events `duty_check_sent` of a transmission device) whose answer time
     has passed: answered (an event `duty_check_answer` of the same device received within the window)
-    or unanswered (DOMAIN.md §8.12), written in the check's `value`. An unanswered one becomes a general
+    or unanswered, written in the check's `value`. An unanswered one becomes a general
     fire hazard of the institution found by `minan-monitor` — one open at a time per institution: while
     one is open, later misses are only marked. Claim-based: safe with several workers. Returns how many
     were unanswered."""

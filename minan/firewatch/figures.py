@@ -1,4 +1,4 @@
-"""Fire-monitoring figures per county (issue 8 item 6), for a period (local dates, both ends included;
+"""Fire-monitoring figures per county, for a period (local dates, both ends included;
 by default the last 30 days up to today).
 
 Everything is read through `for_user(user)` (`Device`, `Alarm`, `Region`), with a constant number of

@@ -1,40 +1,40 @@
-"""Pure-Python codec for GB/T 26875.3-2011 (城市消防远程监控系统 part 3), see DOMAIN.md §8.
+"""Pure-Python codec for GB/T 26875.3-2011 (城市消防远程监控系统 part 3).
 
 No Django imports: the asyncio TCP ingest server and the device simulator both use this module.
 
-Protocol decisions (section references are to DOMAIN.md):
+Protocol decisions:
 
-* Frame (§8.2): ``@@`` + serial (uint16 LE) + versions + 6-byte time tag + source/destination
+* Frame: ``@@`` + serial (uint16 LE) + versions + 6-byte time tag + source/destination
   (uint48 LE) + ADU length ``L`` (uint16 LE, 0..1024) + command + ADU + checksum + ``##``;
-  total 30 + L bytes. :meth:`Frame.decode` validates in the order of §8.11: start, length,
+  total 30 + L bytes. :meth:`Frame.decode` validates in the standard's order: start, length,
   end, checksum, command, and raises :class:`FrameError` with a stable ``reason``.
-* Checksum (§8.11): ``sum(frame[2:-3]) & 0xFF``.
-* Commands (§8.3): 1..6 are recognised; 0 and 7..127 are unrecognised ("command");
+* Checksum: ``sum(frame[2:-3]) & 0xFF``.
+* Commands: 1..6 are recognised; 0 and 7..127 are unrecognised ("command");
   128..255 are accepted only when listed in ``allowed_user_commands`` (device-model profile).
-* Time tags (§8.10): seconds first, year = 2000 + value, local time Asia/Shanghai
+* Time tags: seconds first, year = 2000 + value, local time Asia/Shanghai
   (``DEVICE_TZ``). An impossible date decodes to ``None``; the raw 6 bytes are kept so that
   ``encode(decode(x)) == x`` still holds.
-* Replies (§8.11/§8.12): echo the serial, source = centre address (defaults to the frame's
+* Replies: echo the serial, source = centre address (defaults to the frame's
   destination), destination = the frame's source, time tag = centre time, empty ADU,
   versions ``01 01`` (user version is a parameter), command 3 (confirm) or 6 (deny).
-* ADU (§8.4/§8.5): :func:`parse_adu` decodes upload types 1-8, 21, 24-26, 28 and the
+* ADU: :func:`parse_adu` decodes upload types 1-8, 21, 24-26, 28 and the
   downstream types 61-68, 81, 84-91. User-defined types 128..254 are returned raw.
-  The size check (§8.6) refuses ``L != 2 + sum(object sizes)`` and ``n`` above the maximum with
-  ``FrameError("adu")``. Per §8.6 this is *not* a frame validation error: the frame is still
+  The size check refuses ``L != 2 + sum(object sizes)`` and ``n`` above the maximum with
+  ``FrameError("adu")``. Per the standard this is *not* a frame validation error: the frame is still
   confirmed and :func:`to_signals` turns it into a ``malformed`` signal for review.
-* Text (§8.10): GB 18030, trailing NUL and spaces stripped; undecodable bytes are replaced.
-* Analog values (§8.9): ``Decimal(raw) * minimum unit``; values outside the valid range are
+* Text: GB 18030, trailing NUL and spaces stripped; undecodable bytes are replaced.
+* Analog values: ``Decimal(raw) * minimum unit``; values outside the valid range are
   flagged, never dropped.
-* Type 90/91 (§8.4 note): standard layout (one reserved byte) by default; the time-carrying
+* Type 90/91: standard layout (one reserved byte) by default; the time-carrying
   type-90 variant and the window byte of type 91 are builder options.
-* Signals (§8.14): fire bits are never dropped because bit 0 says "test" (§8.7 pitfall); the
-  test flag is reported as ``test``. Heartbeat = command 2 with an empty ADU (§8.12).
+* Signals: fire bits are never dropped because bit 0 says "test"; the
+  test flag is reported as ``test``. Heartbeat = command 2 with an empty ADU.
 * Upload builders (``heartbeat_frame``, ``system_status_frame``, ``component_status_frame``,
   ``analog_frame``, ``device_status_frame``, ``device_operation_frame``) encode what a device sends,
   for the simulator and the benchmark; descriptions are padded like the samples (spaces + NUL).
-* Stream decoding (§8.11): :class:`StreamDecoder` never raises, resynchronises on the next
+* Stream decoding: :class:`StreamDecoder` never raises, resynchronises on the next
   ``@@`` after garbage or a bad frame, and bounds its buffer. It drops only the first start byte
-  of a bad frame (not both, as §8.11 words it) so that ``@@@`` + frame still resynchronises.
+  of a bad frame (not both, as the standard words it) so that ``@@@`` + frame still resynchronises.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ ZERO_TIME = bytes(6)
 
 
 class Command(enum.IntEnum):
-    """§8.3 command byte."""
+    """The command byte."""
 
     CONTROL = 1
     SEND = 2
@@ -120,7 +120,7 @@ FrameErrorReason = Literal["start", "end", "checksum", "length", "command", "adu
 
 
 class FrameError(Exception):
-    """A validation error (§8.1, §8.6, §8.11).
+    """A validation error.
 
     ``reason`` is a stable code. ``frame`` carries the header decoded despite the error when it
     could be read (serial, addresses), so that the caller can reply deny with the received serial.
@@ -152,12 +152,12 @@ class FrameError(Exception):
 
 
 def checksum(frame: bytes) -> int:
-    """§8.11: low 8 bits of the sum of bytes 3..27 and the ADU; ``frame`` is ``@@`` .. ``##``."""
+    """The checksum: low 8 bits of the sum of bytes 3..27 and the ADU; ``frame`` is ``@@`` .. ``##``."""
     return sum(frame[2:-3]) & 0xFF
 
 
 def decode_time(raw: bytes, tz: ZoneInfo | None = DEVICE_TZ) -> datetime | None:
-    """§8.10 time tag (second, minute, hour, day, month, year-2000); ``None`` when invalid."""
+    """A time tag (second, minute, hour, day, month, year-2000); ``None`` when invalid."""
     if len(raw) != 6:
         return None
     second, minute, hour, day, month, year = raw
@@ -187,7 +187,7 @@ def _u48(b: bytes, offset: int = 0) -> int:
 
 
 def decode_text(raw: bytes) -> str:
-    """§8.10: GB 18030 text; trailing NUL and spaces stripped."""
+    """GB 18030 text; trailing NUL and spaces stripped."""
     return raw.decode("gb18030", errors="replace").rstrip("\x00 ").rstrip("\x00 ")
 
 
@@ -198,7 +198,7 @@ def decode_text(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class Frame:
-    """One GB/T 26875.3 packet (§8.2)."""
+    """One GB/T 26875.3 packet."""
 
     serial: int
     main_version: int
@@ -213,7 +213,7 @@ class Frame:
 
     @property
     def is_heartbeat(self) -> bool:
-        """§8.12: command 2 with an empty ADU."""
+        """A heartbeat: command 2 with an empty ADU."""
         return self.command == Command.SEND and not self.adu
 
     def encode(self) -> bytes:
@@ -239,7 +239,7 @@ class Frame:
 
     @classmethod
     def decode(cls, data: bytes, allowed_user_commands: Iterable[int] = ()) -> Frame:
-        """Decode exactly one frame; raise :class:`FrameError` on the errors of §8.1/§8.11."""
+        """Decode exactly one frame; raise :class:`FrameError` on the errors the standard lists."""
         data = bytes(data)
         if data[:2] != START:
             raise FrameError("start", f"expected 4040, got {data[:2].hex()}", raw=data)
@@ -290,7 +290,7 @@ def _header(data: bytes) -> Frame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Stream decoder (§8.11)
+# Stream decoder
 # ---------------------------------------------------------------------------------------------
 
 
@@ -338,7 +338,7 @@ class StreamDecoder:
             self._garbage = 0
 
     def _drain(self, out: list[Frame | FrameError]) -> None:
-        """Extract frames. After a framing error only the first start byte is dropped (§8.11 says
+        """Extract frames. After a framing error only the first start byte is dropped (the standard says
         "discard the two start bytes"): with ``@@@`` the real start may be at offset 1, and dropping
         one byte is otherwise equivalent because the next search skips a lone ``@``.
         """
@@ -385,7 +385,7 @@ class StreamDecoder:
 
 
 # ---------------------------------------------------------------------------------------------
-# Replies and centre -> device commands (§8.11, §8.12, §8.4)
+# Replies and centre -> device commands
 # ---------------------------------------------------------------------------------------------
 
 
@@ -452,7 +452,7 @@ def time_sync(
 ) -> Frame:
     """Type 90, command 1. Standard layout: one reserved byte (the device takes the header time).
 
-    ``with_time=True`` selects the time-carrying variant (§8.4 note); the ADU time is ``clock``
+    ``with_time=True`` selects the time-carrying variant; the ADU time is ``clock``
     (default ``now``).
     """
     obj = encode_time(clock or now) if with_time else b"\x00"
@@ -502,7 +502,7 @@ def read_request(
 
 
 # ---------------------------------------------------------------------------------------------
-# ADU objects (§8.5)
+# ADU objects
 # ---------------------------------------------------------------------------------------------
 
 
@@ -646,7 +646,7 @@ class AnalogSpec:
     high: Decimal
 
 
-#: §8.9 analog types: code, unit, minimum unit (scale) and valid range (engineering values)
+#: Analog types: code, unit, minimum unit (scale) and valid range (engineering values)
 ANALOG_TYPES: dict[int, AnalogSpec] = {
     1: AnalogSpec("event_count", "件", Decimal(1), Decimal(0), Decimal(32000)),
     2: AnalogSpec("height", "m", Decimal("0.01"), Decimal(0), Decimal(320)),
@@ -665,7 +665,7 @@ ANALOG_TYPES: dict[int, AnalogSpec] = {
 
 @dataclass(frozen=True)
 class ComponentAddress:
-    """§8.5 component address: zone (区号) and point (位号), plus the raw uint32 LE."""
+    """A component address: zone (区号) and point (位号), plus the raw uint32 LE."""
 
     zone: int
     point: int
@@ -678,7 +678,7 @@ class ComponentAddress:
 
 @dataclass(frozen=True)
 class _Timed:
-    #: event / sampling time (§8.10); None when the tag is invalid or the type carries none
+    #: event / sampling time; None when the tag is invalid or the type carries none
     time: datetime | None
     raw_time: bytes
 
@@ -890,7 +890,7 @@ class TypedAdu:
     objects: tuple[AduObject, ...]
 
 
-# type -> (n max, body size, time tag per object) for the fixed-size upstream types (§8.4)
+# type -> (n max, body size, time tag per object) for the fixed-size upstream types
 UPSTREAM_FIXED: dict[int, tuple[int, int, bool]] = {
     1: (102, 4, True),
     2: (22, 40, True),
@@ -1005,7 +1005,7 @@ def _downstream_object(type_code: int, body: bytes) -> DownstreamObject:
 
 
 def parse_adu(adu: bytes, command: int = Command.SEND) -> TypedAdu:
-    """Decode an ADU into typed objects; the size check of §8.6 raises ``FrameError("adu")``.
+    """Decode an ADU into typed objects; the size check raises ``FrameError("adu")``.
 
     ``command`` selects the direction: 2/5 (and user commands) = upstream layouts, 1/4 =
     downstream layouts. An empty ADU is refused (a heartbeat has no ADU to parse).
@@ -1064,7 +1064,7 @@ def _parse_downstream(type_code: int, count: int, payload: bytes) -> TypedAdu:
         raise FrameError("adu", f"type {type_code}: n={count} exceeds {DOWNSTREAM_N_MAX[type_code]}")
     size = READ_OBJECT_SIZES.get(type_code, 1)
     if type_code == 90 and count == 1 and len(payload) == 6:
-        size = 6  # time-carrying variant (§8.4 note)
+        size = 6  # time-carrying variant
     if len(payload) != count * size:
         raise FrameError(
             "adu", f"type {type_code}: n={count} needs L={2 + count * size}, got L={2 + len(payload)}"
@@ -1074,7 +1074,7 @@ def _parse_downstream(type_code: int, count: int, payload: bytes) -> TypedAdu:
 
 
 # ---------------------------------------------------------------------------------------------
-# Mapping to MinAn signals (§8.14)
+# Mapping to MinAn signals
 # ---------------------------------------------------------------------------------------------
 
 Signal = dict[str, Any]
@@ -1172,13 +1172,13 @@ def _flag_signals(
 
 
 def to_signals(frame: Frame) -> list[Signal]:
-    """Map an upload (command 2) or answer (command 5) to MinAn signal dicts (§8.14).
+    """Map an upload (command 2) or answer (command 5) to MinAn signal dicts.
 
     Signal ``type`` values: ``heartbeat`` (command 2, empty ADU), ``alarm`` (fire, supervisory;
     ``code`` = MinAn alarm type), ``fault`` (power_fault, offline, fault, isolated), ``restore``
     (reset / alarm cleared: clears the panel's active alarms), ``reading`` (analog values),
     ``event`` (recorded, not paged: linkage states, 查岗 answer) and ``malformed`` (ADU refused
-    by the size check, §8.6: the frame is still confirmed). Other commands give no signals.
+    by the size check: the frame is still confirmed). Other commands give no signals.
     """
     if frame.command not in (Command.SEND, Command.ANSWER):
         return []
@@ -1233,7 +1233,7 @@ def flag_bits(flags: Iterable[str], names: dict[int, str]) -> int:
 
 
 def encode_text(text: str, size: int = 31) -> bytes:
-    """§8.10 fixed-size GB 18030 text, padded like the samples (spaces, then a trailing NUL)."""
+    """Fixed-size GB 18030 text, padded like the samples (spaces, then a trailing NUL)."""
     raw = text.encode("gb18030")
     if len(raw) > size:
         raise ValueError(f"{text!r} is {len(raw)} bytes in GB 18030, more than {size}")
@@ -1262,7 +1262,7 @@ def upload_frame(
 
 
 def heartbeat_frame(serial: int, source: int, destination: int, now: datetime) -> Frame:
-    """§8.12 heartbeat: command 2 with an empty ADU."""
+    """A heartbeat: command 2 with an empty ADU."""
     return Frame(serial, 1, 1, now, source, destination, Command.SEND, b"")
 
 
@@ -1336,7 +1336,7 @@ def analog_frame(
     *,
     at: datetime | None = None,
 ) -> Frame:
-    """Type 3: one analog value, ``raw_value`` an int16 (engineering value / minimum unit, §8.9)."""
+    """Type 3: one analog value, ``raw_value`` an int16 (engineering value / minimum unit)."""
     body = (
         bytes((system_type, system_address, component_type))
         + _component_address(component_address)

@@ -1,7 +1,7 @@
 """A GB/T 26875.3 transmission device over TCP, for the simulator, the benchmark and tests (no Django).
 
 `GbDevice(host, port, address)` opens one connection, encodes uploads with the builders of
-`gb26875`, numbers them with its own serial counter (from 0 per connection, §8.2) and waits for the
+`gb26875`, numbers them with its own serial counter (from 0 per connection) and waits for the
 centre's reply matched by serial (`send` returns the confirm or deny frame). Commands from the centre
 (clock sync, 查岗) are confirmed automatically and kept in `commands`; reads (command 4) are denied.
 """
@@ -227,7 +227,7 @@ class GbDevice:
         *,
         component_type: int = 0,
     ) -> gb.Frame:
-        """An analog value (type 3); `raw_value` in the minimum unit of `analog_type` (§8.9)."""
+        """An analog value (type 3); `raw_value` in the minimum unit of `analog_type`."""
         frame = gb.analog_frame(
             self.next_serial(), self.address, self.centre, self.now(), system_type, system_address,
             component_type, component_address, analog_type, raw_value,

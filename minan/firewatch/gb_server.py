@@ -1,16 +1,16 @@
-"""The GB/T 26875.3 TCP server (issue 8 item 2; DOMAIN.md §8): the monitoring-centre side.
+"""The GB/T 26875.3 TCP server: the monitoring-centre side.
 
 One asyncio task per connection feeds a `StreamDecoder` (frames split across reads or merged in one,
-garbage skipped). Every frame is answered as §8.11 says:
+garbage skipped). Every frame is answered as the standard says:
 
 - command 2 (upload, including the empty-ADU heartbeat): its signals (`gb26875.to_signals`) are
   recorded, then confirmed (command 3, same serial) — only after the database has committed them, so
   a crash or a database outage makes the device retransmit instead of losing an alarm (on a failure
   nothing is sent). A retransmission (same serial, time tag and ADU) gives the same message ids
   and is stored once. An ADU that fails the size check is still confirmed and recorded as a `malformed`
-  event (§8.6). Unknown devices are confirmed too (the frame is valid) and logged at debug level once
+  event. Unknown devices are confirmed too (the frame is valid) and logged at debug level once
   per address and minute.
-- command 5 (answer to a read): recorded, not confirmed ("answers are not confirmed", §8.1);
+- command 5 (answer to a read): recorded, not confirmed ("answers are not confirmed");
   `confirm_answers=True` confirms them for device models that expect it.
 - commands 3 and 6 from a device: replies to the centre's own commands (matched by serial).
 - a frame failing validation (start/end characters, length, checksum, unrecognised command) and
@@ -29,7 +29,7 @@ standard layout); 查岗 (type 91) every `MINAN_GB26875_DUTY_CHECK_SECONDS` (0 =
 `MINAN_GB26875_NIGHT_CHECKS` times a night per device at random minutes of `MINAN_GB26875_NIGHT`
 (22:00-06:00; 0 = off), and on demand (`GbServer.send_duty_check`). The centre's commands use its own
 serial counter per connection, the
-§8.1 timeout (`MINAN_GB26875_REPLY_TIMEOUT`, 10 s) and retries (`MINAN_GB26875_RETRIES`, 3). A connection
+reply timeout (`MINAN_GB26875_REPLY_TIMEOUT`, 10 s) and retries (`MINAN_GB26875_RETRIES`, 3). A connection
 silent for `MINAN_GB26875_IDLE_SECONDS` (180 s) is closed; a half frame is dropped after
 `PARTIAL_TIMEOUT` seconds without more bytes. A device clock more than `MINAN_GB26875_MAX_SKEW_SECONDS`
 (300) away from the server's is not used for signal times (the device time goes into the details).
@@ -58,16 +58,16 @@ from .services import SignalIn
 
 log = logging.getLogger("minan.ingest.gb")
 
-IDLE_TIMEOUT = 180.0  # 3 × the longest usual heartbeat expectation (§8.12: 20–30 s, devices vary)
-PARTIAL_TIMEOUT = 10.0  # inter-byte timeout for a half-received frame (§8.11 step 3)
-REPLY_TIMEOUT = 10.0  # §8.1: not longer than 10 s
-RETRIES = 3  # §8.1
+IDLE_TIMEOUT = 180.0  # 3 × the longest usual heartbeat expectation (20–30 s, devices vary)
+PARTIAL_TIMEOUT = 10.0  # inter-byte timeout for a half-received frame
+REPLY_TIMEOUT = 10.0  # not longer than 10 s
+RETRIES = 3
 BATCH_MAX = 500
 BATCH_WAIT = 0.010
 STATS_SECONDS = 60.0
 UNKNOWN_LOG_SECONDS = 60.0
 READ_SIZE = 65536
-MAX_SKEW = 300.0  # §8.10: device clock skew beyond which the server time is used
+MAX_SKEW = 300.0  # device clock skew beyond which the server time is used
 
 # GB signal type -> MinAn signal type (services.SIGNAL_TYPES)
 SIGNAL_TYPE = {
@@ -146,7 +146,7 @@ def component_key(signal: dict[str, Any]) -> str:
 
 
 def message_id(frame: gb.Frame, index: int) -> str:
-    """The same for a retransmission (same source, command, serial, time tag and ADU, §8.11), so it
+    """The same for a retransmission (same source, command, serial, time tag and ADU), so it
     is stored once; the CRC of the ADU tells apart different uploads that reuse a serial and time."""
     if frame.sent_at is not None:
         stamp = frame.sent_at.strftime("%Y%m%dT%H%M%S")
@@ -158,11 +158,11 @@ def message_id(frame: gb.Frame, index: int) -> str:
 def to_incoming(
     frame: gb.Frame, *, received_at: datetime | None = None, max_skew: float = MAX_SKEW
 ) -> list[Incoming]:
-    """The frame's signals (§8.14) as the Recorder takes them.
+    """The frame's signals as the Recorder takes them.
 
     A device time further than `max_skew` seconds from `received_at` (the server's clock) is not
     used as the signal time — alarms and their escalation would start in the device's past or future
-    (§8.10: SLA timers use the server time); it is kept in the signal's details instead."""
+    (SLA timers use the server time); it is kept in the signal's details instead."""
     out: list[Incoming] = []
     for index, sig in enumerate(gb.to_signals(frame)):
         kind = SIGNAL_TYPE[sig["type"]]
@@ -170,7 +170,7 @@ def to_incoming(
         if sig["type"] == "malformed":
             code = "malformed"
         elif kind == "restore":
-            code = "reset"  # reset and 警情消除 both clear the device's open alarms (§8.14)
+            code = "reset"  # reset and 警情消除 both clear the device's open alarms
         value = sig.get("value")
         extra = {k: sig[k] for k in EXTRA_KEYS if sig.get(k) not in (None, "")}
         at = sig.get("timestamp")
@@ -327,7 +327,7 @@ class _Connection:
         self.decoder = gb.StreamDecoder()
         self.addresses: dict[int, int] = {}  # device address -> the centre address it sends to
         self.pending: dict[int, asyncio.Future[int]] = {}  # centre command serial -> reply command
-        self._serial = 0  # §8.2: the centre's own counter, from 0 for each connection
+        self._serial = 0  # the centre's own counter, from 0 for each connection
 
     def next_serial(self) -> int:
         serial = self._serial
@@ -363,7 +363,7 @@ class GbServer:
         unknown_senders: str | None = None,
     ) -> None:
         self.now = now
-        # §8.10: an address with no registered device is logged and not acted on; its uploads are
+        # an address with no registered device is logged and not acted on; its uploads are
         # denied ("deny", default) or confirmed without being recorded ("confirm").
         self.unknown_answer = unknown_senders or senders.answer_setting()
         self._sightings: dict[int, senders.Sighting] = {}  # counted since last written
@@ -381,7 +381,7 @@ class GbServer:
             duty_check_seconds if duty_check_seconds is not None else _setting("DUTY_CHECK_SECONDS", 0)
         )
         self.duty_check_window = duty_check_window
-        # Random 查岗 at night (§8.12): about `night_checks` per device and night, at times nobody knows.
+        # Random 查岗 at night: about `night_checks` per device and night, at times nobody knows.
         self.night_checks = night_checks if night_checks is not None else _setting("NIGHT_CHECKS", 0)
         self.night = parse_night(night or os.environ.get("MINAN_GB26875_NIGHT", "") or "22:00-06:00")
         self._rng = rng or random.SystemRandom()
@@ -561,7 +561,7 @@ class GbServer:
         conn.send(gb.deny(error.frame, self.now()))
 
     def _unknown_sender(self, conn: _Connection, frame: gb.Frame) -> None:
-        """Not acted on (§8.10): no clock sync, no 查岗; denied or confirmed as configured; counted,
+        """Not acted on: no clock sync, no 查岗; denied or confirmed as configured; counted,
         logged and written as a sighting at most once a minute per address."""
         self.stats.unknown_senders += 1
         if self.unknown_answer == senders.DENY:
@@ -634,7 +634,7 @@ class GbServer:
     async def _command(
         self, conn: _Connection, address: int, what: str, build: Callable[[int, int, int], gb.Frame]
     ) -> bool:
-        """Send a command and wait for the confirm; resend on timeout or deny (§8.1)."""
+        """Send a command and wait for the confirm; resend on timeout or deny."""
         loop = asyncio.get_running_loop()
         serial = conn.next_serial()
         frame = build(serial, conn.addresses[address], address)
@@ -644,7 +644,7 @@ class GbServer:
                 break
             future: asyncio.Future[int] = loop.create_future()
             conn.pending[serial] = future
-            conn.send(frame)  # a retransmission reuses the serial (§8.2)
+            conn.send(frame)  # a retransmission reuses the serial
             try:
                 reply = await asyncio.wait_for(future, self.reply_timeout)
             except (TimeoutError, asyncio.CancelledError):
@@ -662,7 +662,7 @@ class GbServer:
     async def send_duty_check(self, address: int) -> bool:
         """查岗 (type 91) to a connected device; True when it confirmed. A confirmed check is recorded as
         an event `duty_check_sent` of the transmission device; the answer arrives later as a type-24
-        upload, recorded as an event `duty_check_answer` (§8.12); `escalation.unanswered_duty_checks`
+        upload, recorded as an event `duty_check_answer`; `escalation.unanswered_duty_checks`
         turns a check left unanswered into a finding."""
         conn = self._by_address.get(address)
         if conn is None:

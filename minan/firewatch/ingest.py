@@ -194,7 +194,7 @@ class Recorder:
 
 def _most_specific(key: DeviceKey, found: dict[DeviceKey, Device]) -> Device | None:
     """GB/T 26875.3: the component if registered, else its system (panel), else the transmission
-    device (DOMAIN.md §11.1). Components are "system_type:system_address:component_address"."""
+    device. Components are "system_type:system_address:component_address"."""
     parts = key.gb_component.split(":") if key.gb_component else []
     for depth in (3, 2, 0):
         if len(parts) >= depth:

@@ -1,4 +1,4 @@
-"""智慧消防 (issue 8; DOMAIN.md §7.4, §8, §11): devices in the institutions, the signals they send and
+"""智慧消防: devices in the institutions, the signals they send and
 the alarms those raise. Devices and alarms belong to their institution's place and are read through
 `for_user`; only `services.py` writes.
 """
@@ -49,7 +49,7 @@ class Device(ScopedModel):
     protocol = models.CharField(_("protocol"), max_length=10, choices=Protocol.choices)
     serial = models.CharField(_("serial number or IMEI"), max_length=64, unique=True)
     # GB/T 26875.3: the transmission device's 6-byte address, and for a component behind it the
-    # system type, system address and component address (DOMAIN.md §8.5, §8.10).
+    # system type, system address and component address.
     gb_address = models.BigIntegerField(_("GB/T 26875 address"), null=True, blank=True)
     gb_component = models.CharField(_("GB/T 26875 component"), max_length=40, blank=True)
     panel = models.ForeignKey("self", verbose_name=_("control panel"), null=True, blank=True,
@@ -136,7 +136,7 @@ class Signal(models.Model):
 class Alarm(ScopedModel):
     """One active (not cleared, not closed) alarm per device and kind: repeats update it (`count`,
     `last_at`); a trigger after it was cleared opens a new one. Acknowledged and cleared are flags with
-    who and when; closing needs the GB 25201 classification (DOMAIN.md §7.4, §11.1)."""
+    who and when; closing needs the GB 25201 classification."""
 
     class Severity(models.TextChoices):
         CRITICAL = "critical", _("critical")
@@ -192,7 +192,7 @@ class Alarm(ScopedModel):
             ("close_alarm", "Can close an alarm with its classification"),
         ]
         constraints = [
-            # One active alarm per device and kind (issue 8, DOMAIN.md §11.1): a repeat updates it; once
+            # One active alarm per device and kind: a repeat updates it; once
             # cleared (by the device or by hand) it waits for its close-out and a new trigger opens another.
             models.UniqueConstraint(
                 fields=["device", "kind"],
@@ -241,7 +241,7 @@ class DeviceEvent(models.Model):
 
 
 class EscalationChain(models.Model):
-    """Who is told about an unacknowledged alarm, and when (DOMAIN.md §11.3; issue 8 item 4).
+    """Who is told about an unacknowledged alarm, and when.
 
     `steps` is a list of {"wait_minutes": n, "notify": [recipient codes]}: each step waits that long
     after the previous one (the first usually 0, at once). After the last step, the last step is

@@ -1,4 +1,4 @@
-"""The MQTT adapter of `minan ingest` (issue 8 item 2).
+"""The MQTT adapter of `minan ingest`.
 
 Devices (or gateways) publish one JSON signal per message to `minan/v1/devices/<serial>/signals` at
 QoS 1 (docs/firewatch.md gives the payload). The adapter:
@@ -13,7 +13,7 @@ QoS 1 (docs/firewatch.md gives the payload). The adapter:
   the commit has acknowledged nothing, and the broker delivers those messages again on the next
   connection. Signals carry a `message_id`, so a message delivered twice is recorded once.
 - `PipelinedMqttAdapter` (the default of `minan ingest`) records in child processes, split by device,
-  while it keeps receiving, with a fast lane for alarms, faults and restores (issue 16 item 20): they
+  while it keeps receiving, with a fast lane for alarms, faults and restores: they
   never wait for a batch of readings; `MqttAdapter` records in its own thread, taking turns with
   receiving.
 - a payload that can never be recorded (not JSON, not a signal, unknown device) is logged and
@@ -112,7 +112,7 @@ def to_incoming(topic: str, payload: bytes) -> Incoming:
     try:
         text = payload.decode()
         # Nesting thousands deep would make json.loads raise RecursionError: not a BadSignal, so the
-        # whole batch would be retried for ever (issue 16 item 6). Measured without recursion first.
+        # whole batch would be retried for ever. Measured without recursion first.
         if limits.json_depth_exceeds(text, limits.max_json_depth()):
             raise BadSignal("payload", "payload nested too deeply")
         data = json.loads(text)
@@ -645,8 +645,8 @@ class _Part:
 
 
 class PipelinedMqttAdapter(MqttAdapter):
-    """Receives and acknowledges here; records in `RecorderProcess`es (issue 8's throughput target), with a
-    fast lane for alarms (issue 16).
+    """Receives and acknowledges here; records in `RecorderProcess`es (for throughput), with a
+    fast lane for alarms.
 
     In one process, receiving (paho parses every MQTT packet in Python) and recording take turns on the
     one GIL. Here this process only receives, routes and acknowledges, and keeps reading while the

@@ -1,4 +1,4 @@
-"""HTTP push (issue 8 item 2): `POST /api/v1/ingest/signals/` for vendor platforms and devices.
+"""HTTP push: `POST /api/v1/ingest/signals/` for vendor platforms and devices.
 
 One request carries one device's signals: `{"device": "<serial>", "signals": [{type, code, value,
 unit, timestamp, message_id}, ...]}` (at most `MAX_SIGNALS`, body at most `MAX_BODY_BYTES`, else 413).

@@ -1,4 +1,4 @@
-"""The one way signals enter MinAn (`record_signal`), and the offline sweep (issue 8 items 3 and 5).
+"""The one way signals enter MinAn (`record_signal`), and the offline sweep.
 
 Every adapter (MQTT, HTTP push, the GB/T 26875.3 server) turns what it receives into a `SignalIn` and
 calls `record_signal`. Rules:
@@ -47,7 +47,7 @@ FIRE_SYSTEM = {
 }  # fmt: skip
 SIGNAL_TYPES = {"heartbeat", "alarm", "fault", "restore", "reading", "event"}
 # A device clock further off than this is not believed: the signal gets the server's time, and the
-# device's goes into the alarm detail (deadlines run on the server's clock, DOMAIN.md §8.10).
+# device's goes into the alarm detail (deadlines run on the server's clock).
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
@@ -179,7 +179,7 @@ def raise_alarm(
     device: Device, kind: str, at: dt.datetime, detail: dict[str, Any] | None = None
 ) -> tuple[Alarm, bool]:
     """Open an alarm of this kind on the device, or count a repeat of the active one (a cleared alarm
-    is not reopened: a new trigger opens a new alarm, DOMAIN.md §11.1). (alarm, new?)"""
+    is not reopened: a new trigger opens a new alarm). (alarm, new?)"""
     return raise_alarms([(device, kind, at, detail)])[0]
 
 
@@ -188,7 +188,7 @@ AlarmRequest = tuple[Device, str, dt.datetime, dict[str, Any] | None]  # device,
 
 def raise_alarms(requests: Sequence[AlarmRequest]) -> list[tuple[Alarm, bool]]:
     """`raise_alarm` for several triggers at once, in order, with the same result as one after the other,
-    in a constant number of queries (issue 16 item 20: a burst of fire alarms cost 5 queries each): one
+    in a constant number of queries (before, a burst of fire alarms cost 5 queries each): one
     look-up of the active alarms of these devices and kinds, one insert of the new ones (in a
     savepoint), one update and one re-read of those repeated, one insert of their events. A trigger
     of a device and kind raised earlier in the same call is a repeat of that alarm. If another

@@ -19,7 +19,7 @@ from .gb_client import GbDevice
 
 log = logging.getLogger("minan.simulate.gb")
 
-# MinAn device type -> GB component type (§8.8), for the type-2 frames of a component
+# MinAn device type -> GB component type, for the type-2 frames of a component
 COMPONENT_TYPES = {
     "smoke": 42, "heat": 31, "call_point": 23, "panel": 1, "electrical": 16, "gas": 11,
     "water_pressure": 99, "water_level": 92, "gas_valve": 106, "transmitter": 0, "other": 0,

@@ -1,4 +1,4 @@
-"""The simulator behind `minan simulate` (issue 8 item 7): registered devices that talk like real ones.
+"""The simulator behind `minan simulate`: registered devices that talk like real ones.
 
 `Plan` decides what each device sends and when, without any I/O (so tests drive it with their own
 clock): every device ticks at its heartbeat period, scaled so that all devices together send about

@@ -1,4 +1,4 @@
-"""The only writer of the criteria catalogue (DOMAIN.md §5.3): criteria sets and their clauses.
+"""The only writer of the criteria catalogue: criteria sets and their clauses.
 
 The catalogue is reference data of the whole deployment, not scoped by region. Administrators holding
 `hazards.change_criteriaset` enter the official texts as they become known; MinAn ships no guessed

@@ -1,4 +1,4 @@
-"""`/api/v1/criteria-sets/` and `/api/v1/criteria-clauses/`: the criteria catalogue (DOMAIN.md §5.3).
+"""`/api/v1/criteria-sets/` and `/api/v1/criteria-clauses/`: the criteria catalogue.
 
 Not scoped: the catalogue is reference data of the whole deployment, not rows of a region (declared
 `scoped = False`, like the duty posts). Reading needs `hazards.view_hazard` (who may read hazards may

@@ -1,4 +1,4 @@
-"""The criteria catalogue (DOMAIN.md §5.3): every criteria set with its clauses and how complete it is,
+"""The criteria catalogue: every criteria set with its clauses and how complete it is,
 and the pages administrators enter the official texts with. Every write goes through `criteria`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What hazards tell other modules: classification facts (DOMAIN.md §2.4) and the open-hazard figure
+"""What hazards tell other modules: classification facts and the open-hazard figure
 shown on the 包保 pages. Registered when the app is ready."""
 
 from __future__ import annotations

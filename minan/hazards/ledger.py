@@ -89,7 +89,7 @@ def is_overdue(hazard: Hazard, today: dt.date) -> bool:
 
 
 def missing_guarantees(hazard: Hazard) -> list[str]:
-    """The labels of the 五落实 fields still empty (DOMAIN.md §4.5)."""
+    """The labels of the 五落实 fields still empty."""
     return [
         str(getattr(Hazard._meta.get_field(name), "verbose_name", name))
         for name in PLAN_FIELDS
@@ -103,7 +103,7 @@ def measures(hazard: Hazard) -> str:
 
 
 def status_text(hazard: Hazard) -> str:
-    """The status as the ledger shows it: a paused deadline clock is part of it (DOMAIN.md §4.6 rule 7)."""
+    """The status as the ledger shows it: a paused deadline clock is part of it."""
     if hazard.paused_since is None:
         return str(hazard.get_status_display())
     return _("%(status)s (paused since %(date)s)") % {

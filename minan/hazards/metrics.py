@@ -1,4 +1,4 @@
-"""Hazard figures (issue 6 item 7): rectification and on-time rates, working days to close, reopen rate
+"""Hazard figures: rectification and on-time rates, working days to close, reopen rate
 and 动态清零, in total, per county and for the institutions with the most open hazards.
 
 Everything is read through `Hazard.objects.for_user(user)`. A period is [date_from, date_to], local
@@ -241,7 +241,7 @@ def figures(
         first,
         last,
     ) in zip(closed_rows, spans, strict=True):
-        # Approved pauses do not count (DOMAIN.md §4.6 rule 7).
+        # Approved pauses do not count.
         days = counter.between(first, last) if counter is not None else None
         days = None if days is None else max(days - paused, 0)
         on_time = (

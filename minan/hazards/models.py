@@ -1,4 +1,4 @@
-"""隐患闭环 (issue 6, DOMAIN.md §4–§5): hazards, their events, files, and the criteria catalogue.
+"""隐患闭环: hazards, their events, files, and the criteria catalogue.
 
 States and moves live in `workflow.py`; only `services.py` changes a hazard, with a conditional UPDATE
 on its status and an event row per move.
@@ -85,7 +85,7 @@ class Category(models.TextChoices):
 
 
 class CategorySetting(models.Model):
-    """CONFIGURABLE deadlines per category, in working days (DOMAIN.md §4.6: no official default)."""
+    """CONFIGURABLE deadlines per category, in working days (no official default)."""
 
     category = models.CharField(_("category"), max_length=20, choices=Category.choices, unique=True)
     general_days = models.PositiveSmallIntegerField(_("general hazard: working days"), default=5)
@@ -154,7 +154,7 @@ class Hazard(ScopedModel):
     requirement = models.TextField(_("rectification requirement"), max_length=2000, blank=True)
     assigned_on = models.DateField(_("notice issued on"), null=True, blank=True)
     deadline = models.DateField(_("deadline"), null=True, blank=True)
-    # 五落实 (DOMAIN.md §4.5): a major hazard cannot enter rectification until all five are filled.
+    # 五落实: a major hazard cannot enter rectification until all five are filled.
     plan_responsible = models.CharField(_("responsibility (person and unit)"), max_length=100, blank=True)
     plan_measures = models.TextField(_("measures"), max_length=2000, blank=True)
     plan_funds = models.CharField(_("funds (amount and source)"), max_length=100, blank=True)
@@ -179,7 +179,7 @@ class Hazard(ScopedModel):
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     reopened = models.PositiveSmallIntegerField(_("times reopened"), default=0)
-    # 暂停计时 (DOMAIN.md §4.6 rule 7): while an approved pause runs the deadline clock stands still;
+    # 暂停计时: while an approved pause runs the deadline clock stands still;
     # when it ends the deadline moves by the working days it lasted, summed in `paused_days`.
     paused_since = models.DateField(_("deadline paused since"), null=True, blank=True)
     paused_days = models.PositiveSmallIntegerField(_("working days paused"), default=0)
@@ -257,7 +257,7 @@ class HazardFile(models.Model):
 
 
 class RevisitDraw(ScopedModel):
-    """回头看: one reproducible random draw of closed hazards to re-verify (DOMAIN.md §4.6 rule 6).
+    """回头看: one reproducible random draw of closed hazards to re-verify.
 
     Anyone can check it: the candidates (sorted ids) and the seed are stored, and
     `random.Random(seed).sample(general candidates, k)` gives the same general hazards again."""

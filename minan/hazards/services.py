@@ -82,9 +82,9 @@ def report(
     system: bool = False,
 ) -> Hazard:
     """Register a hazard found at an institution. A hazard matching a clause of a criteria set that
-    makes hazards major is major whatever was chosen (DOMAIN.md §5.3). 立行立改 needs on-site evidence
+    makes hazards major is major whatever was chosen. 立行立改 needs on-site evidence
     and goes straight to acceptance. `system`: raised by MinAn itself (a fire-system fault left
-    uncleared, issue 8), `actor` being the monitoring account; no permission or scope applies."""
+    uncleared), `actor` being the monitoring account; no permission or scope applies."""
     from minan.duty.models import DutyAssignment
 
     if not system and not actor.has_perm("hazards.add_hazard"):
@@ -153,7 +153,7 @@ def add_finding(
 
 
 def _facts_changed(institution: Institution, actor: Any, request: Any) -> None:
-    """Open hazards are facts of the institution's risk class: reclassify it (issue 3)."""
+    """Open hazards are facts of the institution's risk class: reclassify it."""
     from minan.institutions import classification
 
     classification.reclassify(Institution.objects.filter(pk=institution.pk), actor=actor, request=request)
@@ -360,7 +360,7 @@ def update_plan(actor: Any, hazard: Hazard, *, request: Any = None, **fields: An
     return hazard
 
 
-# --- deadline reminders and escalation (DOMAIN.md §11.5) -----------------------------------------------------
+# --- deadline reminders and escalation -----------------------------------------------------
 
 # step: (event, who is told). Steps 4 and 5 come MINAN_HAZARD_ESCALATE_AFTER working days after the due day.
 ESCALATION_STEPS = {
@@ -725,7 +725,7 @@ def decide_extension(
     return extension
 
 
-# --- pausing the deadline clock (DOMAIN.md §4.6 rule 7) ---------------------------------------------------------
+# --- pausing the deadline clock ---------------------------------------------------------
 
 
 def _place(hazard: Hazard, depth: int) -> str:

@@ -1,4 +1,4 @@
-"""The closed loop as a table (issue 6, DOMAIN.md §4.6): which move goes from which states to which,
+"""The closed loop as a table: which move goes from which states to which,
 and what permission it needs. Services refuse anything not in the table; the API returns the moves
 allowed next.
 
@@ -27,7 +27,7 @@ IN_RECTIFICATION = frozenset({S.ASSIGNED, S.RECTIFYING, S.REJECTED})
 
 
 def overdue_q(today: dt.date) -> Q:
-    """Overdue is a flag, not a state (DOMAIN.md §11.5): open, past the deadline, and the deadline
+    """Overdue is a flag, not a state: open, past the deadline, and the deadline
     clock not paused. Every page, figure and fact that says "overdue" uses this."""
     return Q(status__in=OPEN_STATES, deadline__lt=today, paused_since__isnull=True)
 

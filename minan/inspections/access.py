@@ -1,4 +1,4 @@
-"""Scope an assigned task brings (DESIGN.md §2: every read goes through `for_user`): someone from
+"""Scope an assigned task brings (every read goes through `for_user`): someone from
 elsewhere — a cross inspector from another county, an expert — needs the institution in scope to see
 it and inspect it. The entry is managed (`UserScope.via_inspection`): added when the task is assigned
 to them, removed when the task ends or goes to someone else, unless another open task still needs it.

@@ -1,4 +1,4 @@
-"""A checklist version as a spreadsheet, one row per item, and back (issue 7 item 2).
+"""A checklist version as a spreadsheet, one row per item, and back.
 
 One column list (`COLUMNS`) serves the export and the import, so an exported file reads back unchanged.
 The headers and the values in the file (是/否, the answer-type, severity and category names) are the file

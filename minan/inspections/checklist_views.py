@@ -1,4 +1,4 @@
-"""Checklist pages (issue 7): the families with their published version, draft and history; a version with
+"""Checklist pages: the families with their published version, draft and history; a version with
 its sections and items; the editors of a draft; publishing, new versions, xlsx export and import.
 
 Checklists are reference data of the whole deployment (not scoped): `inspections.view_inspection` reads,

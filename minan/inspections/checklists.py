@@ -1,4 +1,4 @@
-"""The only writer of checklists (issue 7; DOMAIN.md §6, §7.3, §9): versions, sections and items.
+"""The only writer of checklists: versions, sections and items.
 
 A checklist family shares a `code`; each version is a `ChecklistTemplate`. Only a draft is edited. Publishing
 freezes a draft and retires the family's previous published version in the same transaction (the family's

@@ -1,4 +1,4 @@
-"""The expert roster (专家库, issue 7 item 3): who may perform an expert survey (专家勘察), in which
+"""The expert roster (专家库): who may perform an expert survey (专家勘察), in which
 fields, with which qualification, until when. `services.performer_problem` reads it; this module is
 its only writer. Reference data of the deployment (not scoped); edited with `inspections.change_expert`
 (system administrator, city safety office); every change is audited with a field diff.

@@ -1,4 +1,4 @@
-"""Inspection figures (issue 7 item 6): coverage of the planned tasks, self-inspection compliance per
+"""Inspection figures: coverage of the planned tasks, self-inspection compliance per
 institution and the results of the inspections, in total, per inspection kind and per county.
 
 Everything is read through `for_user(user)` (`InspectionTask`, `Inspection`, `Region`). A period is

@@ -1,4 +1,4 @@
-"""Inspections (issue 7; DOMAIN.md §6, §7, §9): versioned checklists, the expert roster, plans with a
+"""Inspections: versioned checklists, the expert roster, plans with a
 cadence that generate tasks, and the inspections themselves with their answers and photos.
 
 Checklists and the roster are deployment-wide reference data (not scoped, like the criteria
@@ -19,7 +19,7 @@ from minan.hazards.models import Category
 
 
 class Kind(models.TextChoices):
-    """五方联查 plus the institution's own self-inspection (DESIGN.md §5)."""
+    """五方联查 plus the institution's own self-inspection."""
 
     DUTY = "duty", _("Duty check (包保督查)")
     SECTOR = "sector", _("Sector inspection (行业检查)")

@@ -1,4 +1,4 @@
-"""Inspection plans and the tasks they generate (issue 7 item 4; DOMAIN.md §2.4, §6.4, §7.2, §11, §12).
+"""Inspection plans and the tasks they generate.
 
 A plan names a checklist family, an inspection kind, the institutions it covers and a cadence. The
 generator makes one task per covered institution and period; a task is due on the period's last
@@ -6,7 +6,7 @@ working day, or `due_working_days` working days after the period starts (never a
 working day). Cadence "class" takes each institution's risk class: its minimum number of on-site
 inspections a year gives the shortest listed period that meets it (1 → yearly, 2 → half-yearly,
 3–4 → quarterly, 5–12 → monthly, 13–52 → weekly); an institution without a class gets the default
-class, else the floor of one inspection a year (§6.4).
+class, else the floor of one inspection a year.
 
 Rules:
 - `generate()` is idempotent: tasks are inserted with `bulk_create(ignore_conflicts=True)` against the

@@ -1,6 +1,6 @@
 """Writes of an inspection in the field: start, answer item by item, photos, signatures, submit.
 
-Rules (issue 7):
+Rules:
 - who performs each kind (`performer_problem`): a duty check by the institution's responsible cadre;
   a cross inspection by someone whose home county is not the inspected one; an expert survey by an
   active expert of the roster; a self-inspection by the institution's own staff; sector inspections

@@ -1,4 +1,4 @@
-"""Pages of an inspection (issue 7): the list, the start page, the execution page made for a phone, the
+"""Pages of an inspection: the list, the start page, the execution page made for a phone, the
 per-item answer and photo endpoints it posts to, submission, the detail page after it, the PDF report,
 the photos and signatures (served only through the scope) and cancelling a draft.
 

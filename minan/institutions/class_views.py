@@ -1,4 +1,4 @@
-"""Pages of the classification scheme (DOMAIN.md §2.4) and the manual class of one institution."""
+"""Pages of the classification scheme and the manual class of one institution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Classification and risk class (分类监管, DOMAIN.md §2.4).
+"""Classification and risk class (分类监管).
 
 The scheme is data, edited by administrators: `RiskClass` rows (code, label, colour, minimum on-site
 inspections per year, random-check weighting, exactly one default) and, per class, `ClassRule` rows

@@ -1,4 +1,4 @@
-"""一院一码: the institution's public code (DESIGN.md §1).
+"""一院一码: the institution's public code.
 
 Each institution carries a random, unguessable `public_token` (never its id). The code is the URL
 `/p/<token>/`; rotating replaces the token (old printed codes answer 404), revoking switches the code

@@ -1,4 +1,4 @@
-"""The institution registry (DESIGN.md §1, DOMAIN.md §2)."""
+"""The institution registry."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def new_public_token() -> str:
 
 
 class Subtype(models.Model):
-    """CONFIGURABLE list of subtypes per kind (DOMAIN.md §2.1); administrators edit it."""
+    """CONFIGURABLE list of subtypes per kind; administrators edit it."""
 
     kind = models.CharField(_("kind"), max_length=20)
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -35,7 +35,7 @@ class Subtype(models.Model):
 
 
 class Ownership(models.Model):
-    """CONFIGURABLE list of ownership / operation models (办理性质, DOMAIN.md §2.2)."""
+    """CONFIGURABLE list of ownership / operation models (办理性质)."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=50)
@@ -51,7 +51,7 @@ class Ownership(models.Model):
 
 
 class RiskClass(models.Model):
-    """One class of the CONFIGURABLE classification scheme (DOMAIN.md §2.4).
+    """One class of the CONFIGURABLE classification scheme.
 
     Classes are tried in `order`; the first whose rules match wins; the default class (exactly one)
     applies when none does.

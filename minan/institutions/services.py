@@ -34,7 +34,7 @@ EDITABLE = {name.removesuffix("_id") for name in FACT_FIELDS}
 
 
 def uscc_error(value: str) -> str | None:
-    """The message for a bad 统一社会信用代码, or None when it is valid (DOMAIN.md §3.2)."""
+    """The message for a bad 统一社会信用代码, or None when it is valid."""
     result = check_uscc(value)
     if result.valid:
         return None

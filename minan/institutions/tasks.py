@@ -1,4 +1,4 @@
-"""Reclassification jobs (DOMAIN.md §2.4): nightly, and after each change of the class scheme."""
+"""Reclassification jobs: nightly, and after each change of the class scheme."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notifications (issue 5): the inbox, configured group channels, deliveries and every attempt.
+"""Notifications: the inbox, configured group channels, deliveries and every attempt.
 
 A `Notification` is one message to one person: it is their inbox entry. A `Delivery` carries a
 message over one medium (email, SMS, or a configured `Channel`: webhook, WeCom or DingTalk robot) and
@@ -36,7 +36,7 @@ PERSONAL_MEDIA = (Medium.EMAIL, Medium.SMS)
 class Channel(ScopedModel):
     """A configured destination: a generic webhook, a WeCom or DingTalk group robot, or the SMS gateway.
 
-    Robots carry group notices and digests (DOMAIN.md §14); person-to-person messages go by SMS or
+    Robots carry group notices and digests; person-to-person messages go by SMS or
     email. `secret` is stored encrypted (`minan.notify.crypto`) and never shown in full.
     """
 

@@ -1,4 +1,4 @@
-"""The one notification service (issue 5) and the delivery engine behind it.
+"""The one notification service and the delivery engine behind it.
 
 `notify()` is what every module calls. It writes the inbox entries and the deliveries inside the
 caller's transaction and hands them to the worker only when that transaction commits, so a

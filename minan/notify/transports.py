@@ -1,6 +1,6 @@
 """How a message leaves MinAn: one function per medium, each returning an `Outcome`.
 
-Formats (DOMAIN.md §14):
+Formats:
 - webhook: POST JSON; headers `X-MinAn-Timestamp` (Unix seconds) and `X-MinAn-Signature`
   (`sha256=` + hex HMAC-SHA256 of `timestamp + "." + body` with the channel secret);
 - WeCom group robot: POST {"msgtype": "text", "text": {"content": …}}; errcode 0 = sent;
@@ -34,7 +34,7 @@ from minan.core import limits
 from . import crypto
 from .models import Channel, Delivery, Medium
 
-# Vendor answers that mean "too many requests": back off, never drop (DOMAIN.md §14).
+# Vendor answers that mean "too many requests": back off, never drop.
 WECOM_RATE_LIMITED = {45009}
 DINGTALK_RATE_LIMITED = {130101, 410100}
 DINGTALK_PAUSE_SECONDS = 600  # DingTalk throttles a robot for 10 minutes after its limit

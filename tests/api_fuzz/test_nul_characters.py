@@ -1,4 +1,4 @@
-"""NUL (0x00) characters, found by schemathesis on PostgreSQL (issue 16 item 8).
+"""NUL (0x00) characters, found by schemathesis on PostgreSQL.
 
 PostgreSQL keeps no NUL in text (SQLite does), so a NUL in a query parameter used as a filter, a login
 name or a code looked up by a related field was a 500 on PostgreSQL. Query parameters are refused for

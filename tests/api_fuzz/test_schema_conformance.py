@@ -1,4 +1,4 @@
-"""schemathesis against the live OpenAPI schema, as two roles (issue 16 item 8).
+"""schemathesis against the live OpenAPI schema, as two roles.
 
 The app runs in-process over WSGI on the demo data set (every app's rows, with the nulls, blanks and
 enum values real use produces). Every operation of `/api/schema/` gets generated requests as a city

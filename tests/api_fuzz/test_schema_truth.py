@@ -1,4 +1,4 @@
-"""The OpenAPI schema says what the answers really hold (issue 16 item 7).
+"""The OpenAPI schema says what the answers really hold.
 
 drf-spectacular marks a field nullable only when the serializer field says `allow_null`, and lists ""
 in an enum only when it says `allow_blank`. A read-only field that reads through a nullable relation

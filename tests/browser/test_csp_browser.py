@@ -1,4 +1,4 @@
-"""The Content-Security-Policy in headless Debian Chromium (issue 16 item 10): a city office user walks
+"""The Content-Security-Policy in headless Debian Chromium: a city office user walks
 every page of the navigation and the main detail pages, the public code page, the login page and the
 API docs, and the browser reports no violation of the policy (a `securitypolicyviolation` event or a
 console message about it). A page that really runs under the policy is checked first: an injected

@@ -1,4 +1,4 @@
-"""Broker drills (issue 16 items 15-17): the broker is restarted or killed while fire alarms are on their
+"""Broker drills: the broker is restarted or killed while fire alarms are on their
 way, with the shipped configuration (deploy/mosquitto/minan.conf) and a real `minan ingest`.
 
 (a) a broker restart (SIGTERM, start again with the same configuration and persistence) in the middle of

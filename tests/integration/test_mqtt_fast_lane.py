@@ -1,4 +1,4 @@
-"""`minan ingest`'s fast lane for alarms over a real Mosquitto and PostgreSQL (issue 16 item 20): after an
+"""`minan ingest`'s fast lane for alarms over a real Mosquitto and PostgreSQL: after an
 outage, a fire alarm queued behind tens of thousands of readings is recorded long before them, and
 everything is still recorded once and acknowledged.
 

@@ -1,4 +1,4 @@
-"""Issue 16 item 3: API tokens are hashed, expire, stop with the account's controls, and are listed and
+"""API tokens are hashed, expire, stop with the account's controls, and are listed and
 revoked by their owner and by security administrators; account controls are never self-editable."""
 
 from __future__ import annotations

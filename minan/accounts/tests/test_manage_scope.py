@@ -1,4 +1,4 @@
-"""Issue 16 item 1: a manager acts on a user only when the user's whole access (roles and every scope
+"""A manager acts on a user only when the user's whole access (roles and every scope
 entry, derived ones included) lies inside the manager's own; otherwise the user answers 404."""
 
 from __future__ import annotations

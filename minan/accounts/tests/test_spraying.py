@@ -1,4 +1,4 @@
-"""Issue 16 item 2: failed sign-ins count per account and per address, and a success on one account
+"""Failed sign-ins count per account and per address, and a success on one account
 does not clear the count of others (password spraying interleaved with a valid login)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16 item 4: user reads honour kind narrowing like every other scoped read."""
+"""User reads honour kind narrowing like every other scoped read."""
 
 from __future__ import annotations
 

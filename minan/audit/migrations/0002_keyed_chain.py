@@ -1,4 +1,4 @@
-"""Keyed chain (issue 16 item 14): rows sealed with an HMAC under a key held outside the database.
+"""Keyed chain: rows sealed with an HMAC under a key held outside the database.
 
 Existing rows keep their plain SHA-256 hashes and stay verifiable as legacy rows up to the boundary
 recorded here (`legacy_until` = the last row at migration time). They are not re-sealed: re-hashing

@@ -1,7 +1,8 @@
-"""Concurrent writers queue on the chain head: the chain never forks (DESIGN.md §4 concurrency rule).
+"""Concurrent writers queue on the chain head: the chain never forks
+(docs/architecture.md, concurrency rules).
 
 Verification reads everything in one snapshot, so rows appended while it runs never show up as a
-false break (issue 16 item 13).
+false break.
 """
 
 from __future__ import annotations

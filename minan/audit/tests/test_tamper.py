@@ -1,4 +1,4 @@
-"""Tamper evidence against a database writer without the key (issue 16 item 14).
+"""Tamper evidence against a database writer without the key.
 
 Each test plays the writer: raw SQL on the audit tables, plain SHA-256 recomputed, the head rolled
 back to an older state; `verify` must report it. The limits documented in docs/security.md are

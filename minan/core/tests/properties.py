@@ -1,4 +1,4 @@
-"""Hypothesis settings shared by the property tests (issue 16 item 8).
+"""Hypothesis settings shared by the property tests.
 
 Bounded so CI stays fast and replays the same way: derandomized, no example database, no deadline
 (CI machines are shared). MINAN_HYPOTHESIS_SCALE multiplies the example counts (e.g. 20 for a long

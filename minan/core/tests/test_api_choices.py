@@ -1,4 +1,4 @@
-"""Issue 16 item 5: the API's choice lists come from the scoping mechanism.
+"""The API's choice lists come from the scoping mechanism.
 
 Every writable related field of every serializer is a scoped field (minan/core/api_fields.py): its rows
 are `for_user()` rows, so the browsable API's drop-downs, and the ids a write accepts, never include

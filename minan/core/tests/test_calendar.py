@@ -1,4 +1,4 @@
-"""Working-day calendar (DOMAIN.md §12): counting rules, 2026 data, overrides, loaded years, services,
+"""Working-day calendar: counting rules, 2026 data, overrides, loaded years, services,
 the calendar page and the `calendar` management command."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def loaded_2027(admin: Any) -> None:
     calendar.set_override(admin, D(2027, 1, 1), False, "元旦")
 
 
-# --- §12.3 test vectors -------------------------------------------------------------------------
+# --- reference cases -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_negative_working_days_are_refused(db: Any) -> None:
         add_working_days(D(2026, 9, 30), -1)
 
 
-# --- 2026 data (§12.2) --------------------------------------------------------------------------
+# --- 2026 data --------------------------------------------------------------------------
 
 
 def test_spring_festival_2026(db: Any) -> None:
@@ -103,7 +103,7 @@ def test_spring_festival_2026(db: Any) -> None:
     assert not any(is_workday(d) for d in days(D(2026, 2, 15), D(2026, 2, 23)))
     assert is_workday(D(2026, 2, 13))
     assert is_workday(D(2026, 2, 24))
-    # Working days in (02-13, 02-27], by hand from §12.2:
+    # Working days in (02-13, 02-27], by hand from the 2026 holiday notice:
     #   02-14 Sat  调休 working day   → 1
     #   02-15 Sun – 02-23 Mon rest     → 0
     #   02-24 Tue, 25 Wed, 26 Thu, 27 Fri → 4

@@ -1,5 +1,5 @@
 """DEBUG off outside `minan runserver`, the product's own error pages, and the Content-Security-Policy
-on every response (issue 16 items 9 and 10)."""
+on every response."""
 
 from __future__ import annotations
 

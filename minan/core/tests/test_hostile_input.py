@@ -1,4 +1,4 @@
-"""Issue 16 item 6: hostile input answers a structured 400 (413 for an oversized body), never a 500.
+"""Hostile input answers a structured 400 (413 for an oversized body), never a 500.
 
 The tests walk every API route (as minan/core/tests/test_routes.py does) and send each one what the
 outside probe sent: JSON nested thousands of levels deep to every POST/PUT/PATCH route, integers above

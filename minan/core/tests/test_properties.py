@@ -1,4 +1,4 @@
-"""Property tests of the USCC check and the working-day calendar (issue 16 item 8)."""
+"""Property tests of the USCC check and the working-day calendar."""
 
 from __future__ import annotations
 

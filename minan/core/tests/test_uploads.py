@@ -1,4 +1,4 @@
-"""Uploads are judged by parsing them (issue 16 item 11): crafted files are refused with an exact message and
+"""Uploads are judged by parsing them: crafted files are refused with an exact message and
 nothing is stored; accepted images are re-encoded without metadata; accepted PDFs are plain documents."""
 
 from __future__ import annotations

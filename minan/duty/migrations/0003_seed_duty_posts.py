@@ -1,4 +1,4 @@
-"""Default duty lists 岗位责任清单 (issue 4; CONFIGURABLE — administrators edit them afterwards).
+"""Default duty lists 岗位责任清单 (CONFIGURABLE — administrators edit them afterwards).
 
 The cadre's first duty carries the 包保督查 rule: visit each assigned institution at least once a month.
 """

@@ -1,4 +1,4 @@
-"""Alarms raised in bulk (issue 16 item 20): a burst of fire alarms in one transaction costs a constant
+"""Alarms raised in bulk: a burst of fire alarms in one transaction costs a constant
 number of queries, and a batch recorded at once ends as the same signals recorded one by one would —
 dedup, inhibition, maintenance, severity, one active alarm per device and kind, repeats counted."""
 

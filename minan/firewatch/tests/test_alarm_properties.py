@@ -1,4 +1,4 @@
-"""Property test of the alarm moves (issue 16 item 8): random sequences of device signals (trigger,
+"""Property test of the alarm moves: random sequences of device signals (trigger,
 restore) and people's moves (acknowledge, clear, close with good or bad close-out detail) through the
 services never reach a state outside the table: one active alarm per device and kind, acknowledged /
 cleared / closed never undone, a closed alarm acknowledged, cleared and classified and final, each

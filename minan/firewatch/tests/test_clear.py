@@ -1,4 +1,4 @@
-"""Clearing an alarm by hand (DOMAIN.md §11.1): refused while the device still reports the condition,
+"""Clearing an alarm by hand: refused while the device still reports the condition,
 who and when recorded, audited; from the alarm page and the API."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_refused_while_the_device_still_reports_it_then_cleared_with_who_and_whe
         escalation.clear(rencheng_officer, raised, now=sec(200))
     assert again.value.code == "cleared"
 
-    # A clear cannot be undone: a new trigger opens a new alarm (§11.1); the cleared one awaits close-out.
+    # A clear cannot be undone: a new trigger opens a new alarm; the cleared one awaits close-out.
     again = signal(smoke, "alarm", "fire", 300)
     assert again.raised and again.alarm is not None and again.alarm.pk != raised.pk
     kept = Alarm.objects.get(pk=raised.pk)

@@ -1,4 +1,4 @@
-"""Tests for the GB/T 26875.3 codec against the reference frames of DOMAIN.md §8.13."""
+"""Tests for the GB/T 26875.3 codec against the published reference frames."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def build(header: bytes, command: int, adu: str, check: str) -> bytes:
     return header + len(body).to_bytes(2, "little") + bytes((command,)) + body + h(check) + b"##"
 
 
-# (direction header, command, ADU, checksum) from the §8.13 table
+# (direction header, command, ADU, checksum) from the reference table
 TABLE = {
     "duty_answer": (UP_HEADER, 2, "18 01 20 01 02 3A 09 1A 09 0C", "5F"),
     "device_version": (UP_HEADER, 2, "19 01 01 01", "C7"),
@@ -116,7 +116,7 @@ def test_fire_alarm_reference_frame() -> None:
     assert signal["type"] == "alarm"
     assert signal["code"] == "fire"
     assert signal["severity"] == "critical"
-    assert signal["test"] is True  # bit 0 = 0, recorded but the fire bit is kept (§8.7 pitfall)
+    assert signal["test"] is True  # bit 0 = 0, recorded but the fire bit is kept
     assert signal["timestamp"] == EVENT_TIME
     assert signal["device_address"] == DEVICE
     assert (signal["system_type"], signal["system_address"], signal["component_type"]) == (1, 1, 40)
@@ -260,7 +260,7 @@ def test_size_check_refuses_mismatched_adu() -> None:
         parse_adu(h("02 17") + bytes(46 * 23))  # n above the maximum of 22
     with pytest.raises(FrameError):
         parse_adu(h("09 01 00"))  # reserved type
-    # per §8.6 the frame itself is valid (confirm it) and becomes a malformed signal
+    # per the standard the frame itself is valid (confirm it) and becomes a malformed signal
     frame = Frame(1, 1, 1, HEADER_TIME, DEVICE, CENTRE, 2, h("15 02 08 02 3A 09 1A 09 0C"))
     assert Frame.decode(frame.encode()) == frame
     (signal,) = to_signals(frame)

@@ -1,4 +1,4 @@
-"""Property tests of the GB/T 26875.3 codec (issue 16 item 8): the stream decoder never raises on any
+"""Property tests of the GB/T 26875.3 codec: the stream decoder never raises on any
 bytes, a single-frame decode raises nothing but FrameError, and frames built from arbitrary field
 values survive encode -> decode, alone and as a stream cut at arbitrary points."""
 

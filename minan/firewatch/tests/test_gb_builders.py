@@ -56,7 +56,7 @@ def test_reference_fire_frame_from_the_builder() -> None:
     header = datetime(2012, 9, 26, 9, 58, 32, tzinfo=gb.DEVICE_TZ)
     event = datetime(2012, 9, 26, 9, 58, 2, tzinfo=gb.DEVICE_TZ)
     built = gb.component_status_frame(1, DEVICE, CENTRE, header, 1, 1, 40, COMPONENT, {"fire"}, at=event)
-    assert built.encode()[-3] == 0x46 and len(built.encode()) == 78  # DOMAIN.md §8.13 frame 1
+    assert built.encode()[-3] == 0x46 and len(built.encode()) == 78  # reference frame 1
 
 
 def test_system_status_frame() -> None:

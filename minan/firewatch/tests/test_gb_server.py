@@ -1,4 +1,4 @@
-"""The GB/T 26875.3 TCP server over real sockets: byte-exact replies to the §8.13 reference frames,
+"""The GB/T 26875.3 TCP server over real sockets: byte-exact replies to the reference frames,
 deny and recovery, split and merged frames, garbage, alarms through the Recorder, idempotent
 retransmission, liveness, commands down (clock sync, 查岗), idle timeout, database failure."""
 
@@ -136,7 +136,7 @@ def test_reference_frames_get_byte_exact_confirms(devices: dict[str, Device]) ->
             sync.encode()
             == gb.time_sync(serial=0, now=CENTRE_TIME, source=CENTRE, destination=DEVICE).encode()
         )
-        # answers (command 5) are recorded, not confirmed (§8.1): the next reply is the heartbeat's
+        # answers (command 5) are recorded, not confirmed: the next reply is the heartbeat's
         for frame in answers:
             await raw.write(frame)
         await raw.write(gb.heartbeat_frame(7, DEVICE, CENTRE, CENTRE_TIME).encode())
@@ -208,7 +208,7 @@ def test_fire_alarm_is_raised_once_and_a_retransmission_is_not_stored_again(
     (alarm,) = Alarm.objects.filter(device=smoke)
     assert (alarm.kind, alarm.severity, alarm.count) == ("fire", "critical", 1)
     assert alarm.detail["component_zone"] == 10 and alarm.detail["test"] is True  # bit 0 = 0 in the sample
-    # the sample's 2012 clock is far from the server's: the alarm runs on server time (§8.10)
+    # the sample's 2012 clock is far from the server's: the alarm runs on server time
     assert alarm.detail["device_time"] == "2012-09-26T09:58:02+08:00" and alarm.first_at.year > 2012
     (signal,) = Signal.objects.filter(device=smoke)
     assert (signal.type, signal.code, signal.value) == ("alarm", "fire", "fire")
@@ -248,7 +248,7 @@ def test_garbage_does_not_close_the_connection(devices: dict[str, Device]) -> No
 
 
 def test_unknown_address_is_denied_and_not_recorded(devices: dict[str, Device]) -> None:
-    # Confirmed until issue 16 item 19; denied by default since (test_unregistered_senders.py has the rest).
+    # Frames of unknown addresses are denied by default (test_unregistered_senders.py has the rest).
     async def scenario(port: int, server: gb_server.GbServer) -> None:
         async with GbDevice("127.0.0.1", port, 424242, centre=CENTRE) as device:
             assert (await device.fire(1, 1, 5)).command == 6

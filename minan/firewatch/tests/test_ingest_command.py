@@ -1,5 +1,5 @@
-"""`minan ingest` as a process: a listener that cannot start is a non-zero exit with a one-line reason
-(issue 16 item 18), so whoever supervises it (`minan serve`, systemd) restarts it instead of taking an
+"""`minan ingest` as a process: a listener that cannot start is a non-zero exit with a one-line reason,
+so whoever supervises it (`minan serve`, systemd) restarts it instead of taking an
 exit status 0 for an orderly stop."""
 
 from __future__ import annotations

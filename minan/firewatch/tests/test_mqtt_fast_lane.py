@@ -1,4 +1,4 @@
-"""The MQTT adapter's fast lane for alarms (issue 16 item 20), without a broker: how a message is
+"""The MQTT adapter's fast lane for alarms, without a broker: how a message is
 classified, that an alarm received behind a batch of readings is sent for recording at once and
 recorded before them, that PUBACKs still go out in the order received and only after commit, and that
 a device's order holds across the two lanes. Recording processes are played by pipes (and by the

@@ -1,4 +1,4 @@
-"""The MQTT adapter's connection (issue 16 item 15), without a broker: a plain subscription unless a
+"""The MQTT adapter's connection, without a broker: a plain subscription unless a
 share group is configured, a subscription on every connection, a quick first reconnect then a growing
 pause. The broker restart drills are in tests/integration/test_broker_drills.py."""
 

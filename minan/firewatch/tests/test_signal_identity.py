@@ -1,4 +1,4 @@
-"""Signals without a message id (issue 16 item 17): a fire alarm delivered again — by a broker restored
+"""Signals without a message id: a fire alarm delivered again — by a broker restored
 after a restart or crash, by a device resending — is recognised by device, type, code and the device's
 time, so it is stored once and counts no phantom repeat, and after the alarm was cleared it does not open
 a new one."""

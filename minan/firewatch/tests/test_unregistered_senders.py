@@ -1,4 +1,4 @@
-"""GB/T 26875.3 frames from an address with no registered device (issue 16 item 19): logged, not acted
+"""GB/T 26875.3 frames from an address with no registered device: logged, not acted
 on — denied by default (MINAN_GB26875_UNKNOWN_SENDERS), never sent a clock sync — and listed in the
 device registry as unregistered senders for the people who keep the registry of the listener's region."""
 

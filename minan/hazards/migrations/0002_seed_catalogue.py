@@ -1,5 +1,5 @@
-"""Seed data (issue 6): the 2023 major-hazard criteria for elderly-care institutions — the 7 of 22
-situations whose text is available (DOMAIN.md §5.2, paraphrased, marked incomplete) — and the default
+"""Seed data: the 2023 major-hazard criteria for elderly-care institutions — the 7 of 22
+situations whose text is available (paraphrased, marked incomplete) — and the default
 deadlines per category (CONFIGURABLE: 5 working days for general, 30 for major)."""
 
 from django.db import migrations

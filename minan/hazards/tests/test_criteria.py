@@ -1,4 +1,4 @@
-"""Editing the criteria catalogue (DOMAIN.md §5.3, issue 6 item 1): criteria sets and clauses through the
+"""Editing the criteria catalogue: criteria sets and clauses through the
 pages and the API, all written by `criteria`; refusals change nothing; every change is audited."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Deadline reminders and escalation (DOMAIN.md §11.5): right days, right people, once per step."""
+"""Deadline reminders and escalation: right days, right people, once per step."""
 
 from __future__ import annotations
 

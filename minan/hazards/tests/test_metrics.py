@@ -1,4 +1,4 @@
-"""Hazard figures (issue 6 item 7): exact values for a small set of hazards moved through the services at
+"""Hazard figures: exact values for a small set of hazards moved through the services at
 chosen dates, for the city office (both counties) and the 任城 officer (one county); the page, the API and
 the number of queries."""
 

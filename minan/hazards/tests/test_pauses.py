@@ -1,4 +1,4 @@
-"""Pausing the deadline clock (DOMAIN.md §4.6 rule 7): asked with a reason, approved by another person of
+"""Pausing the deadline clock: asked with a reason, approved by another person of
 the configured level; while it runs nothing is overdue and no reminder goes out; when it ends the
 deadline moves by the working days it lasted, and those days do not count as taken to close."""
 

@@ -93,7 +93,7 @@ def test_the_whole_loop_of_a_general_hazard(people: dict[str, User], institution
 def test_the_deadline_over_national_day_and_the_tiaoxiu_saturday(
     people: dict[str, User], institutions: Any
 ) -> None:
-    """Assigned 2026-09-30 (DOMAIN.md §12.3 vector): 10-01..10-07 are rest days, Saturday 10-10 is a
+    """Assigned 2026-09-30 (calendar reference case): 10-01..10-07 are rest days, Saturday 10-10 is a
     working day (调休), so working days 1–5 are 10-08, 10-09, 10-10, 10-12, 10-13."""
     from minan.core import calendar
 

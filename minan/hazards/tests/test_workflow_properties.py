@@ -1,4 +1,4 @@
-"""Property test of the hazard move table (issue 16 item 8): random sequences of attempted moves, by
+"""Property test of the hazard move table: random sequences of attempted moves, by
 random people, through `services.transition` never leave the table: a move either follows a row of
 MOVES exactly or is refused and changes nothing, closed and cancelled are final, and no hazard
 reaches acceptance or 销号 without the steps before it."""
@@ -26,7 +26,7 @@ from minan.hazards.workflow import MOVES, moves_from
 
 S = Hazard.Status
 FINAL = {S.CLOSED, S.CANCELLED}
-# What each state needs to have passed through (the closed loop, DOMAIN.md §4.6).
+# What each state needs to have passed through (the closed loop).
 BEFORE = {
     S.ACCEPTED: ["submit|report_fixed"],
     S.CLOSED: ["submit|report_fixed", "accept"],

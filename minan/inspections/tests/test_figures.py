@@ -1,4 +1,4 @@
-"""Inspection figures (issue 7 item 6): exact coverage, self-inspection compliance and results for a
+"""Inspection figures: exact coverage, self-inspection compliance and results for a
 constructed set of tasks (written with the ORM) and inspections (carried out through the services at
 chosen dates), for the city office (both counties) and the 任城 officer (one county); the page, the
 export, the API, the number of queries, the institution tab and the demo runs."""

@@ -1,4 +1,4 @@
-"""Inspection plans and tasks (issue 7 item 4): periods and working-day due dates, idempotent
+"""Inspection plans and tasks: periods and working-day due dates, idempotent
 generation, edits from the next period, assignment (manual and automatic) with the scope it brings,
 missed tasks and their reminders, and the pages and API on top."""
 
@@ -102,7 +102,7 @@ def test_due_dates_count_working_days_of_the_2026_calendar() -> None:
     )  # a holiday: next working day
     assert plans.due_date(last_day, D(2026, 10, 1), D(2026, 12, 31)) == D(2026, 12, 31)
     after = InspectionPlan(starts_on=D(2026, 1, 1), due_working_days=5)
-    assert plans.due_date(after, D(2026, 10, 1), D(2026, 10, 31)) == D(2026, 10, 13)  # DOMAIN.md §12.3 vector
+    assert plans.due_date(after, D(2026, 10, 1), D(2026, 10, 31)) == D(2026, 10, 13)  # calendar reference
     after.due_working_days = 3
     assert plans.due_date(after, D(2026, 10, 1), D(2026, 10, 31)) == D(
         2026, 10, 10

@@ -1,4 +1,4 @@
-"""Default CONFIGURABLE lists (DOMAIN.md §2.1, §2.2, §2.4). Administrators change them afterwards."""
+"""Default CONFIGURABLE lists. Administrators change them afterwards."""
 
 from django.db import migrations
 
@@ -22,7 +22,7 @@ OWNERSHIP = [
     ("private", "民办"),
     ("township_home", "乡镇敬老院"),
 ]
-# Illustrative default scheme (not from any regulation; DOMAIN.md §2.4): first match wins.
+# Illustrative default scheme (not from any regulation): first match wins.
 CLASSES = [
     ("D", "重点监管", "#c0392b", 1, 12, True, 3, [("open_major_hazards", 1), ("incidents_12m", 1)]),
     ("C", "加强监管", "#e67e22", 2, 4, False, 2, [("overdue_general_hazards", 1), ("complaints_90d", 3)]),

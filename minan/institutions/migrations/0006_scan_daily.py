@@ -1,4 +1,4 @@
-"""Public-code scans: one row per institution and day instead of one row per request (issue 16 item 12).
+"""Public-code scans: one row per institution and day instead of one row per request.
 
 Existing scans of valid codes are folded into the daily rows (by Beijing date); scans of unknown,
 rotated or revoked codes are not counted any more and are dropped with the old table."""

@@ -1,4 +1,4 @@
-"""Classification and risk class (DOMAIN.md §2.4): derived class, reclassification, override, scheme."""
+"""Classification and risk class: derived class, reclassification, override, scheme."""
 
 from __future__ import annotations
 

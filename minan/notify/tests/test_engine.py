@@ -169,7 +169,7 @@ def test_dingtalk_robot_payload_and_signature(
     send(django_capture_on_commit_callbacks, channels=[robot])
     [request] = receiver.received
     timestamp = str(int(T0.timestamp() * 1000))
-    # DOMAIN.md §14, computed here independently of the code under test.
+    # The rate-limit rule, computed here independently of the code under test.
     digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
     assert request.query == {
         "access_token": "tok",

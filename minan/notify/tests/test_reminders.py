@@ -1,4 +1,4 @@
-"""Reminders that other modules send through `notify`: expired insurance (issue 3), overdue visits."""
+"""Reminders that other modules send through `notify`: expired insurance, overdue visits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Public-code scans (issue 16 item 12): invalid tokens write nothing, valid ones are counted without a
+"""Public-code scans: invalid tokens write nothing, valid ones are counted without a
 database write per request and folded exactly once into daily rows, and each client address is
 rate-limited."""
 

@@ -1,4 +1,4 @@
-"""`minan calendar`: the working-day calendar from the command line (DOMAIN.md §12).
+"""`minan calendar`: the working-day calendar from the command line.
 
 - `calendar status` lists last, this and next year and where each year's data comes from; it exits with
   status 1 when a year that deadlines may already reach is not loaded (next year from

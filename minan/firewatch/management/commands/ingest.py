@@ -1,4 +1,4 @@
-"""`minan ingest`: the long-running process that receives device signals (issue 8 item 2).
+"""`minan ingest`: the long-running process that receives device signals.
 
 It hosts the MQTT adapter (when MQTT_URL is set), the GB/T 26875.3 TCP server (on
 MINAN_GB26875_LISTEN unless that is empty) and a housekeeping loop that runs the offline sweep and the

@@ -1,4 +1,4 @@
-"""`minan simulate`: registered devices send heartbeats, readings, faults and fire alarms (issue 8 item 7).
+"""`minan simulate`: registered devices send heartbeats, readings, faults and fire alarms.
 
 The devices are the active ones in the database (the demo seeds some); the signals go where real ones
 would: HTTP push to the web process, MQTT to the broker `minan ingest` reads, GB/T 26875.3 to its TCP
