@@ -538,7 +538,9 @@ def pdf_text(data: bytes) -> str:
     text = []
     for stream in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
         try:
-            content = zlib.decompress(stream.rstrip(b"\r\n"))
+            # Not rstrip("\r\n"): the compressed data itself may end with such a byte (then the page was
+            # skipped, depending on the ids in it); a decompressor object ignores the line end after it.
+            content = zlib.decompressobj().decompress(stream)
         except zlib.error:
             continue
         for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", content, re.S):
