@@ -305,6 +305,10 @@ FIRE_FALSE_ALARM_CAUSES = [
 MQTT_URL = os.environ.get("MQTT_URL", "")
 MQTT_SHARE_GROUP = os.environ.get("MINAN_MQTT_SHARE_GROUP", "")
 MQTT_CLIENT_ID = os.environ.get("MINAN_MQTT_CLIENT_ID", "")
+# A second MQTT session (`<client id>-alarms`, same topic) that finds the alarms in a backlog at once
+# (docs/firewatch.md, "The alarm session"); on with the fast lane (PostgreSQL). Off: one session, and
+# the broker queues each message once.
+MQTT_ALARM_SESSION = env_bool("MINAN_MQTT_ALARM_SESSION", True)
 GB26875_LISTEN = os.environ.get("MINAN_GB26875_LISTEN", "127.0.0.1:9800")
 # 查岗: a duty check not answered within this many minutes is a finding against the institution
 # (the device prompts for 10 minutes).

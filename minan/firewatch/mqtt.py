@@ -14,8 +14,8 @@ QoS 1 (docs/firewatch.md gives the payload). The adapter:
   connection. Signals carry a `message_id`, so a message delivered twice is recorded once.
 - `PipelinedMqttAdapter` (the default of `minan ingest`) records in child processes, split by device,
   while it keeps receiving, with a fast lane for alarms, faults and restores: they
-  never wait for a batch of readings; `MqttAdapter` records in its own thread, taking turns with
-  receiving.
+  never wait for a batch of readings, and (`AlarmSession`) a second session that finds alarms deep in
+  a backlog; `MqttAdapter` records in its own thread, taking turns with receiving.
 - a payload that can never be recorded (not JSON, not a signal, unknown device) is logged and
   acknowledged: redelivering it would not help.
 """
@@ -34,6 +34,7 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -140,6 +141,7 @@ def parse_all(messages: list[tuple[str, bytes]]) -> tuple[list[Incoming], list[i
 PUBACK = struct.Struct("!BBH")  # an MQTT PUBACK: type 0x40, remaining length 2, message id
 _U16 = struct.Struct("!H").unpack_from
 READ_SIZE = 65536
+READS_PER_TURN = 16  # reads of READ_SIZE (~10,000 small signals) before the receiving loop turns elsewhere
 
 
 class BufferedSocket:
@@ -201,6 +203,9 @@ class IngestClient(mqtt.Client):
     They reach into paho (`_create_socket`, `_handle_publish`, `_in_packet`, `_packet_queue`), which is
     pinned (2.2.0); minan/firewatch/tests/test_mqtt_client.py checks each against paho's own behaviour."""
 
+    sift: Callable[[bytes, int, int], object] | None = None  # see `_take_publishes`
+    passed: list[int] = []  # noqa: RUF012  (set with `sift`)
+
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
 
@@ -242,8 +247,11 @@ class IngestClient(mqtt.Client):
         its head (what devices send; a backlog is hundreds of them per read) and hand each to `on_message`,
         as `_handle_publish` does but without paho's per-packet reads and dispatch (a third of the
         receiving process's CPU per message). Anything else, or a packet not wholly read yet, is left
-        to paho. (`message_callback_add` callbacks are not called for these: the adapter has none.)"""
-        on_message = self.on_message
+        to paho. (`message_callback_add` callbacks are not called for these: the adapter has none.)
+
+        With `sift` set (the alarm session), a payload in which `sift` finds nothing is not handed on:
+        only its message id is appended to `passed`, in order with what `on_message` appends."""
+        on_message, sift, passed = self.on_message, self.sift, self.passed
         buffer, at, end = sock.buffer, sock.position, len(sock.buffer)
         if on_message is None or at >= end:
             return
@@ -269,6 +277,11 @@ class IngestClient(mqtt.Client):
             topic_end = body + 2 + _U16(buffer, body)[0]
             if topic_end == body + 2 or topic_end + 3 > stop or buffer[topic_end + 2]:
                 break  # no topic (an alias), a malformed length, or MQTT 5 properties: paho's
+            if sift is not None and sift(buffer, topic_end + 3, stop) is None:
+                passed.append(_U16(buffer, topic_end)[0])
+                sock.position = at = stop
+                taken = True
+                continue
             topic = buffer[body + 2 : topic_end]
             try:
                 topic.decode()
@@ -286,6 +299,27 @@ class IngestClient(mqtt.Client):
         """Acknowledge QoS 1 messages (MQTT 5: a PUBACK without reason code means success)."""
         if mids:
             self._packet_queue(mqtt.PUBACK, b"".join(PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids), 0, 0)
+
+
+def new_client(broker: Broker, client_id: str) -> IngestClient:
+    client = IngestClient(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    client.max_queued_messages_set(0)
+    return client
+
+
+def connect(client: mqtt.Client, broker: Broker) -> None:
+    """Open the persistent session (an error is logged; the caller's loop tries again)."""
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = SESSION_EXPIRY
+    properties.ReceiveMaximum = RECEIVE_MAXIMUM
+    try:
+        client.connect(broker.host, broker.port, keepalive=30, clean_start=False, properties=properties)
+    except OSError as exc:
+        log.error("MQTT broker %s:%s not reachable: %s", broker.host, broker.port, exc)
 
 
 @dataclass
@@ -315,12 +349,7 @@ class MqttAdapter:
         self.stats = Stats()
         self.connected = threading.Event()
         self.stopping = threading.Event()
-        self.client = IngestClient(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
-        )
-        if self.broker.username:
-            self.client.username_pw_set(self.broker.username, self.broker.password)
-        self.client.max_queued_messages_set(0)
+        self.client = new_client(self.broker, client_id)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -364,14 +393,7 @@ class MqttAdapter:
 
     def start(self) -> None:
         """Connect (retried by `pump` if the broker is not there yet)."""
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        try:
-            self.client.connect(self.broker.host, self.broker.port, keepalive=30, clean_start=False,
-                                properties=properties)  # fmt: skip
-        except OSError as exc:
-            log.error("MQTT broker %s:%s not reachable: %s", self.broker.host, self.broker.port, exc)
+        connect(self.client, self.broker)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -382,15 +404,19 @@ class MqttAdapter:
         (with a growing pause) when the connection is gone."""
         rc = self.client.loop(timeout)
         # paho's loop() handles one packet per call; take the rest of what has been read without a
-        # select() each.
+        # select() each, for a while: during a backlog there is always more, and the caller has other
+        # work (the alarm session, the recording processes' answers).
         sock = self.client.socket()
+        reads = READS_PER_TURN
         while (
             rc == mqtt.MQTT_ERR_SUCCESS
             and isinstance(sock, BufferedSocket)
             and sock.pending()
             and (len(self.inbox) < BATCH_SIZE)
+            and reads
         ):
             rc = self.client.loop_read()
+            reads -= 1
         if rc == mqtt.MQTT_ERR_SUCCESS or self.stopping.is_set():
             return
         if self.stopping.wait(self._retry):
@@ -591,6 +617,7 @@ class RecorderProcess:
 # lane at once; heartbeats and everything else (readings, events, what is not a signal) into batches.
 HEARTBEAT, OTHER, ALARM, RESTORE = range(4)
 _TYPE_MEMBER = re.compile(rb'"type"\s*:\s*"([a-z]+)"')
+_MAYBE_FAST = re.compile(rb'"(?:alarm|fault|restore)"')  # without it a payload is none of them
 
 
 def lane_kind(payload: bytes | bytearray) -> int:
@@ -617,14 +644,33 @@ def lane_kind(payload: bytes | bytearray) -> int:
 
 class _Pending:
     """A received message until it is acknowledged: its topic, its kind (`lane_kind`), whether it went
-    to the fast lane, and once its part is committed, why it was not recorded ("": it was)."""
+    to the fast lane, and once its part is committed, why it was not recorded ("": it was). An alarm
+    also knows whether it came through the alarm session (`early`), when it was received (`since`), and
+    its copies from the other session that wait for its commit instead of being recorded again
+    (`followers`)."""
 
-    __slots__ = ("connection", "done", "error", "fast", "kind", "message", "topic")
+    __slots__ = (
+        "connection",
+        "done",
+        "early",
+        "error",
+        "fast",
+        "followers",
+        "kind",
+        "message",
+        "since",
+        "topic",
+    )
 
-    def __init__(self, message: mqtt.MQTTMessage, topic: str, kind: int, connection: int) -> None:
+    def __init__(
+        self, message: mqtt.MQTTMessage, topic: str, kind: int, connection: int, early: bool = False
+    ) -> None:
         self.message, self.topic, self.kind, self.connection = message, topic, kind, connection
         self.fast = self.done = False
+        self.early = early
         self.error = ""
+        self.followers: list[_Pending] | None = None
+        self.since = 0.0
 
 
 @dataclass
@@ -642,6 +688,126 @@ class _Part:
     batch: _Batch | None
     items: list[_Pending]
     messages: list[tuple[str, bytes]]
+
+
+ALARM_SESSION_SUFFIX = "-alarms"
+# An alarm received on one session waits this long for its copy from the other session (which then
+# takes its result instead of being recorded again); a copy later than that is recorded again, which
+# its message id or device time makes a duplicate.
+TWIN_SECONDS = 120.0
+# At a start, the alarm session connects first, and the main session once the alarm session has read
+# nothing for HEAD_START_QUIET seconds (it has read what was queued for it), or after HEAD_START.
+HEAD_START = 2.0
+HEAD_START_QUIET = 0.05
+
+
+class AlarmSession:
+    """A second MQTT session (client id `<ingest's>-alarms`, the same topic) that finds alarms early.
+
+    The main session acknowledges a message only once it is committed, and the broker keeps at most
+    `RECEIVE_MAXIMUM` unacknowledged: after an outage, an alarm deeper in the backlog than that is not
+    even sent before the messages ahead of it, less 65,535, are committed. This session acknowledges
+    every message as soon as it is read, so the broker sends it its whole queue at the broker's own
+    pace, and sends its alarms and faults to the fast lane. Acknowledging here loses nothing: the main
+    session receives the same messages and acknowledges each only once it (or this session's copy of
+    it) is committed; if this process dies first, the broker delivers the main session's copy again.
+    The adapter records each alarm once, whichever session brings it first; the copy from the other
+    session takes its result (`PipelinedMqttAdapter._route_fast`).
+
+    Driven by the adapter's loop, never blocking it: a lost connection is retried after a pause that
+    grows like the main session's."""
+
+    def __init__(self, adapter: PipelinedMqttAdapter, client_id: str, topic: str) -> None:
+        self.adapter = adapter
+        self.client_id, self.topic = client_id, topic
+        self.client = new_client(adapter.broker, client_id)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        self.ready: list[int] = []  # message ids read and not yet acknowledged, in order
+        # Only payloads that may be an alarm, a fault or a restore are decoded; the rest only acknowledged.
+        self.client.sift, self.client.passed = _MAYBE_FAST.search, self.ready
+        self.connection = 0
+        self.retry = RECONNECT_FIRST
+        self.retry_at = 0.0
+        self.received = 0
+        self.connected_at = 0.0  # when the broker last accepted the connection
+        self.last_read = 0.0  # when a message was last read (or the connection made)
+
+    def start(self) -> None:
+        connect(self.client, self.adapter.broker)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT alarm session refused: %s", reason)
+            return
+        client.subscribe(self.topic, qos=1)
+        # What the last connection read and did not acknowledge, the broker sends again.
+        self.connection += 1
+        self.ready.clear()
+        self.retry, self.retry_at = RECONNECT_FIRST, 0.0
+        self.connected_at = self.last_read = time.monotonic()
+        log.info("MQTT connected to %s:%s for alarms as %s", self.adapter.broker.host,
+                 self.adapter.broker.port, self.client_id)  # fmt: skip
+        if not getattr(flags, "session_present", True):
+            log.warning("MQTT broker had no session for client id %s: a new one starts", self.client_id)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if not self.adapter.stopping.is_set():
+            log.warning("MQTT alarm session disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.ready.append(message.mid)
+        kind = lane_kind(message.payload)
+        if kind in (ALARM, RESTORE):  # everything else is the main session's alone
+            topic = topic_of(message)
+            if kind == RESTORE:
+                self.adapter._early_restore(topic, message, self.connection)
+            elif topic not in self.adapter.blocked:
+                self.adapter._route_fast(_Pending(message, topic, ALARM, self.connection, early=True))
+
+    def acknowledge(self) -> None:
+        """Acknowledge, in the order read, what was read since the last time."""
+        if self.ready:
+            self.received += len(self.ready)
+            self.client.ack_all(self.ready)
+            self.ready.clear()  # (the same list is the client's `passed`)
+
+    def pump(self) -> None:
+        """Read what has arrived; reconnect once the pause after a lost connection has passed."""
+        rc = self.client.loop(0)
+        sock = self.client.socket()
+        reads = 8 * READS_PER_TURN  # it goes first and reads longer: its messages cost little
+        while rc == mqtt.MQTT_ERR_SUCCESS and isinstance(sock, BufferedSocket) and sock.pending() and reads:
+            rc = self.client.loop_read()
+            reads -= 1
+        if rc == mqtt.MQTT_ERR_SUCCESS and self.ready:
+            self.last_read = time.monotonic()
+            self.acknowledge()
+        if rc == mqtt.MQTT_ERR_SUCCESS or self.adapter.stopping.is_set():
+            return
+        now = time.monotonic()
+        if not self.retry_at:
+            self.retry_at = now + self.retry
+        elif now >= self.retry_at:
+            self.retry = min(self.retry * 2, RECONNECT_MAX)
+            self.retry_at = now + self.retry
+            try:
+                self.client.reconnect()
+            except OSError as exc:
+                log.warning("MQTT alarm session reconnect failed: %s", exc)
+
+
+def _follow(leader: _Pending, follower: _Pending) -> None:
+    if leader.followers is None:
+        leader.followers = [follower]
+    else:
+        leader.followers.append(follower)
 
 
 class PipelinedMqttAdapter(MqttAdapter):
@@ -674,8 +840,16 @@ class PipelinedMqttAdapter(MqttAdapter):
     the database refused before it takes the next one."""
 
     MAX_PENDING = 2  # batches being recorded before the next waits (receiving goes on)
+    alarm_session: AlarmSession | None
 
-    def __init__(self, *args: Any, recorders: int = 1, fast_lane: bool | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        recorders: int = 1,
+        fast_lane: bool | None = None,
+        alarm_session: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if fast_lane is None:  # SQLite takes one writer at a time: a second lane would wait for the first
             from django.db import connection
@@ -687,6 +861,10 @@ class PipelinedMqttAdapter(MqttAdapter):
         if fast_lane:
             processes += [RecorderProcess(fast=True) for _ in range(shards)]
         self._lanes(processes, shards)
+        if fast_lane and alarm_session:
+            group = self.topic.split("/")[1] if self.topic.startswith("$share/") else ""
+            topic = f"$share/{group}{ALARM_SESSION_SUFFIX}/{TOPIC}" if group else TOPIC
+            self.alarm_session = AlarmSession(self, self.client_id + ALARM_SESSION_SUFFIX, topic)
 
     def _lanes(self, processes: list[Any], shards: int) -> None:
         """The pipeline's state: `shards` recording processes for batches, then as many for the fast
@@ -706,6 +884,13 @@ class PipelinedMqttAdapter(MqttAdapter):
         self.batched_open: dict[str, int] = {}
         self.fast_open: dict[str, int] = {}
         self.held: dict[str, list[_Pending]] = {}
+        self.alarm_session = None
+        self.main_due = 0.0  # while the alarm session has its head start: when the main session connects
+        # With the alarm session, each alarm arrives twice: per (topic, payload), the alarms received on
+        # one session whose copy from the other has not come yet, oldest first.
+        self.twins: dict[tuple[str, bytes], deque[_Pending]] = {}
+        self.twins_pruned = 0.0
+        self.blocked: dict[str, int] = {}  # topics whose alarms the alarm session leaves to the main session
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         # Messages of the previous connection still being recorded are not acknowledged on this one: the
@@ -730,13 +915,79 @@ class PipelinedMqttAdapter(MqttAdapter):
     def _route_fast(self, item: _Pending) -> None:
         topic = item.topic
         item.fast = True
-        self.fast_open[topic] = self.fast_open.get(topic, 0) + 1
+        if not item.early:
+            self.fast_open[topic] = self.fast_open.get(topic, 0) + 1
+        if self.alarm_session is not None:
+            twin = self._twin(item)
+            if item.kind == ALARM and twin is not None:
+                # The other session's copy is recorded (or being recorded): take its result.
+                if twin.done:
+                    self._finish(item, twin.error)
+                else:
+                    _follow(twin, item)
+                return
+            if twin is not None:  # a restore the alarm session saw first: it waits for this one's commit
+                _follow(item, twin)
+            if item.early:
+                self._send([item], None)
+                return
         if topic in self.held:
             self.held[topic].append(item)
         elif item.kind != ALARM and self.batched_open.get(topic):
             self.held[topic] = [item]
         else:
             self._send([item], None)
+
+    def _twin(self, item: _Pending) -> _Pending | None:
+        """The copy of this alarm received on the other session and not yet claimed, if any; else this
+        one waits for its own copy."""
+        key = (item.topic, bytes(item.message.payload))
+        waiting = self.twins.get(key)
+        if waiting and waiting[0].early != item.early:
+            leader = waiting.popleft()
+            if not waiting:
+                del self.twins[key]
+            return leader
+        item.since = time.monotonic()
+        if waiting is None:
+            self.twins[key] = deque([item])
+        else:
+            waiting.append(item)  # the same bytes twice on one session: two messages
+        return None
+
+    def _early_restore(self, topic: str, message: mqtt.MQTTMessage, connection: int) -> None:
+        """The alarm session received a restore. Restores are recorded by the main session only, in their
+        device's order; until this one is committed there, the alarm session leaves its device's alarms
+        to the main session too (one recorded early could be cleared by the restore sent before it)."""
+        marker = _Pending(message, topic, RESTORE, connection, early=True)
+        main = self._twin(marker)
+        if main is not None and main.done:
+            return
+        self.blocked[topic] = self.blocked.get(topic, 0) + 1
+        if main is not None:
+            _follow(main, marker)
+
+    def _unblock(self, topic: str) -> None:
+        left = self.blocked.get(topic, 0) - 1
+        if left > 0:
+            self.blocked[topic] = left
+        else:
+            self.blocked.pop(topic, None)
+
+    def _prune_twins(self, now: float) -> None:
+        """Forget alarms whose copy did not come within TWIN_SECONDS (the other session was away, or a
+        redelivery): a copy arriving later is recorded again, as a duplicate."""
+        if now - self.twins_pruned < 10 or not self.twins:
+            return
+        self.twins_pruned = now
+        for key in list(self.twins):
+            waiting = self.twins[key]
+            while waiting and now - waiting[0].since > TWIN_SECONDS:
+                gone = waiting.popleft()
+                if gone.early and gone.kind == RESTORE:
+                    self._unblock(gone.topic)
+            if not waiting:
+                del self.twins[key]
 
     def _send(self, items: list[_Pending], batch: _Batch | None) -> None:
         """Send messages to the recording processes, split by topic: a batch to the batch lane, or (batch
@@ -791,20 +1042,32 @@ class PipelinedMqttAdapter(MqttAdapter):
             return
         part = parts.popleft()
         for item, error in zip(part.items, answer, strict=True):
-            item.error, item.done = error, True
-            counts = self.fast_open if item.fast else self.batched_open if item.kind == OTHER else None
-            if counts is not None and item.topic in counts:
-                left = counts[item.topic] - 1
-                if left:
-                    counts[item.topic] = left
-                else:
-                    del counts[item.topic]
+            self._finish(item, error)
         if part.batch is not None:
             part.batch.outstanding -= 1
             if not part.batch.outstanding:
                 self.in_flight -= 1
             for topic in [t for t in self.held if t not in self.batched_open]:
                 self._send(self.held.pop(topic), None)  # its readings received before are committed
+
+    def _finish(self, item: _Pending, error: str) -> None:
+        """A message is committed (or refused for good), and so are the copies that wait for it."""
+        item.error, item.done = error, True
+        if item.early and item.kind == RESTORE:
+            self._unblock(item.topic)
+        counts = None
+        if not item.early:  # the alarm session's messages are outside the main session's device order
+            counts = self.fast_open if item.fast else self.batched_open if item.kind == OTHER else None
+        if counts is not None and item.topic in counts:
+            left = counts[item.topic] - 1
+            if left:
+                counts[item.topic] = left
+            else:
+                del counts[item.topic]
+        if item.followers:
+            for follower in item.followers:
+                self._finish(follower, error)
+            item.followers = None
 
     def _acknowledge(self) -> None:
         """Acknowledge, in the order received, every message committed with all those before it."""
@@ -835,33 +1098,88 @@ class PipelinedMqttAdapter(MqttAdapter):
             for conn in ready:
                 self._answer(waiting[conn])
         self._acknowledge()
+        if self.alarm_session is not None:
+            self.alarm_session.acknowledge()
 
     def _wait(self, timeout: float) -> None:
         """Until the broker sent something or can take what is queued for it, a recording process
         answered, a batch is due, or `timeout`."""
         sock = self.client.socket()
-        if sock is None or (isinstance(sock, BufferedSocket) and sock.pending()):
+        if self.main_due:  # the alarm session's head start: wake up when it may be over
+            now = time.monotonic()
+            timeout = min(timeout, max(0.0, self.main_due - now))
+            if self.alarm_session is not None and self.alarm_session.connected_at:
+                timeout = min(timeout, max(0.001, self.alarm_session.last_read + HEAD_START_QUIET - now))
+            readers, writers = [], []
+        elif sock is None or (isinstance(sock, BufferedSocket) and sock.pending()):
             return  # not connected (`pump` reconnects), or read and not yet handled
+        else:
+            readers, writers = [sock], [sock] if self.client.want_write() else []
+        if self.alarm_session is not None:
+            session = self.alarm_session
+            other = session.client.socket()
+            if other is None:  # not connected: wake up in time to try again
+                timeout = min(timeout, max(0.0, session.retry_at - time.monotonic()) or 0.1)
+            elif isinstance(other, BufferedSocket) and other.pending():
+                return
+            else:
+                readers.append(other)
+                if session.client.want_write():
+                    writers.append(other)
         if self.waiting and self.in_flight < self.MAX_PENDING:
             timeout = min(timeout, self.waiting_since + BATCH_WINDOW - time.monotonic())
         if timeout > 0:
             busy = [self.recorder_processes[i].conn for i, parts in enumerate(self.parts) if parts]
             with contextlib.suppress(OSError, ValueError):  # a socket closed meanwhile: `pump` sees to it
-                select.select([sock, *busy], [sock] if self.client.want_write() else [], [], timeout)
+                select.select([*readers, *busy], writers, [], timeout)
 
     def run_once(self, timeout: float = 0.5) -> int:
         """Wait for something to do (at most `timeout`), then read what the broker sent, take the answers
         of the recording processes, acknowledge and send what is due. Returns messages acknowledged."""
         before = self.stats.received
         self._wait(timeout)
-        self.pump(0)
-        if self.client.want_write():  # what paho queued while reading (the SUBSCRIBE after a CONNACK)
-            self.client.loop_write()
+        if self.alarm_session is not None:  # first: what it reads goes to the fast lane
+            self.alarm_session.pump()
+            if self.alarm_session.client.want_write():
+                self.alarm_session.client.loop_write()
+        if self.main_due:
+            self._end_head_start()
+        else:
+            self.pump(0)
+            if self.client.want_write():  # what paho queued while reading (the SUBSCRIBE after a CONNACK)
+                self.client.loop_write()
         self._collect()
-        self._dispatch(time.monotonic())
+        now = time.monotonic()
+        self._dispatch(now)
+        self._prune_twins(now)
         return self.stats.received - before
+
+    def start(self) -> None:
+        """Connect; with the alarm session, that one first, and the main session once the alarm session
+        has read what the broker queued for it (it goes quiet) or after `HEAD_START` at most: after an
+        outage the receiving process, the broker and the fast lane then serve the alarms first. Not with
+        a shared subscription, which the broker does not keep across its restarts: every moment before
+        the main session subscribes again could lose messages."""
+        if self.alarm_session is None:
+            super().start()
+            return
+        self.alarm_session.start()
+        if self.topic.startswith("$share/"):
+            super().start()
+        else:
+            self.main_due = time.monotonic() + HEAD_START
+
+    def _end_head_start(self) -> None:
+        session = self.alarm_session
+        now = time.monotonic()
+        quiet = session is not None and session.connected_at and now - session.last_read >= HEAD_START_QUIET
+        if quiet or now >= self.main_due:
+            self.main_due = 0.0
+            super().start()
 
     def stop(self) -> None:
         super().stop()
+        if self.alarm_session is not None:
+            self.alarm_session.stop()
         for process in self.recorder_processes:
             process.stop()

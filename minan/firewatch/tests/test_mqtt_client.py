@@ -115,7 +115,7 @@ class Acks:
         self.batches: list[list[int]] = []
 
     def ack_all(self, mids: list[int]) -> None:
-        self.batches.append(mids)
+        self.batches.append(list(mids))
 
 
 def adapter(recorders: int, *, fast_lane: bool = False) -> tuple[PipelinedMqttAdapter, list[Any]]:

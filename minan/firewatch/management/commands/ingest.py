@@ -83,7 +83,8 @@ class Command(BaseCommand):
                                           share_group=settings.MQTT_SHARE_GROUP)  # fmt: skip
                 else:
                     adapter = PipelinedMqttAdapter(settings.MQTT_URL, client_id=options["client_id"],
-                                                   share_group=settings.MQTT_SHARE_GROUP, recorders=recorders)  # fmt: skip
+                                                   share_group=settings.MQTT_SHARE_GROUP, recorders=recorders,
+                                                   alarm_session=settings.MQTT_ALARM_SESSION)  # fmt: skip
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             log.info(
@@ -124,6 +125,8 @@ class Command(BaseCommand):
             adapter.stop()
             s = adapter.stats
             log.info("mqtt: final: received %d, recorded %d, refused %d", s.received, s.recorded, s.rejected)
+            if getattr(adapter, "alarm_session", None) is not None:
+                log.info("mqtt: final: alarm session received %d", adapter.alarm_session.received)
         if self.failure is not None:
             raise CommandError(self.failure)
 
