@@ -155,6 +155,8 @@ def test_two_ingest_processes_share_the_subscription(tmp_path: Path) -> None:
         assert wait_for(deploy, "SELECT COUNT(*) FROM firewatch_signal", 2_000, 60) == 2_000
         deploy.stop_ingest()
         counts = [
-            int(line.split("recorded ")[1].split(",")[0]) for line in deploy.log if "mqtt: final" in line
+            int(line.split("recorded ")[1].split(",")[0])
+            for line in deploy.log
+            if "mqtt: final: received" in line
         ]
         assert len(counts) == 2 and sum(counts) == 2_000 and min(counts) > 0, counts
