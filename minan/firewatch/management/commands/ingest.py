@@ -125,8 +125,9 @@ class Command(BaseCommand):
             adapter.stop()
             s = adapter.stats
             log.info("mqtt: final: received %d, recorded %d, refused %d", s.received, s.recorded, s.rejected)
-            if getattr(adapter, "alarm_session", None) is not None:
-                log.info("mqtt: final: alarm session received %d", adapter.alarm_session.received)
+            alarm_session = getattr(adapter, "alarm_session", None)
+            if alarm_session is not None:
+                log.info("mqtt: final: alarm session received %d", alarm_session.received)
         if self.failure is not None:
             raise CommandError(self.failure)
 
