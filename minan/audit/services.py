@@ -113,6 +113,20 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return {name: _plain(getattr(obj, name)) for name in fields}
 
 
+def record_denial(
+    detail: str,
+    *,
+    request: Any = None,
+    user: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+) -> AuditEvent:
+    """A refused permission check in the audit trail: the one writer of `permission.denied` (the caller
+    refuses: `core.views.deny` for pages, a permission class's False for the API)."""
+    return record("permission.denied", request=request, user=user, obj=obj, object_type=object_type,
+                  result=AuditEvent.Result.DENIED, detail=detail[:500])  # fmt: skip
+
+
 def record(
     action: str,
     *,

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from minan.audit.services import record
+from minan.audit.services import record_denial
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import permission_for
 
@@ -40,14 +40,24 @@ class ScopedPermission(permissions.BasePermission):
         model: Any = cast(Any, view).queryset.model
         if request.user.has_perm(permission_for(model, action)):
             return True
-        record(
-            "permission.denied",
-            request=request,
-            user=request.user,
-            object_type=model._meta.label_lower,
-            result="denied",
-            detail=f"{action} {request.path}"[:500],
-        )
+        record_denial(f"{action} {request.path}", request=request, object_type=model._meta.label_lower)
+        return False
+
+
+class ReadOrEditPermission(permissions.BasePermission):
+    """Reference data of the whole deployment (not scoped): GET and HEAD need the view's
+    `read_permission`, every write its `edit_permission`. A refusal is a 403, audited against the view's
+    `audit_object_type` (default: its model)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        reading = request.method in permissions.SAFE_METHODS
+        needed: str = view.read_permission if reading else view.edit_permission
+        if request.user.has_perm(needed):
+            return True
+        object_type = getattr(view, "audit_object_type", "") or view.queryset.model._meta.label_lower
+        record_denial(f"{needed} {request.method} {request.path}", request=request, object_type=object_type)
         return False
 
 

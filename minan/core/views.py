@@ -13,7 +13,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.audit.services import record
+from minan.audit.services import record_denial
 from minan.core.scoping import permission_for
 
 if TYPE_CHECKING:
@@ -28,9 +28,7 @@ def current_user(request: HttpRequest) -> User:
 
 def deny(request: HttpRequest, object_type: str, detail: str) -> NoReturn:
     """Refuse with 403 and record the refusal in the audit trail."""
-    record(
-        "permission.denied", request=request, object_type=object_type, result="denied", detail=detail[:500]
-    )
+    record_denial(detail, request=request, object_type=object_type)
     raise PermissionDenied
 
 
@@ -110,14 +108,7 @@ class CalendarView(LoginRequiredMixin, TemplateView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not request.user.has_perm("core.view_calendaroverride"):
-            record(
-                "permission.denied",
-                request=request,
-                object_type="core.calendaroverride",
-                result="denied",
-                detail=f"view {request.path}",
-            )
-            raise PermissionDenied
+            deny(request, "core.calendaroverride", f"view {request.path}")
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

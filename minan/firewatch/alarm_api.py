@@ -21,7 +21,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.audit.services import record
+from minan.audit.services import record_denial
 from minan.core.api import ScopedViewSet
 from minan.core.views import current_user
 
@@ -149,8 +149,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
 
     def _require(self, request: Request, perm: str) -> None:
         if not request.user.has_perm(perm):
-            record("permission.denied", request=request, user=request.user, object_type="firewatch.alarm",
-                   result="denied", detail=f"{perm} {request.path}"[:500])  # fmt: skip
+            record_denial(f"{perm} {request.path}", request=request, object_type="firewatch.alarm")
             raise PermissionDenied
 
     def _fresh(self, alarm: Alarm) -> Response:

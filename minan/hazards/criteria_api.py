@@ -17,7 +17,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.audit.services import record
+from minan.core.api import ReadOrEditPermission
 from minan.core.api_fields import Int64Field, ScopedSlugRelatedField
 from minan.core.views import current_user
 
@@ -25,27 +25,6 @@ from . import criteria
 from .models import Clause, CriteriaSet
 
 READ_PERMISSION = "hazards.view_hazard"
-
-
-class CriteriaPermission(permissions.BasePermission):
-    """GET and HEAD: `hazards.view_hazard`; POST, PATCH, DELETE: `hazards.change_criteriaset`."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        reading = request.method in permissions.SAFE_METHODS
-        needed = READ_PERMISSION if reading else criteria.EDIT_PERMISSION
-        if request.user.has_perm(needed):
-            return True
-        record(
-            "permission.denied",
-            request=request,
-            user=request.user,
-            object_type=view.queryset.model._meta.label_lower,
-            result="denied",
-            detail=f"{needed} {request.method} {request.path}"[:500],
-        )
-        return False
 
 
 class ClauseSerializer(serializers.ModelSerializer):
@@ -113,7 +92,9 @@ class ClauseWriteSerializer(serializers.Serializer):
 
 
 class CatalogueViewSet(viewsets.GenericViewSet):
-    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, CriteriaPermission]  # type: ignore[misc]
+    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+    read_permission = READ_PERMISSION
+    edit_permission = criteria.EDIT_PERMISSION
     scoped: ClassVar[bool] = False
 
 

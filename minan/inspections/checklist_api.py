@@ -18,34 +18,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.audit.services import record
+from minan.core.api import ReadOrEditPermission
 from minan.core.api_fields import IdField, Int64Field, ScopedPrimaryKeyRelatedField
 from minan.core.views import current_user
 
 from . import checklists
 from .models import ChecklistItem, ChecklistSection, ChecklistTemplate
-
-
-class ChecklistPermission(permissions.BasePermission):
-    """GET and HEAD: `inspections.view_inspection`; POST, PATCH, DELETE: `inspections.change_checklisttemplate`."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        reading = request.method in permissions.SAFE_METHODS
-        needed = checklists.READ_PERMISSION if reading else checklists.EDIT_PERMISSION
-        if request.user.has_perm(needed):
-            return True
-        record(
-            "permission.denied",
-            request=request,
-            user=request.user,
-            object_type=checklists.OBJECT_TYPE,
-            result="denied",
-            detail=f"{needed} {request.method} {request.path}"[:500],
-        )
-        return False
-
 
 # Choice-like fields are plain strings here (their values are listed in help_text and checked by the
 # service): `status`, `cadence` and `severity` name other choice sets elsewhere in the schema.
@@ -166,7 +144,10 @@ class ChecklistItemWriteSerializer(serializers.Serializer):
 
 
 class ChecklistCatalogueViewSet(viewsets.GenericViewSet):
-    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ChecklistPermission]  # type: ignore[misc]
+    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+    read_permission = checklists.READ_PERMISSION
+    edit_permission = checklists.EDIT_PERMISSION
+    audit_object_type = checklists.OBJECT_TYPE
     scoped: ClassVar[bool] = False
 
 

@@ -12,7 +12,7 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.audit.services import record
+from minan.core.api import ReadOrEditPermission
 from minan.core.api_fields import IdField
 from minan.core.views import current_user
 from minan.hazards.models import Category
@@ -21,18 +21,6 @@ from . import experts
 from .models import Expert
 
 READ_PERMISSION = "inspections.view_inspectionplan"
-
-
-class RosterPermission(permissions.BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        needed = READ_PERMISSION if request.method in permissions.SAFE_METHODS else experts.EDIT_PERMISSION
-        if request.user.has_perm(needed):
-            return True
-        record("permission.denied", request=request, user=request.user, object_type="inspections.expert",
-               result="denied", detail=f"{needed} {request.method} {request.path}"[:500])  # fmt: skip
-        return False
 
 
 class ExpertSerializer(serializers.ModelSerializer):
@@ -64,7 +52,9 @@ class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     scoped: ClassVar[bool] = False
     queryset = Expert.objects.select_related("user").order_by("user__display_name")
     serializer_class = ExpertSerializer
-    permission_classes: ClassVar[list[Any]] = [RosterPermission]  # type: ignore[misc]
+    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+    read_permission = READ_PERMISSION
+    edit_permission = experts.EDIT_PERMISSION
 
     @extend_schema(request=ExpertWriteSerializer, responses=ExpertSerializer)
     def create(self, request: Request) -> Response:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
-from minan.audit.services import record
+from minan.audit.services import record_denial
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.limits import parse_int64
 from minan.core.views import ScopedViewMixin, current_user, deny
@@ -50,8 +50,7 @@ def wants_json(request: HttpRequest) -> bool:
 def refuse(request: HttpRequest, exc: NotPermitted) -> HttpResponse:
     """403 for someone who may see the inspection but not change it (not its lead), audited."""
     if wants_json(request):
-        record("permission.denied", request=request, object_type="inspections.inspection", result="denied",
-               detail=f"{exc.message} {request.path}"[:500])  # fmt: skip
+        record_denial(f"{exc.message} {request.path}", request=request, object_type="inspections.inspection")
         return JsonResponse({"saved": False, "code": exc.code, "message": exc.message}, status=403)
     deny(request, "inspections.inspection", f"{exc.message} {request.path}")
 

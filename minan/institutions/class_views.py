@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -18,9 +17,8 @@ from django.views import View
 from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.audit.services import record
 from minan.core.errors import DomainError
-from minan.core.views import ScopedViewMixin, current_user
+from minan.core.views import ScopedViewMixin, current_user, deny
 
 from . import classification
 from .models import ClassRule, Institution, RiskClass
@@ -104,14 +102,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
 
     @staticmethod
     def _deny(request: HttpRequest, action: str) -> None:
-        record(
-            "permission.denied",
-            request=request,
-            object_type="institutions.riskclass",
-            result="denied",
-            detail=f"{action} {request.path}"[:500],
-        )
-        raise PermissionDenied
+        deny(request, "institutions.riskclass", f"{action} {request.path}")
 
     def _can_edit(self) -> bool:
         return self.request.user.has_perm(classification.SCHEME_PERMISSION)

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.audit.services import record, record_denial
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.regions.models import Region
 
@@ -55,24 +55,10 @@ SHEET_FOOTER = "民政服务机构安全监管平台 · 生成于 {date}"
 def _target(actor: Any, institution: Institution, request: Any, action: str) -> None:
     """Refuse (and audit the refusal, outside any transaction) unless the actor may change it."""
     if actor is None or not actor.has_perm(CHANGE_PERMISSION):
-        record(
-            "permission.denied",
-            user=actor,
-            request=request,
-            obj=institution,
-            result="denied",
-            detail=f"{action}: no permission",
-        )
+        record_denial(f"{action}: no permission", user=actor, request=request, obj=institution)
         raise NotPermitted(_("You do not have permission to do this."))
     if not Institution.objects.for_user(actor, "change").filter(pk=institution.pk).exists():
-        record(
-            "permission.denied",
-            user=actor,
-            request=request,
-            obj=institution,
-            result="denied",
-            detail=f"{action}: outside the scope",
-        )
+        record_denial(f"{action}: outside the scope", user=actor, request=request, obj=institution)
         raise OutOfScope(_("The institution is outside your scope."))
 
 

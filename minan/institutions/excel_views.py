@@ -15,10 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
-from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX, xlsx_response
-from minan.core.views import ScopedViewMixin, current_user
+from minan.core.views import ScopedViewMixin, current_user, deny
 
 from . import excel
 from .models import Institution
@@ -66,14 +65,7 @@ class _ImportMixin(ScopedViewMixin):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if request.user.is_authenticated and not request.user.has_perm(IMPORT_PERMISSION):
-            record(
-                "permission.denied",
-                request=request,
-                object_type="institutions.institution",
-                result="denied",
-                detail=f"import {request.path}"[:500],
-            )
-            raise PermissionDenied
+            deny(request, "institutions.institution", f"import {request.path}")
         return super().dispatch(request, *args, **kwargs)
 
 
