@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.core.scoping import in_scope, region_within_scope
+from minan.core.scoping import forget, in_scope, region_within_scope
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
@@ -323,7 +323,7 @@ def add_scope(
         entry = UserScope.objects.create(
             user=target, region=region, institution=institution, kinds=kinds, granted_by=actor
         )
-        target.__dict__.pop("_scope_entries", None)
+        forget(target)
         record(
             "scope.grant",
             user=actor,

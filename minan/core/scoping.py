@@ -54,6 +54,11 @@ def scope_entries(user: Any) -> tuple[ScopeEntry, ...]:
     return cached
 
 
+def forget(user: Any) -> None:
+    """Drop the user's cached scope entries (after a write to them): the next read sees the rows."""
+    user.__dict__.pop("_scope_entries", None)
+
+
 def scope_q(model: type[models.Model], entries: tuple[ScopeEntry, ...]) -> Q | None:
     """A filter selecting the rows of `model` inside the entries; None when nothing is inside."""
     kind_field = getattr(model, "scope_kind_field", None)

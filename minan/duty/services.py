@@ -20,7 +20,7 @@ from minan.accounts.models import User, UserScope
 from minan.accounts.roles import CADRE, ROLE_LABELS, SUPERVISION_MEMBER
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.core.scoping import region_within_scope
+from minan.core.scoping import forget, region_within_scope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution, InstitutionChange
 from minan.regions.models import Region
@@ -147,7 +147,7 @@ def sync_group_scope(user: User) -> None:
     UserScope.objects.bulk_create(
         UserScope(user=user, region_id=region_id, via_group=True) for region_id in wanted - set(existing)
     )
-    user.__dict__.pop("_scope_entries", None)
+    forget(user)
 
 
 def _common_path(paths: Sequence[str]) -> str:

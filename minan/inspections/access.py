@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from minan.accounts.models import UserScope
-from minan.core.scoping import scope_entries
+from minan.core.scoping import forget, scope_entries
 
 from .models import InspectionTask
 
@@ -32,13 +32,13 @@ def grant(task: InspectionTask) -> None:
     if user is None:
         return
     institution = task.institution
-    user.__dict__.pop("_scope_entries", None)  # read afresh
+    forget(user)  # read afresh
     if _already_in_scope(user, institution.pk, institution.region_path, institution.kind):
         return
     UserScope.objects.get_or_create(
         user=user, institution=institution, via_inspection=True, defaults={"granted_by": None}
     )
-    user.__dict__.pop("_scope_entries", None)
+    forget(user)
 
 
 def release(task: InspectionTask, user_id: int | None = None) -> None:

@@ -17,6 +17,7 @@ from openpyxl import Workbook, load_workbook
 from conftest import login_client
 from minan.accounts import roles
 from minan.audit.models import AuditEvent
+from minan.core import scoping
 from minan.core.errors import NotPermitted
 from minan.core.export import XLSX
 from minan.core.identifiers import uscc_check_character
@@ -377,7 +378,7 @@ def test_checking_does_not_query_per_row(city_office: Any, tree: Any) -> None:
 
     def count(n: int) -> int:
         rows = parse_rows(xlsx([good_row(i) for i in range(1, n + 1)]), "a.xlsx")
-        city_office.__dict__.pop("_scope_entries", None)
+        scoping.forget(city_office)
         with CaptureQueriesContext(connection) as queries:
             excel.validate_rows(city_office, rows)
         return len(queries)
