@@ -39,8 +39,9 @@ class UnknownKey(LookupError):
     """A row or the head names a key id that is not configured."""
 
 
-def canonical(event: AuditEvent) -> bytes:
-    """The exact bytes a row's hash covers (keyed rows also cover their key id)."""
+def hashed_fields(event: AuditEvent) -> dict[str, Any]:
+    """What a row's hash covers (keyed rows also cover their key id): hashed by `canonical`, and written
+    with the hash to each line of an archive, so an archived row can be checked the same way."""
     at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
     body = {
         "id": event.pk,
@@ -59,7 +60,16 @@ def canonical(event: AuditEvent) -> bytes:
     }
     if event.key_id:
         body["key"] = event.key_id
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return body
+
+
+def canonical_fields(fields: Mapping[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def canonical(event: AuditEvent) -> bytes:
+    """The exact bytes a row's hash covers."""
+    return canonical_fields(hashed_fields(event))
 
 
 def _key(kid: str) -> keys.AuditKey:
@@ -71,9 +81,15 @@ def _key(kid: str) -> keys.AuditKey:
 
 def compute_hash(event: AuditEvent) -> str:
     """HMAC under the row's key; plain SHA-256 for legacy rows (empty key id)."""
-    if not event.key_id:
-        return hashlib.sha256(canonical(event)).hexdigest()
-    return _key(event.key_id).sign(canonical(event))
+    return hash_of(hashed_fields(event))
+
+
+def hash_of(fields: Mapping[str, Any]) -> str:
+    """The hash of a row given its `hashed_fields` (as an archive line holds them)."""
+    kid = fields.get("key", "")
+    if not kid:
+        return hashlib.sha256(canonical_fields(fields)).hexdigest()
+    return _key(kid).sign(canonical_fields(fields))
 
 
 def head_seal(head: AuditChainHead) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import timedelta
 from io import BytesIO, StringIO
 from typing import Any
@@ -19,7 +21,7 @@ from conftest import login_client
 from minan.accounts import services as accounts
 from minan.audit.chain import archive_before, verify_chain
 from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
-from minan.audit.services import GENESIS_HASH, compute_hash, record, seal_head
+from minan.audit.services import GENESIS_HASH, compute_hash, hash_of, record, seal_head
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +181,21 @@ def test_archive_keeps_the_chain_verifiable(tmp_path: Any, settings: Any) -> Non
     assert AuditArchive.objects.count() == 1
     result = verify_chain()
     assert result.ok and result.checked == 3 and result.archived == 3  # 2 recent + the archive event
+
+    # Each line of the archive holds what its hash covers, written by the same code as the hash: the
+    # archived rows recompute and chain on their own; an edited line does not.
+    with gzip.open(archive.path, "rt", encoding="utf-8") as fh:
+        lines = [json.loads(line) for line in fh]
+    assert [line["id"] for line in lines] == [e.pk for e in old]
+    prev = GENESIS_HASH
+    for line in lines:
+        fields = {k: v for k, v in line.items() if k != "hash"}
+        assert fields["prev"] == prev and fields["key"]
+        assert hash_of(fields) == line["hash"]
+        prev = line["hash"]
+    assert prev == archive.last_hash
+    edited = {k: v for k, v in lines[1].items() if k != "hash"} | {"detail": "edited"}
+    assert hash_of(edited) != lines[1]["hash"]
 
 
 def test_failed_login_is_audited_with_address(client: Any, make_user: Any) -> None:
