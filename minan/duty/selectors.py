@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from minan.accounts.models import User
 from minan.institutions.models import Institution
+from minan.regions.paths import county_code
 
 from .models import DutyAssignment, DutyItem, Recurrence
 
@@ -57,9 +58,7 @@ def coverage_by_county(user: Any) -> list[tuple[str, str, int, int, float]]:
     )
     counts: dict[str, list[int]] = {}
     for path, is_covered in rows:
-        parts = path.strip("/").split("/")
-        county = parts[2] if len(parts) > 2 else parts[-1]
-        entry = counts.setdefault(county, [0, 0])
+        entry = counts.setdefault(county_code(path), [0, 0])
         entry[0] += 1
         entry[1] += int(bool(is_covered))
     names = dict(Region.objects.filter(code__in=counts).values_list("code", "name"))
@@ -180,11 +179,6 @@ def institution_facts(code: str, ids: list[int]) -> dict[int, int] | None:
 # --- coverage figures for the dashboard -------------------------------------------------------------------
 
 
-def _county_of(path: str) -> str:
-    parts = path.strip("/").split("/")
-    return parts[2] if len(parts) > 2 else parts[-1]
-
-
 @dataclass
 class CountyCoverage:
     code: str
@@ -233,10 +227,10 @@ def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCov
     )
     counties: dict[str, CountyCoverage] = {}
     for prefix, n in operating:
-        code = _county_of(prefix)
+        code = county_code(prefix)
         counties.setdefault(code, CountyCoverage(code, code)).operating += n
     for prefix, n, visited in assigned:
-        entry = counties.setdefault(_county_of(prefix), CountyCoverage(_county_of(prefix), ""))
+        entry = counties.setdefault(county_code(prefix), CountyCoverage(county_code(prefix), ""))
         entry.with_cadre += n
         entry.visited += visited
     total = CountyCoverage("", "")
@@ -284,7 +278,7 @@ def ledger_counties(user: Any, kind: str) -> list[tuple[str, str, int]]:
         .annotate(n=Count("pk"))
         .order_by("county")
     )
-    by_code = {_county_of(prefix): n for prefix, n in counts}
+    by_code = {county_code(prefix): n for prefix, n in counts}
     names = dict(Region.objects.filter(code__in=by_code).values_list("code", "name"))
     return [(code, names.get(code, code), n) for code, n in sorted(by_code.items())]
 
@@ -313,7 +307,7 @@ def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
         )
         .order_by("region_path", "name")
     )
-    county_codes = {_county_of(i.region_path) for i in institutions}
+    county_codes = {county_code(i.region_path) for i in institutions}
     names = dict(Region.objects.filter(code__in=county_codes).values_list("code", "name"))
     groups = dict(
         GroupCounty.objects.filter(county__code__in=county_codes, group__active=True).values_list(
@@ -323,7 +317,7 @@ def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
     hazards = institution_facts("open_hazards", [i.pk for i in institutions])
     rows = []
     for inst in institutions:
-        code = _county_of(inst.region_path)
+        code = county_code(inst.region_path)
         assignment = inst.active_assignments[0] if inst.active_assignments else None
         rows.append(
             LedgerRow(

@@ -46,6 +46,7 @@ from django.utils.translation import gettext_lazy
 
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.regions import paths
 
 from .models import Alarm, AlarmEvent, Device, EscalationChain, Signal
 
@@ -167,10 +168,6 @@ def _after(
     return step + 1 + missed, due + period * (1 + missed)
 
 
-def _depth_path(region_path: str, depth: int) -> str:
-    return "/".join(region_path.strip("/").split("/")[:depth]) + "/"
-
-
 def recipients(alarms: list[Alarm], codes_by_alarm: dict[int, set[str]]) -> dict[int, list[Any]]:
     """The people each alarm's steps name, read for the whole batch in a few queries."""
     from django.contrib.auth import get_user_model
@@ -202,10 +199,10 @@ def recipients(alarms: list[Alarm], codes_by_alarm: dict[int, set[str]]) -> dict
     for code, role, depth in (("county_duty", "county_officer", 3), ("city_office", "city_safety_office", 2)):
         if code not in wanted:
             continue
-        paths = {_depth_path(a.region_path, depth) for a in alarms}
+        places_wanted = {paths.ancestor(a.region_path, depth) for a in alarms}
         pairs = list(
             UserScope.objects.filter(
-                region__region_path__in=paths,
+                region__region_path__in=places_wanted,
                 institution__isnull=True,
                 user__in=users.filter(role_grants__role=role),
             ).values_list("region__region_path", "user_id")
@@ -224,9 +221,9 @@ def recipients(alarms: list[Alarm], codes_by_alarm: dict[int, set[str]]) -> dict
         if "cadre" in codes:
             people += cadres.get(alarm.institution_id, [])
         if "county_duty" in codes:
-            people += places.get(f"county_duty:{_depth_path(alarm.region_path, 3)}", [])
+            people += places.get(f"county_duty:{paths.ancestor(alarm.region_path, 3)}", [])
         if "city_office" in codes:
-            people += places.get(f"city_office:{_depth_path(alarm.region_path, 2)}", [])
+            people += places.get(f"city_office:{paths.ancestor(alarm.region_path, 2)}", [])
         found[alarm.pk] = list({p.pk: p for p in people}.values())
     return found
 
@@ -737,7 +734,7 @@ def _monitor_for(region_path: str) -> Any:
     """The non-login account that reports what MinAn itself finds, for the top region of this path."""
     from minan.regions.models import Region
 
-    return monitor_user(Region.objects.filter(region_path=_depth_path(region_path, 1)).first())
+    return monitor_user(Region.objects.filter(region_path=paths.ancestor(region_path, 1)).first())
 
 
 def fault_hazards(now: dt.datetime | None = None) -> int:

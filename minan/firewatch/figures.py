@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.core import period
-from minan.duty.selectors import COUNTY_PATH_LENGTH, _county_of
+from minan.duty.selectors import COUNTY_PATH_LENGTH
 from minan.regions.models import Region
+from minan.regions.paths import county_code
 
 from .models import Alarm, Device
 
@@ -117,7 +118,7 @@ def figures(user: Any, date_from: dt.date, date_to: dt.date) -> FirewatchFigures
     rows: dict[str, CountyFigures] = {}
 
     def row(prefix: str) -> CountyFigures:
-        code = _county_of(prefix)
+        code = county_code(prefix)
         return rows.setdefault(code, CountyFigures(code, code))
 
     devices = (

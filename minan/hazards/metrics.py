@@ -30,8 +30,9 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from minan.core import calendar, period
-from minan.duty.selectors import COUNTY_PATH_LENGTH, _county_of
+from minan.duty.selectors import COUNTY_PATH_LENGTH
 from minan.regions.models import Region
+from minan.regions.paths import county_code
 
 from .models import Hazard
 from .workflow import OPEN_STATES, overdue_q
@@ -181,7 +182,7 @@ class _Places:
         self.institutions: dict[int, Figures] = {}
 
     def rows(self, prefix: str, institution_id: int, institution_name: str) -> Iterable[Figures]:
-        code = _county_of(prefix)
+        code = county_code(prefix)
         county = self.counties.setdefault(code, Figures(code=code, name=code))
         institution = self.institutions.setdefault(
             institution_id, Figures(name=institution_name, institution_id=institution_id)

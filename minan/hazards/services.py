@@ -22,6 +22,7 @@ from minan.core import calendar
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution
+from minan.regions import paths
 
 from .models import (
     Category,
@@ -166,9 +167,8 @@ def _refuse(move: Move, rule: str, message: str, field: str | None = None) -> Do
 
 def supervising_place(hazard: Hazard) -> str:
     """The region path of the level that supervises a major hazard (its county or its city)."""
-    parts = hazard.region_path.strip("/").split("/")
-    depth = 2 if hazard.supervising_level == Hazard.SupervisingLevel.CITY else 3
-    return "/".join(parts[:depth]) + "/"
+    depth = paths.CITY if hazard.supervising_level == Hazard.SupervisingLevel.CITY else paths.COUNTY
+    return paths.ancestor(hazard.region_path, depth)
 
 
 def may_supervise(actor: Any, hazard: Hazard) -> bool:
@@ -425,7 +425,7 @@ def _people(hazards: list[Hazard], step: int) -> dict[int, list[Any]]:
     places: dict[str, list[Any]] = {}
     for level, role, depth in (("county", "county_officer", 3), ("city", "city_safety_office", 2)):
         if level in who:
-            wanted = {"/".join(h.region_path.strip("/").split("/")[:depth]) + "/" for h in hazards}
+            wanted = {paths.ancestor(h.region_path, depth) for h in hazards}
             pairs = list(
                 UserScope.objects.filter(
                     region__region_path__in=wanted,
@@ -438,13 +438,12 @@ def _people(hazards: list[Hazard], step: int) -> dict[int, list[Any]]:
                 places.setdefault(path, []).append(holders[user_id])
     found: dict[int, list[Any]] = {}
     for h in hazards:
-        parts = h.region_path.strip("/").split("/")
         people = list(owners.get(h.institution_id, []))
         if h.cadre_id in cadres:
             people.append(cadres[h.cadre_id])
         for level, depth in (("county", 3), ("city", 2)):
             if level in who:
-                people += places.get("/".join(parts[:depth]) + "/", [])
+                people += places.get(paths.ancestor(h.region_path, depth), [])
         found[h.pk] = people
     return found
 
@@ -729,7 +728,7 @@ def decide_extension(
 
 
 def _place(hazard: Hazard, depth: int) -> str:
-    return "/".join(hazard.region_path.strip("/").split("/")[:depth]) + "/"
+    return paths.ancestor(hazard.region_path, depth)
 
 
 def may_decide_pause(actor: Any, hazard: Hazard) -> bool:

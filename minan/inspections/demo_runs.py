@@ -21,6 +21,7 @@ from django.db.models import Q
 from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.institutions.models import Institution
+from minan.regions.paths import county_of
 
 from . import services
 from .models import ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
@@ -148,7 +149,7 @@ def _runs() -> list[Run]:
         seen: set[str] = set()
         places = Institution.objects.for_user(inspector).filter(status=Institution.Status.OPERATING)
         for home in places.order_by("region_path", "name"):
-            county = services.county_of(home.region_path)
+            county = county_of(home.region_path)
             if not county or county in seen or not _fits(gb38600, home):
                 continue
             seen.add(county)

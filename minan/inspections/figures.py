@@ -36,9 +36,10 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from minan.duty.selectors import COUNTY_PATH_LENGTH, _county_of
+from minan.duty.selectors import COUNTY_PATH_LENGTH
 from minan.hazards.metrics import default_period, parse_period
 from minan.regions.models import Region
+from minan.regions.paths import county_code
 
 from .models import Inspection, InspectionTask, Kind
 
@@ -194,7 +195,7 @@ def figures(
         .order_by()
     )
     for prefix, kind, n, done, on_time, missed, still_open in planned:
-        for row in coverage_rows(kind, _county_of(prefix)):
+        for row in coverage_rows(kind, county_code(prefix)):
             row.planned += n
             row.done += done
             row.on_time += on_time
@@ -214,7 +215,7 @@ def figures(
         merged: dict[int, InstitutionCompliance] = {}
         for prefix, institution_id, name, n, on_time in due:
             entry = merged.setdefault(
-                institution_id, InstitutionCompliance(institution_id, name, _county_of(prefix))
+                institution_id, InstitutionCompliance(institution_id, name, county_code(prefix))
             )
             entry.due += n
             entry.on_time += on_time
@@ -233,7 +234,7 @@ def figures(
         .order_by()
     )
     for prefix, kind, result, n, adhoc in submitted:
-        code = _county_of(prefix)
+        code = county_code(prefix)
         for cov in coverage_rows(kind, code):
             cov.adhoc += adhoc
         for tally in (

@@ -49,10 +49,11 @@ from minan.core import calendar
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.institutions.models import Institution, RiskClass
+from minan.regions.paths import ancestors, county_of
 
 from . import access
 from .models import Expert, Inspection, InspectionPlan, InspectionTask, Kind
-from .services import county_of, current_template, performer_problem
+from .services import current_template, performer_problem
 
 logger = logging.getLogger("minan.inspections")
 
@@ -554,7 +555,7 @@ def _candidates(tasks: Sequence[InspectionTask], today: dt.date) -> dict[int, li
             ]
     sector = by_kind.get(Kind.SECTOR, []) + by_kind.get(Kind.VIDEO, [])
     if sector:
-        prefixes = {p for t in sector for p in _ancestors(t.region_path)}
+        prefixes = {p for t in sector for p in ancestors(t.region_path)}
         entries = list(
             UserScope.objects.filter(
                 Q(region__region_path__in=prefixes)
@@ -585,11 +586,6 @@ def _candidates(tasks: Sequence[InspectionTask], today: dt.date) -> dict[int, li
             found[task.pk] = sorted(holders)
     persons = _people({pk for pks in found.values() for pk in pks})
     return {task_pk: [persons[pk] for pk in pks if pk in persons] for task_pk, pks in found.items()}
-
-
-def _ancestors(region_path: str) -> list[str]:
-    parts = region_path.strip("/").split("/")
-    return ["/".join(parts[:n]) + "/" for n in range(1, len(parts) + 1)]
 
 
 def _prefix_q(field: str, prefixes: Iterable[str]) -> Q:

@@ -34,6 +34,7 @@ from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.uploads import Refused, check_file, check_uploads
 from minan.institutions.models import Institution
+from minan.regions.paths import county_of
 
 from .models import (
     HAZARD_SOURCE,
@@ -52,12 +53,6 @@ PASS_SHARE = 60  # below this share of the points an inspection fails even witho
 
 
 # --- who may perform -------------------------------------------------------------------------------------------
-
-
-def county_of(region_path: str) -> str:
-    """The county part of a region path ("370000/370800/370811/"); "" above county level."""
-    parts = region_path.strip("/").split("/")
-    return "/".join(parts[:3]) + "/" if len(parts) >= 3 else ""
 
 
 def performer_problem(
