@@ -1,21 +1,23 @@
-"""The shipped checklists' basis named a section of a planning document outside the product
-("（DOMAIN §7.3，可配置）"); users read the basis, so it now says what it is: MinAn's default."""
+"""The shipped checklists' basis ended in a reference to a section of a planning document outside the
+product ("（<document> §<section>，可配置）"); users read the basis, so it now says what it is: MinAn's
+default."""
+
+import re
 
 from django.db import migrations
-from django.db.models import Value
-from django.db.models.functions import Replace
 
-FIXES = [
-    ("养老机构消防自查一本通（DOMAIN §7.3，可配置）", "养老机构消防自查一本通（民安默认，可配置）"),
-    ("互联网+明厨亮灶（DOMAIN §9，可配置）", "互联网+明厨亮灶（民安默认，可配置）"),
-]
+# The parenthesised reference as the first seeding wrote it: a document name in capitals and a section.
+OUTSIDE_REFERENCE = re.compile(r"（[A-Z]+ §[0-9.]+，可配置）")
+MINAN_DEFAULT = "（民安默认，可配置）"
 
 
 def forward(apps, schema_editor):
     for model in ("ChecklistTemplate", "ChecklistItem"):
         rows = apps.get_model("inspections", model).objects
-        for old, new in FIXES:
-            rows.filter(basis__contains=old).update(basis=Replace("basis", Value(old), Value(new)))
+        for pk, basis in rows.filter(basis__contains="§").values_list("pk", "basis"):
+            fixed = OUTSIDE_REFERENCE.sub(MINAN_DEFAULT, basis)
+            if fixed != basis:
+                rows.filter(pk=pk).update(basis=fixed)
 
 
 class Migration(migrations.Migration):
