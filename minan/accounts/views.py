@@ -25,6 +25,7 @@ from django_otp import login as otp_login
 
 from minan.core.errors import DomainError, OutOfScope
 from minan.core.export import xlsx_response
+from minan.core.forms import add_refusal
 from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 
@@ -395,7 +396,7 @@ class UserCreateView(ScopedViewMixin, View):
             try:
                 target = services.create_user(current_user(request), request=request, **form.cleaned_data)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The account %(name)s was created.") % {"name": target.username})
                 return redirect("accounts:user_detail", pk=target.pk)
@@ -422,7 +423,7 @@ class UserEditView(ManagedUserMixin, ScopedViewMixin, SingleObjectMixin, View):
             except OutOfScope:
                 form.add_error(None, _("The chosen place is outside your scope."))
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("accounts:user_detail", pk=target.pk)

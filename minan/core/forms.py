@@ -1,5 +1,14 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from minan.core.errors import DomainError
+
+
+def add_refusal(form: Any, exc: DomainError) -> None:
+    """Show a service's refusal on the form: beside its field when the form has one, else above it."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 class CalendarYearForm(forms.Form):

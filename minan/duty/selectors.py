@@ -354,3 +354,13 @@ def posts_for(user: Any) -> Any:
         .prefetch_related(Prefetch("items", queryset=DutyItem.objects.order_by("number")))
         .order_by("order", "code")
     )
+
+
+def cadres_of(institution_ids: Any) -> dict[int, list[User]]:
+    """The active 包保 cadre of each institution (accounts still enabled), by institution."""
+    found: dict[int, list[User]] = {}
+    for a in DutyAssignment.objects.filter(
+        institution_id__in=set(institution_ids), active=True, cadre__is_active=True
+    ).select_related("cadre"):
+        found.setdefault(a.institution_id, []).append(a.cadre)
+    return found

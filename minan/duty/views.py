@@ -17,6 +17,7 @@ from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS
 from minan.core.errors import DomainError
 from minan.core.export import XLSX, sheets_response
+from minan.core.forms import add_refusal
 from minan.core.limits import parse_int64
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user, deny
@@ -162,7 +163,7 @@ class VisitCreateView(ScopedViewMixin, View):
                     findings=data["findings"], photos=data["photos"], request=request,
                 )  # fmt: skip
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The visit is recorded."))
                 return redirect("duty:mine")
@@ -413,7 +414,7 @@ class GroupFormView(ScopedViewMixin, SingleObjectMixin, View):
                     request=request,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(
                     request, _("The supervision group %(name)s was saved.") % {"name": saved.name}
@@ -581,7 +582,7 @@ class DutyPostEditView(DutyPostAccessMixin, TemplateView):
         except DomainError as exc:
             if exc.field == "items":
                 return self._render(post, form, formset, items_error=exc.message, status=400)
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            add_refusal(form, exc)
             return self._render(post, form, formset, status=400)
         messages.success(request, _("Saved."))
         return redirect(reverse("duty:posts") + f"#post-{saved.code}")

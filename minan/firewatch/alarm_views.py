@@ -21,6 +21,7 @@ from django.views.generic import ListView
 
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import sheets_response
+from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user, deny
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -119,7 +120,7 @@ class AlarmCloseView(AlarmMixin, View):
             except NotPermitted as exc:
                 deny(request, "firewatch.alarm", f"close {request.path}: {exc.message}")
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("Alarm closed."))
                 return redirect("firewatch:alarm_detail", pk=pk)

@@ -44,8 +44,11 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from minan.accounts.selectors import people_over, staff_of
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.duty.selectors import cadres_of
+from minan.institutions.models import Commissioner
 from minan.regions import paths
 
 from .models import Alarm, AlarmEvent, Device, EscalationChain, Signal
@@ -170,46 +173,21 @@ def _after(
 
 def recipients(alarms: list[Alarm], codes_by_alarm: dict[int, set[str]]) -> dict[int, list[Any]]:
     """The people each alarm's steps name, read for the whole batch in a few queries."""
-    from django.contrib.auth import get_user_model
-
-    from minan.accounts.models import UserScope
-    from minan.duty.models import DutyAssignment
-    from minan.institutions.models import Commissioner
-
     wanted = set().union(*codes_by_alarm.values()) if codes_by_alarm else set()
-    users = get_user_model().objects.filter(is_active=True)
     ids = {a.institution_id for a in alarms}
-    staff: dict[int, list[Any]] = {}
-    if "duty_staff" in wanted:
-        for user in users.filter(institution_id__in=ids, role_grants__role="institution_staff"):
-            staff.setdefault(user.institution_id, []).append(user)
+    staff = staff_of(ids) if "duty_staff" in wanted else {}
     commissioners: dict[int, list[Any]] = {}
     if "safety_commissioner" in wanted:
         for c in Commissioner.objects.filter(
             institution_id__in=ids, role="safety", user__is_active=True
         ).select_related("user"):
             commissioners.setdefault(c.institution_id, []).append(c.user)
-    cadres: dict[int, list[Any]] = {}
-    if "cadre" in wanted:
-        for a in DutyAssignment.objects.filter(
-            institution_id__in=ids, active=True, cadre__is_active=True
-        ).select_related("cadre"):
-            cadres.setdefault(a.institution_id, []).append(a.cadre)
+    cadres = cadres_of(ids) if "cadre" in wanted else {}
     places: dict[str, list[Any]] = {}
     for code, role, depth in (("county_duty", "county_officer", 3), ("city_office", "city_safety_office", 2)):
-        if code not in wanted:
-            continue
-        places_wanted = {paths.ancestor(a.region_path, depth) for a in alarms}
-        pairs = list(
-            UserScope.objects.filter(
-                region__region_path__in=places_wanted,
-                institution__isnull=True,
-                user__in=users.filter(role_grants__role=role),
-            ).values_list("region__region_path", "user_id")
-        )
-        holders = users.in_bulk({user_id for _path, user_id in pairs})
-        for path, user_id in pairs:
-            places.setdefault(f"{code}:{path}", []).append(holders[user_id])
+        if code in wanted:
+            over = people_over({paths.ancestor(a.region_path, depth) for a in alarms}, role)
+            places.update({f"{code}:{path}": people for path, people in over.items()})
     found: dict[int, list[Any]] = {}
     for alarm in alarms:
         codes = codes_by_alarm.get(alarm.pk, set())

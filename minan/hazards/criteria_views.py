@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from minan.core.errors import DomainError
+from minan.core.forms import add_refusal
 from minan.core.views import PermissionPageMixin, current_user
 
 from . import criteria
@@ -45,10 +46,6 @@ class CriteriaView(PermissionPageMixin, TemplateView):
 def _catalogue(criteria_set: CriteriaSet | None = None) -> str:
     url = reverse("hazards:criteria")
     return f"{url}#criteria-{criteria_set.code}" if criteria_set is not None else url
-
-
-def _add_error(form: Any, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 class CriteriaEditMixin(PermissionPageMixin):
@@ -92,7 +89,7 @@ class CriteriaSetFormView(CriteriaEditMixin, View):
             try:
                 saved = criteria.save_set(current_user(request), target, request=request, **form.cleaned_data)
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The criteria set %(code)s was saved.") % {"code": saved.code})
                 return redirect(_catalogue(saved))
@@ -140,7 +137,7 @@ class ClauseFormView(CriteriaEditMixin, View):
                     current_user(request), criteria_set, clause, request=request, **values
                 )
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The clause %(key)s was saved.") % {"key": saved.key})
                 return redirect(_catalogue(criteria_set))

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minan.accounts.models import User
+from minan.accounts.selectors import people_over, staff_of
 from minan.audit.services import record
 from minan.core import calendar
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
@@ -409,33 +411,14 @@ def escalation_step(
 
 def _people(hazards: list[Hazard], step: int) -> dict[int, list[Any]]:
     """Who is told at a step, per hazard: read for a whole batch in a few queries."""
-    from django.contrib.auth import get_user_model
-
-    from minan.accounts.models import UserScope
-
     who = ESCALATION_STEPS[step][1]
-    users = get_user_model().objects.filter(is_active=True)
-    owners: dict[int, list[Any]] = {}
-    if "owner" in who:
-        for user in users.filter(
-            institution_id__in={h.institution_id for h in hazards}, role_grants__role="institution_staff"
-        ):
-            owners.setdefault(user.institution_id, []).append(user)
-    cadres = users.in_bulk({h.cadre_id for h in hazards if h.cadre_id}) if "cadre" in who else {}
+    owners = staff_of({h.institution_id for h in hazards}) if "owner" in who else {}
+    cadre_ids = {h.cadre_id for h in hazards if h.cadre_id} if "cadre" in who else set()
+    cadres = User.objects.filter(is_active=True).in_bulk(cadre_ids)
     places: dict[str, list[Any]] = {}
     for level, role, depth in (("county", "county_officer", 3), ("city", "city_safety_office", 2)):
         if level in who:
-            wanted = {paths.ancestor(h.region_path, depth) for h in hazards}
-            pairs = list(
-                UserScope.objects.filter(
-                    region__region_path__in=wanted,
-                    institution__isnull=True,
-                    user__in=users.filter(role_grants__role=role),
-                ).values_list("region__region_path", "user_id")
-            )
-            holders = users.in_bulk({user_id for _path, user_id in pairs})
-            for path, user_id in pairs:
-                places.setdefault(path, []).append(holders[user_id])
+            places.update(people_over({paths.ancestor(h.region_path, depth) for h in hazards}, role))
     found: dict[int, list[Any]] = {}
     for h in hazards:
         people = list(owners.get(h.institution_id, []))

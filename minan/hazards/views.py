@@ -23,6 +23,7 @@ from django.views.generic import ListView
 from minan.core import calendar
 from minan.core.errors import DomainError
 from minan.core.export import sheets_response
+from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -173,7 +174,7 @@ class HazardCreateView(ScopedViewMixin, View):
                 files=data["files"], request=request,
             )  # fmt: skip
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            add_refusal(form, exc)
             return self._render(request, form, status=400)
         messages.success(request, _("Hazard #%(n)d is registered.") % {"n": hazard.pk})
         return redirect("hazards:detail", pk=hazard.pk)

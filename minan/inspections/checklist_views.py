@@ -21,6 +21,7 @@ from django.views import View
 
 from minan.core.errors import DomainError
 from minan.core.export import sheets_response
+from minan.core.forms import add_refusal
 from minan.core.views import PermissionPageMixin, current_user
 from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Institution
@@ -50,10 +51,6 @@ def _detail(template: ChecklistTemplate | int, anchor: str = "") -> str:
     pk = template if isinstance(template, int) else template.pk
     url = reverse("inspections:checklist_detail", args=[pk])
     return f"{url}#{anchor}" if anchor else url
-
-
-def _add_error(form: Any, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -151,7 +148,7 @@ class ChecklistCreateView(ChecklistEditMixin, View):
             try:
                 created = checklists.create_draft(current_user(request), request=request, **form.cleaned_data)
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The draft of %(code)s was created.") % {"code": created.code})
                 return redirect(_detail(created))
@@ -199,7 +196,7 @@ class ChecklistEditView(DraftMixin, View):
             try:
                 checklists.update_draft(current_user(request), template, request=request, **form.cleaned_data)
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The checklist was saved."))
                 return redirect(_detail(template))
@@ -364,7 +361,7 @@ class SectionFormView(DraftMixin, View):
                     request=request,
                 )
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The section %(title)s was saved.") % {"title": saved.title})
                 return redirect(_detail(template, f"section-{saved.pk}"))
@@ -462,7 +459,7 @@ class ItemFormView(DraftMixin, View):
                     current_user(request), template, item, request=request, **form.values()
                 )
             except DomainError as exc:
-                _add_error(form, exc)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The item %(code)s was saved.") % {"code": saved.code})
                 return redirect(_detail(template, f"item-{saved.pk}"))

@@ -23,6 +23,7 @@ from django.views import View
 from django.views.generic import ListView
 
 from minan.core.errors import DomainError
+from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
@@ -32,10 +33,6 @@ from .models import Inspection, InspectionPlan, InspectionTask, Kind
 from .plan_forms import AssignForm, PlanForm
 
 TODO = (InspectionTask.Status.OPEN, InspectionTask.Status.MISSED)
-
-
-def _form_error(form: Any, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 # --- plans ---------------------------------------------------------------------------------------------------------
@@ -84,7 +81,7 @@ class PlanCreateView(ScopedViewMixin, View):
         try:
             plan = plans.save_plan(user, None, request=request, **form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            add_refusal(form, exc)
             return self._render(request, form, status=400)
         messages.success(
             request, _("The plan is saved. Its tasks are generated tonight, or now with “Generate now”.")
@@ -118,7 +115,7 @@ class PlanEditView(ScopedViewMixin, View):
         try:
             plans.save_plan(user, plan, request=request, **form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            add_refusal(form, exc)
             return self._render(request, form, plan, status=400)
         messages.success(request, _("Saved. The change applies from the next period."))
         return redirect("inspections:plan_detail", pk=plan.pk)
@@ -302,7 +299,7 @@ class TaskAssignView(ScopedViewMixin, View):
         try:
             plans.assign(user, task, form.cleaned_data["user"], request=request)
         except DomainError as exc:
-            _form_error(form, exc)
+            add_refusal(form, exc)
             return self._render(request, task, form, status=400)
         messages.success(request, _("Saved."))
         return redirect("inspections:task_detail", pk=task.pk)

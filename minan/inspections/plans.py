@@ -44,10 +44,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minan.accounts.models import User
+from minan.accounts.selectors import people_over, staff_of
 from minan.audit.services import diff, record, snapshot
 from minan.core import calendar
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
+from minan.duty.selectors import cadres_of
 from minan.institutions.models import Institution, RiskClass
 from minan.regions.paths import ancestors, county_of
 
@@ -712,45 +715,16 @@ def missed_step(ordinals: _Ordinals, due_on: dt.date, today: dt.date) -> int:
 
 def _recipients(tasks: Sequence[InspectionTask], step: int) -> dict[int, list[Any]]:
     """Who is told about each missed task at a step, read for the whole batch in a few queries."""
-    from minan.accounts.models import User, UserScope
-    from minan.duty.models import DutyAssignment
-
-    users = User.objects.filter(is_active=True)
-    institution_ids = {t.institution_id for t in tasks}
-    assignees = users.in_bulk({t.assignee_id for t in tasks if t.assignee_id})
-    staff: dict[int, list[Any]] = defaultdict(list)
-    if any(t.kind == Kind.SELF for t in tasks):
-        for person in users.filter(
-            institution_id__in={t.institution_id for t in tasks if t.kind == Kind.SELF},
-            role_grants__role="institution_staff",
-        ):
-            staff[person.institution_id].append(person)
-    cadre_of = dict(
-        DutyAssignment.objects.filter(institution_id__in=institution_ids, active=True).values_list(
-            "institution_id", "cadre_id"
-        )
-    )
-    cadres = users.in_bulk(set(cadre_of.values()))
-    county: dict[str, list[Any]] = defaultdict(list)
-    if step >= 2:
-        wanted = {county_of(t.region_path) for t in tasks} - {""}
-        pairs = list(
-            UserScope.objects.filter(
-                region__region_path__in=wanted,
-                institution__isnull=True,
-                user__in=users.filter(role_grants__role="county_officer"),
-            ).values_list("region__region_path", "user_id")
-        )
-        holders = users.in_bulk({user_id for _path, user_id in pairs})
-        for path, user_id in pairs:
-            county[path].append(holders[user_id])
+    assignees = User.objects.filter(is_active=True).in_bulk({t.assignee_id for t in tasks if t.assignee_id})
+    staff = staff_of({t.institution_id for t in tasks if t.kind == Kind.SELF})
+    cadres = cadres_of({t.institution_id for t in tasks})
+    county = people_over({county_of(t.region_path) for t in tasks}, "county_officer") if step >= 2 else {}
     found: dict[int, list[Any]] = {}
     for task in tasks:
         people = list(staff.get(task.institution_id, [])) if task.kind == Kind.SELF else []
         if task.assignee_id in assignees:
             people.append(assignees[task.assignee_id])
-        if cadre_of.get(task.institution_id) in cadres:
-            people.append(cadres[cadre_of[task.institution_id]])
+        people += cadres.get(task.institution_id, [])
         if step >= 2:
             people += county.get(county_of(task.region_path), [])
         found[task.pk] = list({p.pk: p for p in people}.values())

@@ -29,6 +29,7 @@ from django.views.generic import ListView
 
 from minan.audit.services import record_denial
 from minan.core.errors import DomainError, NotPermitted
+from minan.core.forms import add_refusal
 from minan.core.limits import parse_int64
 from minan.core.views import ScopedViewMixin, current_user, deny
 from minan.hazards.models import Hazard
@@ -260,7 +261,7 @@ class InspectionStartView(ScopedViewMixin, View):
                 request=request,
             )  # fmt: skip
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            add_refusal(form, exc)
             return self._render(request, form, status=400)
         messages.success(request, _("Inspection #%(n)d is started.") % {"n": inspection.pk})
         return redirect("inspections:inspection_run", pk=inspection.pk)

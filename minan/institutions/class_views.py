@@ -18,6 +18,7 @@ from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
 from minan.core.errors import DomainError
+from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user, deny
 
 from . import classification
@@ -82,7 +83,7 @@ class ClassRuleForm(forms.Form):
 
 
 def _add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    add_refusal(form, exc)
 
 
 class ClassSchemeView(LoginRequiredMixin, TemplateView):

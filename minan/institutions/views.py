@@ -17,6 +17,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from minan.accounts.models import User
 from minan.core.errors import DomainError
+from minan.core.forms import add_refusal
 from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 from minan.regions.models import Region
@@ -163,7 +164,7 @@ class InstitutionCreateView(ScopedViewMixin, View):
             try:
                 institution = services.create_institution(current_user(request), request=request, **data)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(
                     request, _("The institution %(name)s was created.") % {"name": institution.name}
@@ -193,7 +194,7 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
                     current_user(request), institution, request=request, **form.cleaned_data
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("institutions:detail", pk=institution.pk)
@@ -302,6 +303,6 @@ class ListsView(LoginRequiredMixin, TemplateView):
                     return redirect("institutions:lists")
         except DomainError as exc:
             target = subtype_form if request.POST.get("list") == "subtype" else ownership_form
-            target.add_error(exc.field if exc.field in target.fields else None, exc.message)
+            add_refusal(target, exc)
         context = self.get_context_data(subtype_form=subtype_form, ownership_form=ownership_form)
         return self.render_to_response(context, status=400)

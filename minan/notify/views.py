@@ -21,6 +21,7 @@ from django.views.generic.detail import SingleObjectMixin
 
 from minan.accounts.roles import ROLE_LABELS
 from minan.core.errors import DomainError
+from minan.core.forms import add_refusal
 from minan.core.limits import parse_int64
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user
@@ -162,7 +163,7 @@ class PreferencesView(LoginRequiredMixin, TemplateView):
                     request=request,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("Your notification settings are saved."))
                 return redirect("notify:preferences")
@@ -244,7 +245,7 @@ class ChannelFormView(ScopedViewMixin, SingleObjectMixin, View):
                     secret=form.secret_value(), request=request,
                 )  # fmt: skip
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_refusal(form, exc)
             else:
                 messages.success(request, _("The channel %(name)s was saved.") % {"name": saved.name})
                 return redirect("notify:channels")
