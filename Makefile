@@ -39,6 +39,7 @@ test: setup lint typecheck migrations-check pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	MINAN_ENV=test $(BIN)/mypy minan

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "minan.hazards",
     "minan.inspections",
     "minan.firewatch",
+    "minan.demo",  # last: the demo builder knows every app
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "minan.core.context_processors.shell",
+                "minan.notify.context_processors.unread",
             ],
         },
     }

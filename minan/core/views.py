@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, cast
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
 from minan.audit.services import record_denial
+from minan.core import calendar, registry, selectors
+from minan.core.errors import DomainError
+from minan.core.forms import CalendarOverrideForm, CalendarYearForm
+from minan.core.models import CalendarOverride, CalendarYear
 from minan.core.scoping import permission_for
 
 if TYPE_CHECKING:
@@ -74,26 +81,13 @@ class ScopedViewMixin(LoginRequiredMixin):
 
 class HomeView(LoginRequiredMixin, TemplateView):
     template_name = "core/home.html"
-    scoped = True  # reads only through the scoped selectors below
+    scoped = True  # the panels apps register read only through their scoped selectors
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from minan.core import selectors
-
         context = super().get_context_data(**kwargs)
-        context["figures"] = selectors.home_figures(self.request.user)
         context["calendar_warning"] = selectors.calendar_warning(self.request.user)
-        if self.request.user.has_perm("duty.view_dutyassignment"):
-            from minan.duty import selectors as duty
-
-            total, counties = duty.coverage_figures(self.request.user)
-            rule = duty.visit_rule()
-            overdue = duty.overdue_assignments(self.request.user, rule=rule)
-            context["duty"] = {
-                "total": total,
-                "counties": counties,
-                "overdue": duty.visit_schedule(overdue[:10], rule or ""),
-                "overdue_count": overdue.count(),
-            }
+        context["panel_templates"], panels = registry.home_panels(self.request.user)
+        context.update(panels)
         return context
 
 
@@ -112,12 +106,6 @@ class CalendarView(LoginRequiredMixin, TemplateView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from django.utils import timezone
-
-        from minan.core import calendar
-        from minan.core.forms import CalendarOverrideForm, CalendarYearForm
-        from minan.core.models import CalendarOverride, CalendarYear
-
         context = super().get_context_data(**kwargs)
         today = timezone.localdate()
         years = range(today.year - 1, today.year + 3)
@@ -136,14 +124,6 @@ class CalendarView(LoginRequiredMixin, TemplateView):
         return context
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        from django.contrib import messages
-        from django.shortcuts import redirect
-
-        from minan.core import calendar
-        from minan.core.errors import DomainError
-        from minan.core.forms import CalendarOverrideForm, CalendarYearForm
-        from minan.core.models import CalendarOverride
-
         action = request.POST.get("action")
         year_form, override_form = CalendarYearForm(), CalendarOverrideForm()
         try:
@@ -195,11 +175,6 @@ class ScopedActionView(ScopedViewMixin, SingleObjectMixin, View):
         raise NotImplementedError
 
     def post(self, request: HttpRequest, pk: int, action: str, arg: str = "") -> HttpResponse:
-        from django.contrib import messages
-        from django.shortcuts import redirect
-
-        from minan.core.errors import DomainError
-
         target = self.get_object()
         try:
             self.perform(action, arg, target, current_user(request))

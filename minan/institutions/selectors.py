@@ -8,6 +8,9 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from minan.accounts.models import User
+from minan.regions.models import Region
+
 from .models import Commissioner, Institution, InsurancePolicy
 
 SORTS = {
@@ -71,8 +74,6 @@ def filter_institutions(base: QuerySet[Institution], params: Any) -> Any:
 
 def counts_by_county(user: Any) -> list[tuple[str, str, int, dict[str, int]]]:
     """(county code, county name, total, {kind: n}) for the home dashboard, inside the user's scope."""
-    from minan.regions.models import Region
-
     rows = Institution.objects.for_user(user).values("region_path", "kind").annotate(n=Count("id")).order_by()
     per_county: dict[str, dict[str, int]] = {}
     for row in rows:
@@ -126,4 +127,21 @@ def insurance_overview(user: Any, *, days: int = 30) -> dict[str, Any]:
         "uninsured": expired_uninsured[:200],
         "uninsured_count": total - insured,
         "days": days,
+    }
+
+
+def home_figures(user: Any) -> dict[str, Any]:
+    """The home page's overview: counts inside the user's scope and the distribution by kind and county."""
+    institutions = Institution.objects.for_user(user)
+    by_kind = dict(institutions.values_list("kind").annotate(n=Count("id")).order_by())
+    return {
+        "institutions": sum(by_kind.values()),
+        "by_kind": [(label, by_kind.get(value, 0)) for value, label in Institution.Kind.choices],
+        "operating": institutions.filter(status=Institution.Status.OPERATING).count(),
+        "counties": Region.objects.for_user(user).filter(level=Region.Level.COUNTY).count(),
+        "users": User.objects.for_user(user).filter(is_active=True).count(),
+        "by_county": counts_by_county(user),
+        "kinds": Institution.Kind.choices,
+        "can_see_institutions": user.has_perm("institutions.view_institution"),
+        "can_see_users": user.has_perm("accounts.view_user"),
     }

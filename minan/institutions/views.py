@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.accounts.models import User
+from minan.core import registry
 from minan.core.errors import DomainError
 from minan.core.forms import add_refusal
 from minan.core.masking import mask_phone
@@ -27,16 +27,22 @@ from .forms import CommissionerForm, InstitutionForm, OwnershipForm, PolicyForm,
 from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskClass, Subtype
 from .selectors import SORTS, filter_institutions, insurance_overview
 
-TABS = [
-    ("facts", gettext_lazy("Facts")),
-    ("duty", gettext_lazy("Duty")),
-    ("commissioners", gettext_lazy("Four commissioners")),
-    ("hazards", gettext_lazy("Hazards")),
-    ("inspections", gettext_lazy("Inspections")),
-    ("insurance", gettext_lazy("Insurance")),
-    ("code", gettext_lazy("Public code")),
-    ("history", gettext_lazy("History")),
+# The page's own tabs, by place; other apps add theirs through the registry (duty 20, hazards 40,
+# inspections 50).
+OWN_TABS = [
+    (10, "facts", gettext_lazy("Facts")),
+    (30, "commissioners", gettext_lazy("Four commissioners")),
+    (60, "insurance", gettext_lazy("Insurance")),
+    (70, "code", gettext_lazy("Public code")),
+    (80, "history", gettext_lazy("History")),
 ]
+
+
+def tabs() -> list[tuple[str, Any]]:
+    found = OWN_TABS + [(t.order, t.key, t.label) for t in registry.institution_tabs()]
+    return [(key, label) for _order, key, label in sorted(found, key=lambda t: t[0])]
+
+
 # Tabs the later modules fill; shown so that staff know where things will be.
 LATER_TABS = [gettext_lazy("Alarms"), gettext_lazy("Documents")]
 
@@ -92,11 +98,15 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
         institution: Institution = self.object
         user = current_user(self.request)
         tab = self.request.GET.get("tab", "facts")
-        tab = tab if tab in dict(TABS) else "facts"
+        all_tabs = tabs()
+        tab = tab if tab in dict(all_tabs) else "facts"
         today = timezone.localdate()
         context.update(
-            tab=tab, tabs=TABS, later_tabs=LATER_TABS, today=today, classes=RiskClass.objects.all()
+            tab=tab, tabs=all_tabs, later_tabs=LATER_TABS, today=today, classes=RiskClass.objects.all()
         )
+        if (registered := registry.institution_tab(tab)) is not None:
+            context["tab_template"] = registered.template
+            context.update(registered.context(user, institution))
         context["can_change"] = user.has_perm("institutions.change_institution")
         context["contact_phone_masked"] = (
             mask_phone(institution.contact_phone) if institution.contact_phone else ""
@@ -110,42 +120,8 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
         elif tab == "insurance":
             context["policies"] = institution.policies.all()
             context["policy_form"] = PolicyForm()
-        elif tab == "duty":
-            from minan.duty.models import DutyAssignment
-
-            context["assignments"] = DutyAssignment.objects.filter(institution=institution).select_related(
-                "cadre"
-            )
-            context["cadres"] = User.objects.for_user(user).filter(role_grants__role="cadre", is_active=True)
-            context["can_assign"] = user.has_perm("duty.add_dutyassignment")
-            from minan.duty.models import DutyVisit, GroupCounty
-
-            context["visits"] = (
-                DutyVisit.objects.for_user(user)
-                .filter(institution=institution)
-                .select_related("cadre")
-                .prefetch_related("photos")[:50]
-            )
-            context["can_visit"] = any(a.active and a.cadre_id == user.pk for a in context["assignments"])
-            county = institution.region_path.strip("/").split("/")[2:3]
-            context["group"] = (
-                GroupCounty.objects.filter(county__code__in=county, group__active=True)
-                .select_related("group__leader")
-                .first()
-            )
         elif tab == "history":
             context["changes"] = institution.changes.select_related("user")[:200]
-        elif tab == "hazards":
-            from minan.hazards.ledger import with_overdue
-            from minan.hazards.models import Hazard
-
-            hazards = Hazard.objects.for_user(user).filter(institution=institution).select_related("cadre")
-            context["hazards"] = with_overdue(hazards, today)[:100]
-            context["can_report"] = user.has_perm("hazards.add_hazard")
-        elif tab == "inspections":
-            from minan.inspections import institution_tab
-
-            context.update(institution_tab.context(user, institution))
         return context
 
 
@@ -210,12 +186,11 @@ class InstitutionActionView(ScopedActionView):
     TABS = {
         "add-policy": "insurance",
         "delete-policy": "insurance",
-        "assign-cadre": "duty",
-        "end-duty": "duty",
     }
 
     def success_url(self, target: Any, action: str) -> str:
-        tab = self.TABS.get(action, "commissioners")
+        registered = registry.institution_action(action)
+        tab = registered[0].key if registered else self.TABS.get(action, "commissioners")
         return reverse("institutions:detail", args=[target.pk]) + f"?tab={tab}"
 
     def perform(self, action: str, arg: str, target: Any, actor: Any) -> None:
@@ -227,17 +202,6 @@ class InstitutionActionView(ScopedActionView):
             services.set_commissioner(
                 actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
             )
-        elif action == "assign-cadre":
-            from minan.duty import services as duty
-
-            cadre = User.objects.for_user(actor).filter(pk=request.POST.get("cadre") or 0).first()
-            if cadre is None:
-                raise DomainError(_("Choose a cadre inside your scope."))
-            duty.assign_cadre(actor, target, cadre, request=request)
-        elif action == "end-duty":
-            from minan.duty import services as duty
-
-            duty.end_assignment(actor, target, request.POST.get("reason", ""), request=request)
         elif action == "remove-commissioner":
             services.remove_commissioner(actor, target, arg, request=request)
         elif action == "add-policy":
@@ -254,6 +218,8 @@ class InstitutionActionView(ScopedActionView):
             if policy is None:
                 raise DomainError(_("That policy does not exist."))
             services.delete_policy(actor, policy, request=request)
+        elif (registered := registry.institution_action(action)) is not None:
+            registered[1](request, actor, target, arg)
         else:
             raise DomainError(_("Unknown action."))
 

@@ -17,6 +17,7 @@ from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
+from minan.duty.services import assign_cadre
 from minan.firewatch import demo as firewatch_demo
 from minan.hazards import demo as hazards_demo
 from minan.inspections import demo as inspections_demo
@@ -96,8 +97,6 @@ class Command(BaseCommand):
                 for place in places:
                     if role == "cadre":
                         # A responsible cadre sees what it is responsible for: 包保 assignments.
-                        from minan.duty.services import assign_cadre
-
                         since = timezone.localdate() - timedelta(days=150)
                         assign_cadre(None, Institution.objects.get(name=place), user, starts_on=since)
                     elif place.isdigit():

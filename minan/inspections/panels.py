@@ -1,0 +1,19 @@
+"""What the inspections app shows on the shared pages: the institution page's 检查 tab."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
+
+from minan.core.registry import InstitutionTab
+
+from . import institution_tab
+
+INSTITUTION_TABS = [
+    InstitutionTab(
+        "inspections",
+        gettext_lazy("Inspections"),
+        "inspections/_institution_tab.html",
+        institution_tab.context,
+        order=50,
+    )
+]
