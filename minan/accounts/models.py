@@ -106,13 +106,21 @@ class UserScope(models.Model):
         "institutions.Institution", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     kinds = models.JSONField(_("institution kinds"), default=list, blank=True)
-    # Entries the 包保 service manages for a responsible cadre; removed with the assignment.
-    via_duty = models.BooleanField(default=False, editable=False)
-    # Entries the supervision-group service manages: the counties of the groups the user belongs to.
-    via_group = models.BooleanField(default=False, editable=False)
-    # Entries the inspection service manages: the institution of an open task assigned to someone
-    # from elsewhere (a cross inspection, an expert survey); removed when the task ends.
-    via_inspection = models.BooleanField(default=False, editable=False)
+
+    class Source(models.TextChoices):
+        """Where an entry comes from. Only `granted` entries are an administrator's to add and remove; the
+        others follow another record and are added and removed by its service."""
+
+        GRANTED = "granted", _("granted by an administrator")
+        DUTY = "duty", _("follows a duty assignment")  # the institutions of a responsible cadre
+        GROUP = "group", _("follows a supervision group")  # the counties of the groups a person is in
+        # The institution of an open task assigned to someone from elsewhere (a cross inspection, an
+        # expert survey); removed when the task ends.
+        INSPECTION = "inspection", _("follows an inspection task")
+
+    source = models.CharField(
+        _("source"), max_length=16, choices=Source.choices, default=Source.GRANTED, editable=False
+    )
     granted_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now)
 

@@ -266,9 +266,9 @@ def revoke_role(actor: User, target: User, role: str, *, request: Any = None) ->
     if not can_grant_role(actor, role):
         raise NotPermitted(_("You cannot revoke the role %(role)s.") % {"role": ROLE_LABELS.get(role, role)})
     # Scope that 包保 manages must end where it began, or the person would keep seeing those places.
-    if role == CADRE and target.scopes.filter(via_duty=True).exists():
+    if role == CADRE and target.scopes.filter(source=UserScope.Source.DUTY).exists():
         raise DomainError(_("The person is still a responsible cadre; reassign their institutions first."))
-    if role == SUPERVISION_MEMBER and target.scopes.filter(via_group=True).exists():
+    if role == SUPERVISION_MEMBER and target.scopes.filter(source=UserScope.Source.GROUP).exists():
         raise DomainError(_("The person still belongs to a supervision group; remove them from it first."))
     deleted, _n = RoleGrant.objects.filter(user=target, role=role).delete()
     if not deleted:
@@ -344,7 +344,7 @@ def remove_scope(actor: User, entry: UserScope, *, request: Any = None) -> None:
         actor, place, institution_id=entry.institution_id
     ):
         raise NotPermitted(_("You can only remove scope that lies inside your own."))
-    if entry.via_duty or entry.via_group:
+    if entry.source in {UserScope.Source.DUTY, UserScope.Source.GROUP}:
         raise DomainError(
             _("This entry follows a duty assignment or a supervision group; change it there."), code="managed"
         )
@@ -612,3 +612,37 @@ def _revoke_many(
         detail=f"{len(ids)} token(s): {reason}",
         username="" if actor else "system",
     )
+
+
+# --- scope that follows another record ---------------------------------------------------------------
+# A responsible cadre sees their institutions, a supervision group's people its counties, the assignee of
+# a cross inspection the institution: these entries are written by the service of that record, inside its
+# transaction and under its audit event, through the three functions below.
+
+
+def grant_derived_scope(
+    user: User, source: str, *, institution: Institution | None = None, granted_by: User | None = None
+) -> None:
+    """Give `user` one institution because of `source` (idempotent)."""
+    UserScope.objects.get_or_create(
+        user=user, institution=institution, source=source, defaults={"granted_by": granted_by}
+    )
+    forget(user)
+
+
+def revoke_derived_scope(user_id: int, source: str, *, institution_id: int) -> None:
+    """Remove the entry `source` gave for one institution (the user's other entries stay)."""
+    UserScope.objects.filter(user_id=user_id, institution_id=institution_id, source=source).delete()
+
+
+def set_derived_regions(user: User, source: str, region_ids: Iterable[int]) -> None:
+    """Make the user's region entries from `source` exactly these regions."""
+    wanted = set(region_ids)
+    existing = {e.region_id: e.pk for e in UserScope.objects.filter(user=user, source=source)}
+    UserScope.objects.filter(
+        pk__in=[pk for region_id, pk in existing.items() if region_id not in wanted]
+    ).delete()
+    UserScope.objects.bulk_create(
+        UserScope(user=user, region_id=region_id, source=source) for region_id in wanted - set(existing)
+    )
+    forget(user)

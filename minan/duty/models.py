@@ -64,7 +64,7 @@ class SupervisionGroup(ScopedModel):
 
     `region_path` is the place the group belongs to (the city); the counties it covers are `GroupCounty`
     rows, and a county is covered by one group at a time (unique county). Members' scope follows the
-    counties: the service keeps `UserScope` entries marked `via_group` in step.
+    counties: the service keeps the people's `UserScope` entries of source "group" in step.
     """
 
     name = models.CharField(_("name"), max_length=100)

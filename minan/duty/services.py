@@ -16,11 +16,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minan.accounts import services as accounts
 from minan.accounts.models import User, UserScope
 from minan.accounts.roles import CADRE, ROLE_LABELS, SUPERVISION_MEMBER
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.core.scoping import forget, region_within_scope
+from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution, InstitutionChange
 from minan.regions.models import Region
@@ -58,7 +59,7 @@ def _end_current(institution: Institution, actor: Any, today: date, reason: str)
         active=False, ends_on=today, end_reason=reason
     )
     if not DutyAssignment.objects.filter(cadre=current.cadre, institution=institution, active=True).exists():
-        UserScope.objects.filter(user=current.cadre, institution=institution, via_duty=True).delete()
+        accounts.revoke_derived_scope(current.cadre_id, UserScope.Source.DUTY, institution_id=institution.pk)
     return current
 
 
@@ -90,8 +91,8 @@ def assign_cadre(
         institution=institution, cadre=cadre, starts_on=starts_on or today, region_path=institution.region_path,
         assigned_by=actor if getattr(actor, "pk", None) else None,
     )  # fmt: skip
-    UserScope.objects.get_or_create(
-        user=cadre, institution=institution, via_duty=True, defaults={"granted_by": assignment.assigned_by}
+    accounts.grant_derived_scope(
+        cadre, UserScope.Source.DUTY, institution=institution, granted_by=assignment.assigned_by
     )
     old = ended.cadre_id if ended else None
     InstitutionChange.objects.create(
@@ -134,20 +135,14 @@ def bulk_assign(actor: Any, institutions: list[Institution], cadre: User, *, req
 
 
 def sync_group_scope(user: User) -> None:
-    """Make the user's `via_group` scope entries equal to the counties of the active groups they lead or
+    """Make the user's group scope entries equal to the counties of the active groups they lead or
     belong to. Idempotent; called for everyone a group change touches."""
     wanted = set(
         GroupCounty.objects.filter(group__active=True)
         .filter(Q(group__leader=user) | Q(group__members=user))
         .values_list("county_id", flat=True)
     )
-    existing = {e.region_id: e for e in UserScope.objects.filter(user=user, via_group=True)}
-    stale = [e.pk for region_id, e in existing.items() if region_id not in wanted]
-    UserScope.objects.filter(pk__in=stale).delete()
-    UserScope.objects.bulk_create(
-        UserScope(user=user, region_id=region_id, via_group=True) for region_id in wanted - set(existing)
-    )
-    forget(user)
+    accounts.set_derived_regions(user, UserScope.Source.GROUP, wanted)
 
 
 def _common_path(paths: Sequence[str]) -> str:

@@ -1,6 +1,6 @@
 """Scope an assigned task brings (every read goes through `for_user`): someone from
 elsewhere — a cross inspector from another county, an expert — needs the institution in scope to see
-it and inspect it. The entry is managed (`UserScope.via_inspection`): added when the task is assigned
+it and inspect it. The entry is managed (`UserScope.source` "inspection"): added when the task is assigned
 to them, removed when the task ends or goes to someone else, unless another open task still needs it.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from minan.accounts import services as accounts
 from minan.accounts.models import UserScope
 from minan.core.scoping import forget, scope_entries
 
@@ -35,10 +36,7 @@ def grant(task: InspectionTask) -> None:
     forget(user)  # read afresh
     if _already_in_scope(user, institution.pk, institution.region_path, institution.kind):
         return
-    UserScope.objects.get_or_create(
-        user=user, institution=institution, via_inspection=True, defaults={"granted_by": None}
-    )
-    forget(user)
+    accounts.grant_derived_scope(user, UserScope.Source.INSPECTION, institution=institution)
 
 
 def release(task: InspectionTask, user_id: int | None = None) -> None:
@@ -57,6 +55,6 @@ def release(task: InspectionTask, user_id: int | None = None) -> None:
         .exists()
     )
     if not still_needed:
-        UserScope.objects.filter(
-            user_id=user_id, institution_id=task.institution_id, via_inspection=True
-        ).delete()
+        accounts.revoke_derived_scope(
+            user_id, UserScope.Source.INSPECTION, institution_id=task.institution_id
+        )

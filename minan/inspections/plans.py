@@ -563,7 +563,7 @@ def _candidates(tasks: Sequence[InspectionTask], today: dt.date) -> dict[int, li
             UserScope.objects.filter(
                 Q(region__region_path__in=prefixes)
                 | Q(institution_id__in={t.institution_id for t in sector}),
-                via_inspection=False,
+                source__in=[UserScope.Source.GRANTED, UserScope.Source.DUTY, UserScope.Source.GROUP],
                 user__is_active=True,
                 user__institution__isnull=True,
                 user__role_grants__role__in=SECTOR_ROLES,

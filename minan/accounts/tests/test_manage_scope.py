@@ -128,7 +128,7 @@ def test_officer_still_manages_user_wholly_inside_scope(
     rencheng_officer: User, make_user: Any, tree: dict[str, Any], institutions: dict[str, Any]
 ) -> None:
     target = make_user("inside", roles=["county_officer"], region=tree["rencheng"])
-    UserScope.objects.create(user=target, institution=institutions["rc_elderly"], via_inspection=True)
+    UserScope.objects.create(user=target, institution=institutions["rc_elderly"], source="inspection")
     services.reset_password(rencheng_officer, target, NEW_PASSWORD)
     target.refresh_from_db()
     assert target.check_password(NEW_PASSWORD) and target.must_change_password

@@ -40,7 +40,7 @@ def links() -> set[tuple[str, str]]:
 
 
 def via_group(user: User) -> set[str]:
-    return set(UserScope.objects.filter(user=user, via_group=True).values_list("region__code", flat=True))
+    return set(UserScope.objects.filter(user=user, source="group").values_list("region__code", flat=True))
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_members_see_exactly_the_institutions_of_the_groups_counties(
     services.disband_group(city_office, rc_group, "机构调整")
     assert visible(people["member1"]) == set()
     assert visible(people["leader1"]) == set()
-    assert not UserScope.objects.filter(via_group=True).exists()
+    assert not UserScope.objects.filter(source="group").exists()
     assert not GroupCounty.objects.exists()
     assert SupervisionGroup.objects.get(pk=rc_group.pk).active is False
 

@@ -392,7 +392,7 @@ def test_automatic_assignment_per_kind(
     assert assigned["duty"] == people["cadre"].pk
     assert assigned["self"] is None
     assert assigned["expert"] == expert.pk
-    assert UserScope.objects.filter(user=expert, institution=home, via_inspection=True).exists()
+    assert UserScope.objects.filter(user=expert, institution=home, source="inspection").exists()
     assert sees(expert, home)  # the task brought the institution into the expert's scope
     assert assigned["sector"] in {idle.pk, people["rc_officer"].pk}  # the least loaded, not the busy one
 
@@ -414,7 +414,7 @@ def test_reassigning_moves_the_managed_scope(
     assert task.assignee_id == second.pk
     assert not sees(people["zc_officer"], home)  # the former assignee loses the institution
     assert sees(second, home)  # the new one gains it
-    assert not UserScope.objects.filter(user=people["zc_officer"], via_inspection=True).exists()
+    assert not UserScope.objects.filter(user=people["zc_officer"], source="inspection").exists()
     events = list(
         AuditEvent.objects.filter(action="inspection_task.assign")
         .order_by("pk")
