@@ -62,7 +62,7 @@ class Device(ScopedModel):
     maintenance_from = models.DateTimeField(_("maintenance from"), null=True, blank=True)
     maintenance_until = models.DateTimeField(_("maintenance until"), null=True, blank=True)
     maintenance_reason = models.CharField(_("maintenance reason"), max_length=200, blank=True)
-    # HTTP push credential (devices.issue_credential): the SHA-256 of the token for bearer checks, and the
+    # HTTP push credential (`credentials.issue`): the SHA-256 of the token for bearer checks, and the
     # token sealed with the deployment key (notify.crypto) so an HMAC signature can be checked too.
     token_hash = models.CharField(max_length=128, blank=True, editable=False)
     token_sealed = models.TextField(blank=True, editable=False)

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         gc.freeze()
         adapter = None
         if settings.MQTT_URL and not options["no_mqtt"]:
-            from minan.firewatch.mqtt import MqttAdapter, PipelinedMqttAdapter
+            from minan.firewatch.ingest.mqtt import MqttAdapter, PipelinedMqttAdapter
 
             recorders = options["recorders"]
             if recorders is None:  # SQLite takes one writer at a time: more would only wait for each other
@@ -152,7 +152,7 @@ class Command(BaseCommand):
                          s.received, s.recorded, s.rejected, s.batches)  # fmt: skip
 
     def _gb_loop(self, listen: str, stop: threading.Event, ready: threading.Event) -> None:
-        from minan.firewatch import gb_server
+        from minan.firewatch.ingest import gb_server
 
         async def main() -> None:
             done = asyncio.Event()
@@ -181,7 +181,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _housekeeping(stop: threading.Event) -> None:
-        from minan.firewatch import escalation, services
+        from minan.firewatch.alarms.services import escalation
+        from minan.firewatch.ingest import services
 
         while not stop.wait(HOUSEKEEPING_SECONDS):
             close_old_connections()

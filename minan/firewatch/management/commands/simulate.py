@@ -2,7 +2,7 @@
 
 The devices are the active ones in the database (the demo seeds some); the signals go where real ones
 would: HTTP push to the web process, MQTT to the broker `minan ingest` reads, GB/T 26875.3 to its TCP
-server. See `minan.firewatch.simulator` for what is sent when, and docs/firewatch.md for the options.
+server. See `minan.firewatch.simulator.json_devices` for what is sent when, and docs/firewatch.md for the options.
 
 HTTP push needs each device's token. A device that has one keeps it (the simulator runs with database
 access and the deployment key, and reads it as the signature check does); a device without one gets
@@ -27,7 +27,7 @@ from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
 from minan.firewatch.models import Device
-from minan.firewatch.simulator import HttpSender, MqttSender, Plan, Sender, SimDevice, run
+from minan.firewatch.simulator.json_devices import HttpSender, MqttSender, Plan, Sender, SimDevice, run
 
 SIMULATOR_USERNAME = "minan-simulator"
 WAIT_FOR_DEVICES_SECONDS = 10.0
@@ -60,7 +60,7 @@ def simulator_account() -> Any:
 
 def http_tokens(devices: list[Device]) -> dict[str, str]:
     """Each device's HTTP push token: its own if it has one we can read, else a new one."""
-    from minan.firewatch import credentials
+    from minan.firewatch.devices.services import credentials
     from minan.notify import crypto
 
     tokens: dict[str, str] = {}
@@ -274,7 +274,7 @@ class Command(BaseCommand):
             return None
         host, _sep, port = address.rpartition(":")
         try:
-            from minan.firewatch.simulate_gb import run_gb_devices
+            from minan.firewatch.simulator.gb_devices import run_gb_devices
         except ImportError:
             self.stderr.write(
                 _("The GB/T 26875.3 simulator is not available: GB/T 26875.3 devices are skipped.")
