@@ -21,6 +21,7 @@ from minan.firewatch.alarms.services import chains, escalation, findings, handli
 from minan.firewatch.ingest.services import SignalIn, record_signal
 from minan.firewatch.models import Alarm, AlarmEvent
 from minan.firewatch.tests.board_helpers import alarm, device, fire
+from minan.hazards.models import Hazard
 
 pytestmark = pytest.mark.django_db
 
@@ -246,8 +247,6 @@ def test_close_without_permission_is_denied(
 def test_the_alarm_page_has_the_timeline_and_the_hazard(
     client: Any, city_office: Any, homes: dict[str, Any]
 ) -> None:
-    from minan.hazards.models import Hazard
-
     panel = device(homes["rc"], type="panel", name="主机")
     t0 = timezone.now() - dt.timedelta(hours=30)
     record_signal(panel, SignalIn("fault", "bus"), now=t0)

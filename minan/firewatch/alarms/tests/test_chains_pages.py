@@ -12,6 +12,7 @@ from conftest import login_client
 from minan.audit.models import AuditEvent
 from minan.firewatch.alarms.services import chains
 from minan.firewatch.models import EscalationChain
+from minan.regions.models import Region
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +87,6 @@ def test_permission_and_scope(client: Any, make_user: Any, tree: dict[str, Any],
     assert AuditEvent.objects.filter(action="permission.denied", user=rencheng_officer).count() == 2
 
     # A city office of another city: the 济宁 institutions are outside its scope (404), nothing saved.
-    from minan.regions.models import Region
-
     other_city = Region.objects.create(code="370900", name="泰安市", level="city", parent=tree["province"],
                                        region_path=tree["province"].region_path + "370900/")  # fmt: skip
     stranger = make_user("ta_office", roles=["city_safety_office"], region=other_city)

@@ -8,16 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.duty.models import DutyAssignment
 from minan.firewatch.alarms.services import chains, escalation, findings, handling
-from minan.firewatch.ingest.services import SignalIn, record_signal, sweep_offline
+from minan.firewatch.ingest.services import SignalIn, record_signal, record_signals, sweep_offline
 from minan.firewatch.models import Alarm, AlarmEvent, Device, EscalationChain
 from minan.hazards.models import Hazard
 from minan.institutions.models import Commissioner
-from minan.notify.models import Notification
+from minan.notify.models import Notification, UserSettings
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
@@ -314,8 +316,6 @@ def test_an_alarm_cleared_during_the_group_wait_pages_nobody(smoke: Device, peop
 def test_fire_is_never_delayed_nor_grouped(
     smoke: Device, people: dict[str, Any], institutions: dict[str, Any]
 ) -> None:
-    from minan.firewatch.ingest.services import record_signals
-
     second = _detector(institutions["rc_elderly"], "S-2", "4F 烟感")
     signals = [(smoke, SignalIn("alarm", "fire", at=at(0))), (second, SignalIn("alarm", "fire", at=at(0)))]
     outcomes = record_signals(signals, now=at(0))
@@ -340,9 +340,6 @@ def test_no_group_wait_sends_other_alarms_at_once(
 def test_a_large_group_is_one_message_listing_twenty_in_few_queries(
     people: dict[str, Any], institutions: dict[str, Any]
 ) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     home = institutions["rc_elderly"]
     for n in range(22):
         record_signal(_detector(home, f"L-{n}", f"烟感{n}"), SignalIn("fault", "bus"), now=at(0))
@@ -407,8 +404,6 @@ def test_acknowledgement_expiry_is_per_kind(smoke: Device, people: dict[str, Any
 def test_each_recipient_reads_the_alarm_kind_in_their_own_language(
     smoke: Device, people: dict[str, Any]
 ) -> None:
-    from minan.notify.models import UserSettings
-
     UserSettings.objects.create(user=people["commissioner"], language="en")
     record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
     assert escalation.escalate_due(at(1)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -341,8 +342,6 @@ def test_stream_buffer_is_bounded() -> None:
 
 
 def test_stream_never_raises_on_random_input() -> None:
-    import random
-
     rng = random.Random(26875)
     decoder = StreamDecoder()
     for _ in range(300):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 from collections.abc import Awaitable, Callable
+from datetime import time
 from typing import Any
 
 import pytest
@@ -418,9 +420,6 @@ def test_simulator_fire_now_sends_one_fire_at_once(devices: dict[str, Device]) -
 
 
 def test_random_night_checks_only_at_night_and_about_as_often_as_asked(devices: dict[str, Device]) -> None:
-    import random
-    from datetime import time
-
     assert gb_server.parse_night("22:00-06:00") == (time(22), time(6))
     assert gb_server.night_minutes(gb_server.parse_night("22:00-06:00")) == 480
     assert gb_server.in_night(time(23, 30), (time(22), time(6))) and gb_server.in_night(

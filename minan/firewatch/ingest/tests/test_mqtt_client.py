@@ -15,7 +15,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from minan.firewatch.ingest import mqtt as adapter_module
 from minan.firewatch.ingest.mqtt import BufferedSocket, IngestClient, PipelinedMqttAdapter, Stats
+from minan.firewatch.ingest.recorder import Result
 
 
 class FakeSocket:
@@ -188,9 +190,6 @@ def test_a_topic_that_is_not_utf8_is_refused_not_fatal() -> None:
 def test_the_recording_process_retries_a_failed_batch_before_the_next_and_answers_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from minan.firewatch.ingest import mqtt as adapter_module
-    from minan.firewatch.ingest.recorder import Result
-
     calls: list[list[str]] = []
 
     class FlakyRecorder:
@@ -221,8 +220,6 @@ def test_the_recording_process_retries_a_failed_batch_before_the_next_and_answer
 
 
 def test_the_recording_loop_ends_when_asked_to_stop() -> None:
-    from minan.firewatch.ingest import mqtt as adapter_module
-
     parent, child = Pipe()
     worker = threading.Thread(target=adapter_module._record_forever, args=(child,))
     worker.start()

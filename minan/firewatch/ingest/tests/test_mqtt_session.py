@@ -12,6 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from minan.firewatch.ingest.mqtt import RECONNECT_FIRST, RECONNECT_MAX, TOPIC, MqttAdapter
 
@@ -124,9 +126,6 @@ def test_a_missing_session_is_logged(caplog: Any) -> None:
 def test_the_subscription_is_logged_when_the_broker_grants_it_and_an_error_when_it_refuses(
     caplog: Any,
 ) -> None:
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.reasoncodes import ReasonCode
-
     a, _fake, _waits = adapter()
     with caplog.at_level("INFO", logger="minan.ingest.mqtt"):
         a._on_subscribe(a.client, None, 1, [ReasonCode(PacketTypes.SUBACK, "Granted QoS 1")], None)

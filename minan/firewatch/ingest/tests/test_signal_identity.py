@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from minan.firewatch.ingest.mqtt import to_incoming
-from minan.firewatch.ingest.recorder import Recorder
+from minan.firewatch.ingest.recorder import BadSignal, Recorder, parse_signal
 from minan.firewatch.ingest.services import SignalIn, identity, record_signals
 from minan.firewatch.models import Alarm, AlarmEvent, Device, Signal
 
@@ -126,8 +126,6 @@ def test_the_same_mqtt_payload_without_id_received_twice_is_recorded_once(smoke:
 def test_a_device_cannot_send_an_id_in_the_reserved_form() -> None:
     # "~device:type:code:time" is how MinAn names a signal that came without an id: a device that sent one
     # could make another device's later signal look like a duplicate.
-    from minan.firewatch.ingest.recorder import BadSignal, parse_signal
-
     with pytest.raises(BadSignal, match="reserved") as refused:
         parse_signal(
             {"type": "alarm", "code": "fire", "message_id": "~12:alarm:fire:2026-12-07T06:00:00+00:00"}

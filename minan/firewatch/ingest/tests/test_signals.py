@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from minan.firewatch.ingest.services import SignalIn, record_signal, sweep_offline
+from minan.firewatch.ingest.recorder import DeviceKey, Incoming, Recorder
+from minan.firewatch.ingest.services import SignalIn, record_signal, record_signals, sweep_offline
 from minan.firewatch.models import Alarm, AlarmEvent, Device, DeviceEvent, Signal
 
 pytestmark = pytest.mark.django_db
@@ -128,8 +129,6 @@ def test_a_threshold_fires_only_after_its_duration(institutions: dict[str, Any])
 def test_a_batch_is_recorded_in_few_queries_and_resent_messages_are_duplicates(
     smoke: Device, panel: Device
 ) -> None:
-    from minan.firewatch.ingest.services import record_signals
-
     batch = [
         (smoke, SignalIn("reading", "temperature", str(20 + n), "℃", message_id=f"t{n}")) for n in range(100)
     ]
@@ -148,8 +147,6 @@ def test_a_batch_is_recorded_in_few_queries_and_resent_messages_are_duplicates(
 
 
 def test_an_alarm_sent_twice_in_one_batch_or_again_later_is_raised_once(smoke: Device, panel: Device) -> None:
-    from minan.firewatch.ingest.services import record_signals
-
     fire = SignalIn("alarm", "fire", message_id="f-1")
     first, repeated = record_signals([(smoke, fire), (smoke, SignalIn("alarm", "fire", message_id="f-1"))],
                                      now=sec(0))  # fmt: skip
@@ -166,8 +163,6 @@ def test_an_alarm_sent_twice_in_one_batch_or_again_later_is_raised_once(smoke: D
 
 
 def test_a_fire_alarm_amid_readings_costs_a_bounded_number_of_queries(smoke: Device, panel: Device) -> None:
-    from minan.firewatch.ingest.services import record_signals
-
     device = Device.objects.select_related("institution").get(pk=smoke.pk)  # as the ingest reads it
     batch = [(device, SignalIn("reading", "temperature", "21", message_id=f"r{n}")) for n in range(50)]
     batch.insert(25, (device, SignalIn("alarm", "fire", message_id="fire-1")))
@@ -184,8 +179,6 @@ def test_a_fire_alarm_amid_readings_costs_a_bounded_number_of_queries(smoke: Dev
 def test_urgent_first_commits_the_alarms_before_the_readings_and_keeps_the_results_in_order(
     smoke: Device, panel: Device, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from minan.firewatch.ingest.recorder import DeviceKey, Incoming, Recorder
-
     def item(serial: str, signal: SignalIn) -> Incoming:
         return Incoming(DeviceKey(serial=serial), signal)
 
@@ -197,7 +190,6 @@ def test_urgent_first_commits_the_alarms_before_the_readings_and_keeps_the_resul
         item("NOPE", SignalIn("alarm", "fire")),
     ]
     order: list[str] = []
-    from minan.firewatch.ingest.services import record_signals
 
     def spy(batch: Any, **kwargs: Any) -> Any:
         order.append(",".join(s.type for _d, s in batch))

@@ -5,19 +5,25 @@ device registry as unregistered senders for the people who keep the registry of 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
+from django.utils import timezone
 
+import minan.settings
 from conftest import login_client
 from minan.firewatch.devices.services import senders
+from minan.firewatch.ingest import gb26875 as gb
 from minan.firewatch.ingest import gb_server
 from minan.firewatch.ingest.gb_client import GbDevice
 from minan.firewatch.models import Alarm, Device, Signal, UnregisteredSender
+from minan.firewatch.simulator.gb_devices import run_gb_devices
 
-from .test_gb26875 import CENTRE
+from .test_gb26875 import CENTRE, CENTRE_TIME
 from .test_gb_server import Raw, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,10 +66,6 @@ def test_unknown_address_is_denied_not_synced_and_written_as_a_sighting(
 
 
 def test_the_same_raw_frames_get_no_clock_sync(institutions: dict[str, Any]) -> None:
-    from minan.firewatch.ingest import gb26875 as gb
-
-    from .test_gb26875 import CENTRE_TIME
-
     frame = gb.heartbeat_frame(7, STRANGER, CENTRE, CENTRE_TIME)
 
     async def scenario(port: int, server: gb_server.GbServer) -> None:
@@ -104,12 +106,6 @@ def test_a_registered_address_with_an_unregistered_component_is_still_served(
 
 
 def test_the_setting_refuses_other_values(monkeypatch: Any) -> None:
-    import importlib
-
-    from django.core.exceptions import ImproperlyConfigured
-
-    import minan.settings
-
     monkeypatch.setenv("MINAN_GB26875_UNKNOWN_SENDERS", "allow")
     with pytest.raises(ImproperlyConfigured, match="deny or confirm"):
         importlib.reload(minan.settings)
@@ -119,8 +115,6 @@ def test_the_setting_refuses_other_values(monkeypatch: Any) -> None:
 
 @pytest.fixture
 def sighting(institutions: dict[str, Any]) -> UnregisteredSender:
-    from django.utils import timezone
-
     now = timezone.now()
     senders.note_sightings([senders.Sighting(STRANGER, "10.1.2.3", 4, now, now)], "deny")
     senders.note_sightings([senders.Sighting(STRANGER, "10.1.2.4", 2, now, now)], "deny")
@@ -162,8 +156,6 @@ def test_registering_a_device_at_the_address_ends_the_entry(
 
 
 def test_the_demo_simulators_stray_sender_is_denied_and_listed(institutions: dict[str, Any]) -> None:
-    from minan.firewatch.simulator.gb_devices import run_gb_devices
-
     async def scenario(port: int, server: gb_server.GbServer) -> None:
         stray = [{"address": 990001, "component": "", "kind": "transmitter"}]
         counts = await run_gb_devices(stray, "127.0.0.1", port, rate=100, duration=0.3, fire_probability=0)

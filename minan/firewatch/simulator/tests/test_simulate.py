@@ -13,6 +13,7 @@ import pytest
 from django.utils.translation import gettext
 
 from minan.audit.models import AuditEvent
+from minan.core.management.commands.serve import local_url
 from minan.firewatch.devices.services import credentials
 from minan.firewatch.management.commands.simulate import SIMULATOR_USERNAME, Command
 from minan.firewatch.models import Alarm, Device, Signal
@@ -97,8 +98,6 @@ def test_the_plan_keeps_the_total_rate_but_never_starves_a_heartbeat() -> None:
 
 
 def test_serve_points_its_simulator_at_the_web_address() -> None:
-    from minan.core.management.commands.serve import local_url
-
     assert local_url("0.0.0.0:8000") == "http://127.0.0.1:8000"
     assert local_url("10.1.2.3:9000") == "http://10.1.2.3:9000"
     assert local_url("unix:/run/minan.sock") is None
