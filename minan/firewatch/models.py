@@ -1,6 +1,6 @@
 """智慧消防: devices in the institutions, the signals they send and
 the alarms those raise. Devices and alarms belong to their institution's place and are read through
-`for_user`; only `services.py` writes.
+`for_user`; only the sub-packages' services write.
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ class EscalationChain(models.Model):
     after the previous one (the first usually 0, at once). After the last step, the last step is
     repeated every `repeat_minutes` (0: no repeat) until the alarm is acknowledged. A row without an
     institution is the deployment's default for its kind; an institution's own row overrides it.
-    Without any row the defaults in `escalation.DEFAULT_CHAINS` apply.
+    Without any row the defaults in `chains.DEFAULT_CHAINS` apply.
     """
 
     class Kind(models.TextChoices):

@@ -1,7 +1,7 @@
 """The close-out form of an alarm (GB 25201 §5.3) and the escalation-chain form.
 
 The forms only collect what was entered: the rules (which detail each class needs, which steps a chain
-may have) live in `escalation.clean_close_detail` and `escalation.validate_steps`, whose DomainError
+may have) live in `handling.clean_close_detail` and `chains.validate_steps`, whose DomainError
 names the field it is shown next to.
 """
 
@@ -79,7 +79,7 @@ class CloseForm(forms.Form):
         self.fields["cause"].choices = causes  # type: ignore[attr-defined]
 
     def detail(self) -> dict[str, Any]:
-        """What was entered for the chosen class, as `escalation.close` takes it."""
+        """What was entered for the chosen class, as `handling.close` takes it."""
         data = self.cleaned_data
         names = CLASS_FIELDS.get(str(data.get("classification") or ""), [])
         return {name: data.get(name, "") for name in names}
@@ -94,7 +94,7 @@ class CloseForm(forms.Form):
 
 class ChainStepsForm:
     """The steps of a chain as posted by the editor: rows `wait_<i>` and `notify_<i>` (several values),
-    and `repeat_minutes`. Whole-number parsing only; `escalation.validate_steps` decides."""
+    and `repeat_minutes`. Whole-number parsing only; `chains.validate_steps` decides."""
 
     MAX_ROWS = 10
 

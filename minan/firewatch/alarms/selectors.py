@@ -100,7 +100,7 @@ def board_token(user: Any, now: dt.datetime | None = None) -> str:
 
 
 def _maintenance_q(now: dt.datetime) -> Q:
-    # As the device list's `maintenance=1` filter (`devices.filter_devices`), so the counts match its links.
+    # As the device list's `maintenance=1` filter (`devices.selectors.filter_devices`), so the counts match its links.
     return Q(maintenance_until__gte=now) & (Q(maintenance_from__isnull=True) | Q(maintenance_from__lte=now))
 
 

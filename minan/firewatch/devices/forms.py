@@ -1,4 +1,4 @@
-"""Forms of the device registry pages. They read and shape the input; `devices.py` checks the rules."""
+"""Forms of the device registry pages. They read and shape the input; `services.registry` checks the rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fire-monitoring figures page per county (`figures.figures`), for a period (default: the last 30
+"""The fire-monitoring figures page per county (`selectors.figures`), for a period (default: the last 30
 days). Read through `for_user` (ScopedViewMixin for the permission, `figures` for the rows)."""
 
 from __future__ import annotations

@@ -660,7 +660,7 @@ class GbServer:
     async def send_duty_check(self, address: int) -> bool:
         """查岗 (type 91) to a connected device; True when it confirmed. A confirmed check is recorded as
         an event `duty_check_sent` of the transmission device; the answer arrives later as a type-24
-        upload, recorded as an event `duty_check_answer`; `escalation.unanswered_duty_checks`
+        upload, recorded as an event `duty_check_answer`; `findings.unanswered_duty_checks`
         turns a check left unanswered into a finding."""
         conn = self._by_address.get(address)
         if conn is None:

@@ -11,7 +11,7 @@ restores it after one to two minutes. When the run stops, open faults and fires 
 
 Senders deliver the signals: `HttpSender` (HTTP push, `Authorization: Bearer`), `MqttSender` (one JSON
 signal per message to `minan/v1/devices/<serial>/signals` at QoS 1). GB/T 26875.3 devices are simulated
-by `simulate_gb.run_gb_devices` in a thread of its own.
+by `gb_devices.run_gb_devices` in a thread of its own.
 """
 
 from __future__ import annotations
