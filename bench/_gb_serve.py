@@ -28,7 +28,7 @@ def raise_nofile(wanted: int) -> tuple[int, int]:
 
 
 async def main(listen: str) -> None:
-    from minan.firewatch import gb_server
+    from minan.firewatch.ingest import gb_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

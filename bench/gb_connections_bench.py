@@ -146,7 +146,7 @@ def stop_server(proc: subprocess.Popen[str]) -> dict[str, int]:
 
 
 async def baseline(port: int) -> list[float]:
-    from minan.firewatch.gb_client import GbDevice
+    from minan.firewatch.ingest.gb_client import GbDevice
 
     latencies = []
     async with GbDevice("127.0.0.1", port, BASE_ADDRESS) as device:
@@ -159,7 +159,7 @@ async def baseline(port: int) -> list[float]:
 
 
 async def load(port: int, pid: int) -> dict[str, object]:
-    from minan.firewatch.gb_client import GbDevice
+    from minan.firewatch.ingest.gb_client import GbDevice
 
     rng = random.Random(26875)  # noqa: S311 (benchmark schedule)
     devices = [GbDevice("127.0.0.1", port, BASE_ADDRESS + i, reply_timeout=30) for i in range(CONNECTIONS)]

@@ -4,9 +4,10 @@ from rest_framework.routers import DefaultRouter
 from minan.accounts.api import ApiTokenViewSet, MeView, ObtainTokenView, UserViewSet
 from minan.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
-from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, FirewatchFiguresViewSet
-from minan.firewatch.device_api import DeviceViewSet, UnregisteredSenderViewSet
-from minan.firewatch.push import SignalPushView
+from minan.firewatch.alarms.api import AlarmBoardViewSet, AlarmViewSet
+from minan.firewatch.devices.api import DeviceViewSet, UnregisteredSenderViewSet
+from minan.firewatch.figures.api import FirewatchFiguresViewSet
+from minan.firewatch.ingest.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet

@@ -24,9 +24,11 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from minan.accounts.models import User
 from minan.institutions.models import Institution
 
-from .models import Alarm, AlarmEvent, Device
+from .ingest.services import severity_of
+from .models import Alarm, AlarmEvent, Device, Signal
 
 GB_BASE = 370800_000000  # transmission-device addresses: base + institution id (fits 6 bytes)
 PRESSURE = {"pressure": {"min": 0.1, "max": 1.2, "for_seconds": 60}}
@@ -164,9 +166,6 @@ def _history(rng: random.Random, devices: list[Device], now: dt.datetime) -> lis
 
 def seed_alarm_history(stdout: Any = None, *, now: dt.datetime | None = None) -> int:
     """30 days of closed alarms at the demo institutions (deterministic), unless any alarm exists."""
-    from minan.accounts.models import User
-
-    from .services import severity_of
 
     if Alarm.objects.exists():
         return 0
@@ -215,8 +214,7 @@ def seed_alarm_history(stdout: Any = None, *, now: dt.datetime | None = None) ->
 
 def _seed_duty_checks(now: dt.datetime) -> int:
     """Two nights of 查岗 at the first institutions' transmission devices: answered at all but one, whose
-    miss the worker turns into a finding on its first run (escalation.unanswered_duty_checks)."""
-    from .models import Signal
+    miss the worker turns into a finding on its first run (`alarms.services.findings.unanswered_duty_checks`)."""
 
     transmitters = list(Device.objects.filter(type=Device.Type.TRANSMITTER).order_by("serial")[:3])
     made = 0

@@ -1,6 +1,6 @@
 """智慧消防: devices in the institutions, the signals they send and
 the alarms those raise. Devices and alarms belong to their institution's place and are read through
-`for_user`; only `services.py` writes.
+`for_user`; only the sub-packages' services write.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Device(ScopedModel):
     maintenance_from = models.DateTimeField(_("maintenance from"), null=True, blank=True)
     maintenance_until = models.DateTimeField(_("maintenance until"), null=True, blank=True)
     maintenance_reason = models.CharField(_("maintenance reason"), max_length=200, blank=True)
-    # HTTP push credential (devices.issue_credential): the SHA-256 of the token for bearer checks, and the
+    # HTTP push credential (`credentials.issue`): the SHA-256 of the token for bearer checks, and the
     # token sealed with the deployment key (notify.crypto) so an HMAC signature can be checked too.
     token_hash = models.CharField(max_length=128, blank=True, editable=False)
     token_sealed = models.TextField(blank=True, editable=False)
@@ -247,7 +247,7 @@ class EscalationChain(models.Model):
     after the previous one (the first usually 0, at once). After the last step, the last step is
     repeated every `repeat_minutes` (0: no repeat) until the alarm is acknowledged. A row without an
     institution is the deployment's default for its kind; an institution's own row overrides it.
-    Without any row the defaults in `escalation.DEFAULT_CHAINS` apply.
+    Without any row the defaults in `chains.DEFAULT_CHAINS` apply.
     """
 
     class Kind(models.TextChoices):

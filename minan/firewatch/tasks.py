@@ -9,7 +9,8 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from . import escalation, services
+from .alarms.services import escalation, findings
+from .ingest import services
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -27,10 +28,10 @@ def escalate_alarms() -> int:
 @db_periodic_task(crontab(minute="*/10"))
 def fault_hazards() -> int:
     """Every 10 minutes: fire-system faults left uncleared for MINAN_FIRE_FAULT_HAZARD_HOURS become hazards."""
-    return escalation.fault_hazards()
+    return findings.fault_hazards()
 
 
 @db_periodic_task(crontab(minute="*"))
 def unanswered_duty_checks() -> int:
     """Every minute: duty checks (查岗) left unanswered past their window become findings."""
-    return escalation.unanswered_duty_checks()
+    return findings.unanswered_duty_checks()

@@ -1,15 +1,12 @@
-"""Each part of the firewatch app keeps its own routes (a `urls` list in its views module)."""
+"""The firewatch pages; each sub-package keeps its own routes (its `urls.py`)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
-
-from . import alarm_views, board_views, chain_views, device_views, figure_views
+from django.urls import URLResolver, include, path
 
 app_name = "firewatch"
-urlpatterns: list[URLPattern] = []
-urlpatterns += board_views.urls
-urlpatterns += alarm_views.urls
-urlpatterns += figure_views.urls
-urlpatterns += chain_views.urls
-urlpatterns += device_views.urls
+urlpatterns: list[URLResolver] = [
+    path("", include("minan.firewatch.alarms.urls")),
+    path("", include("minan.firewatch.figures.urls")),
+    path("", include("minan.firewatch.devices.urls")),
+]

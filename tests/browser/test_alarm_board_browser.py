@@ -44,8 +44,8 @@ def record_fire_in_another_thread(device_pk: int) -> int:
     def work() -> None:
         from django.db import connection
 
+        from minan.firewatch.ingest.services import SignalIn, record_signal
         from minan.firewatch.models import Device
-        from minan.firewatch.services import SignalIn, record_signal
 
         try:
             outcome = record_signal(Device.objects.get(pk=device_pk), SignalIn("alarm", "fire"))

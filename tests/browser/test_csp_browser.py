@@ -37,8 +37,8 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 def setup(
     make_user: Callable[..., Any], tree: dict[str, Any], institutions: dict[str, Any], settings: Any
 ) -> dict[str, Any]:
+    from minan.firewatch.ingest.services import SignalIn, record_signal
     from minan.firewatch.models import Device
-    from minan.firewatch.services import SignalIn, record_signal
     from minan.hazards import services as hazards
     from minan.institutions.models import RiskClass
 

@@ -179,7 +179,7 @@ def test_deep_json_to_every_write_route(city_office: Any, institutions: dict[str
 
 def test_deep_json_over_mqtt_is_a_refused_message_not_a_stuck_batch() -> None:
     """MQTT payloads: a RecursionError out of the batch's parse made ingest retry the batch for ever."""
-    from minan.firewatch import mqtt
+    from minan.firewatch.ingest import mqtt
 
     topic = "minan/v1/devices/SN-1/signals"
     fire = json.dumps({"type": "alarm", "code": "fire", "message_id": "m1"}).encode()
@@ -191,13 +191,13 @@ def test_deep_json_over_mqtt_is_a_refused_message_not_a_stuck_batch() -> None:
 @pytest.mark.django_db
 def test_deep_json_in_device_thresholds_is_a_form_error(city_office: Any) -> None:
     """The device form's and the device import's thresholds (JSON typed by a person) use the same decoder."""
-    from minan.firewatch import devices
-    from minan.firewatch.device_forms import DeviceForm
+    from minan.firewatch.devices.forms import DeviceForm
+    from minan.firewatch.devices.services import sheets
 
     form = DeviceForm(data={"thresholds": DEEP_OBJECT}, user=city_office)
     assert not form.is_valid() and "thresholds" in form.errors
-    with pytest.raises(devices._CellError):
-        devices._thresholds(DEEP_OBJECT)
+    with pytest.raises(sheets._CellError):
+        sheets._thresholds(DEEP_OBJECT)
 
 
 @override_settings(MINAN_API_MAX_JSON_BYTES=2048)

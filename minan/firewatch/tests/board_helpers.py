@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from minan.firewatch.ingest.services import SignalIn, record_signal, severity_of
 from minan.firewatch.models import Alarm, Device
-from minan.firewatch.services import SignalIn, record_signal
 
 _serial = iter(range(1, 1_000_000))
 
@@ -31,8 +31,6 @@ def fire(dev: Device, at: dt.datetime | None = None) -> Alarm:
 
 def alarm(dev: Device, kind: str, first_at: dt.datetime, **fields: Any) -> Alarm:
     """An alarm written directly (figures with known numbers)."""
-    from minan.firewatch.services import severity_of
-
     return Alarm.objects.create(
         device=dev, institution_id=dev.institution_id, region_path=dev.region_path, kind=kind,
         severity=severity_of(dev, kind), first_at=first_at, last_at=first_at, **fields,

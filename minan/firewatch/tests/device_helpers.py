@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minan.firewatch import devices
+from minan.firewatch.devices.services import registry
 from minan.firewatch.models import Device
 
 
@@ -16,7 +16,7 @@ def register(actor: Any, institution: Any, serial: str, **fields: Any) -> Device
         "serial": serial,
     }
     values.update(fields)
-    return devices.create_device(actor, institution, **values)
+    return registry.create_device(actor, institution, **values)
 
 
 def raw(institution: Any, serial: str, **fields: Any) -> Device:

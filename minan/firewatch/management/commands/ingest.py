@@ -23,6 +23,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
+from minan.firewatch.alarms.services import escalation
+from minan.firewatch.ingest import gb_server, services
+from minan.firewatch.ingest.mqtt import MqttAdapter, PipelinedMqttAdapter
+
 log = logging.getLogger("minan.ingest")
 
 HOUSEKEEPING_SECONDS = 5.0
@@ -70,8 +74,6 @@ class Command(BaseCommand):
         gc.freeze()
         adapter = None
         if settings.MQTT_URL and not options["no_mqtt"]:
-            from minan.firewatch.mqtt import MqttAdapter, PipelinedMqttAdapter
-
             recorders = options["recorders"]
             if recorders is None:  # SQLite takes one writer at a time: more would only wait for each other
                 recorders = 1 if connection.vendor == "sqlite" else 2
@@ -152,8 +154,6 @@ class Command(BaseCommand):
                          s.received, s.recorded, s.rejected, s.batches)  # fmt: skip
 
     def _gb_loop(self, listen: str, stop: threading.Event, ready: threading.Event) -> None:
-        from minan.firewatch import gb_server
-
         async def main() -> None:
             done = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -181,8 +181,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _housekeeping(stop: threading.Event) -> None:
-        from minan.firewatch import escalation, services
-
         while not stop.wait(HOUSEKEEPING_SECONDS):
             close_old_connections()
             try:

@@ -2,7 +2,7 @@
 
 The devices are the active ones in the database (the demo seeds some); the signals go where real ones
 would: HTTP push to the web process, MQTT to the broker `minan ingest` reads, GB/T 26875.3 to its TCP
-server. See `minan.firewatch.simulator` for what is sent when, and docs/firewatch.md for the options.
+server. See `minan.firewatch.simulator.json_devices` for what is sent when, and docs/firewatch.md for the options.
 
 HTTP push needs each device's token. A device that has one keeps it (the simulator runs with database
 access and the deployment key, and reads it as the signature check does); a device without one gets
@@ -26,8 +26,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils.translation import gettext as _
 
+from minan.accounts import services as account_services
+from minan.accounts.models import User
+from minan.accounts.roles import CITY_SAFETY_OFFICE
+from minan.firewatch.devices.services import credentials
 from minan.firewatch.models import Device
-from minan.firewatch.simulator import HttpSender, MqttSender, Plan, Sender, SimDevice, run
+from minan.firewatch.simulator.json_devices import HttpSender, MqttSender, Plan, Sender, SimDevice, run
+from minan.notify import crypto
+from minan.regions.models import Region
 
 SIMULATOR_USERNAME = "minan-simulator"
 WAIT_FOR_DEVICES_SECONDS = 10.0
@@ -35,11 +41,6 @@ WAIT_FOR_DEVICES_SECONDS = 10.0
 
 def simulator_account() -> Any:
     """The system account that issues HTTP push tokens for the simulated devices."""
-    from minan.accounts import services
-    from minan.accounts.models import User
-    from minan.accounts.roles import CITY_SAFETY_OFFICE
-    from minan.regions.models import Region
-
     user = User.objects.filter(username=SIMULATOR_USERNAME).first()
     roots = list(Region.objects.filter(parent__isnull=True).order_by("pk"))
     if not roots:
@@ -47,22 +48,21 @@ def simulator_account() -> Any:
             _("There is no region tree yet: load one (`minan regions load`) or run `minan demo-data`.")
         )
     if user is None:
-        user = services.create_user(None, username=SIMULATOR_USERNAME, display_name=_("Device simulator"),
-                                    password=None, region=roots[0], must_change_password=False)  # fmt: skip
+        user = account_services.create_user(
+            None, username=SIMULATOR_USERNAME, display_name=_("Device simulator"), password=None,
+            region=roots[0], must_change_password=False,
+        )  # fmt: skip
     if CITY_SAFETY_OFFICE not in set(user.role_grants.values_list("role", flat=True)):
-        services.grant_role(None, user, CITY_SAFETY_OFFICE)
+        account_services.grant_role(None, user, CITY_SAFETY_OFFICE)
     scoped = set(user.scopes.filter(region__isnull=False).values_list("region_id", flat=True))
     for root in roots:
         if root.pk not in scoped:
-            services.add_scope(None, user, region=root)
+            account_services.add_scope(None, user, region=root)
     return User.objects.get(pk=user.pk)
 
 
 def http_tokens(devices: list[Device]) -> dict[str, str]:
     """Each device's HTTP push token: its own if it has one we can read, else a new one."""
-    from minan.firewatch import credentials
-    from minan.notify import crypto
-
     tokens: dict[str, str] = {}
     actor = None
     for device in devices:
@@ -76,8 +76,6 @@ def http_tokens(devices: list[Device]) -> dict[str, str]:
 
 def current_token(serial: str) -> str:
     """The device's token as stored now ("" if none): after a 401, another run may have issued it."""
-    from minan.notify import crypto
-
     sealed = Device.objects.filter(serial=serial).values_list("token_sealed", flat=True).first()
     close_old_connections()
     return crypto.decrypt(sealed or "")
@@ -274,7 +272,7 @@ class Command(BaseCommand):
             return None
         host, _sep, port = address.rpartition(":")
         try:
-            from minan.firewatch.simulate_gb import run_gb_devices
+            from minan.firewatch.simulator.gb_devices import run_gb_devices
         except ImportError:
             self.stderr.write(
                 _("The GB/T 26875.3 simulator is not available: GB/T 26875.3 devices are skipped.")

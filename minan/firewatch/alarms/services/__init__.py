@@ -1,0 +1,1 @@
+"""The alarm writers, by concept: escalation chains, escalation, handling by people, findings that become hazards."""

@@ -1,0 +1,1 @@
+"""The device registry: its writers, pages, forms and API, device credentials, unregistered senders."""

@@ -1,0 +1,1 @@
+"""Fire-monitoring statistics: the figures (selectors), their page and API."""
