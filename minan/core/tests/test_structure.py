@@ -29,6 +29,7 @@ ALLOWED_UNSCOPED = {
     ("duty/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
     ("duty/selectors.py", "Commissioner"): "prefetch of the commissioners of scoped institutions",
     ("duty/views.py", "User"): "prefetch of the members of scoped supervision groups",
+    ("firewatch/figures/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
     ("hazards/criteria_views.py", "Hazard"): "whether any hazard anywhere cites a clause before deleting it",
     ("institutions/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
     (
