@@ -11,7 +11,7 @@ from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
 from minan.inspections.api import InspectionViewSet
-from minan.inspections.checklist_api import ChecklistItemViewSet, ChecklistViewSet
+from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistViewSet
 from minan.inspections.expert_api import ExpertViewSet
 from minan.inspections.figures_api import InspectionFiguresViewSet
 from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet

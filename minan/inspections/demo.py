@@ -24,8 +24,8 @@ from minan.institutions.models import Institution
 from minan.regions.models import Region
 
 from . import plans
+from .checklists.selectors import current_template
 from .models import ChecklistTemplate, InspectionPlan, InspectionTask, Kind
-from .services import current_template
 
 SELF_PLAN = "养老机构消防月度自查"
 CROSS_PLAN = "季度交叉互查（任城区查邹城市）"

@@ -24,6 +24,7 @@ from minan.institutions.models import Institution
 from minan.regions.paths import county_of
 
 from . import services
+from .checklists.selectors import current_template
 from .models import ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 
 NOTES = [
@@ -53,7 +54,7 @@ def _photo(n: int) -> SimpleUploadedFile:
 
 def _checklist(code: str, kind: str) -> ChecklistTemplate | None:
     """The published version of a checklist if it is meant for this kind of inspection."""
-    template = services.current_template(code)
+    template = current_template(code)
     return template if template is not None and (not template.kinds or kind in template.kinds) else None
 
 

@@ -29,6 +29,7 @@ from minan.institutions.models import Institution
 from minan.regions.models import Region
 
 from . import plan_selectors, plans, services
+from .checklists.selectors import current_template
 from .models import Inspection, InspectionPlan, InspectionTask, Kind
 from .plan_forms import AssignForm, PlanForm
 
@@ -138,7 +139,7 @@ class PlanDetailView(ScopedViewMixin, View):
             "institution", "assignee"
         )
         page = Paginator(shown, 50).get_page(request.GET.get("page"))
-        template = plans.current_template(plan.template_code)
+        template = current_template(plan.template_code)
         can_change = user.has_perm("inspections.change_inspectionplan") and (
             InspectionPlan.objects.for_user(user, "change").filter(pk=plan.pk).exists()
         )

@@ -55,8 +55,9 @@ from minan.institutions.models import Institution, RiskClass
 from minan.regions.paths import ancestors, county_of
 
 from . import access
+from .checklists.selectors import current_template
 from .models import Expert, Inspection, InspectionPlan, InspectionTask, Kind
-from .services import current_template, performer_problem
+from .services import performer_problem
 
 logger = logging.getLogger("minan.inspections")
 

@@ -36,6 +36,7 @@ from minan.core.uploads import Refused, check_file, check_uploads
 from minan.institutions.models import Institution
 from minan.regions.paths import county_of
 
+from .checklists.selectors import current_template
 from .models import (
     HAZARD_SOURCE,
     Answer,
@@ -86,11 +87,6 @@ def performer_problem(
     elif kind not in Kind.values:
         return _("Choose a listed inspection kind.")
     return None
-
-
-def current_template(code: str) -> ChecklistTemplate | None:
-    """The published version of a checklist family."""
-    return ChecklistTemplate.objects.filter(code=code, status=ChecklistTemplate.Status.PUBLISHED).first()
 
 
 # --- start -----------------------------------------------------------------------------------------------------

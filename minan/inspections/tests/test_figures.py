@@ -28,6 +28,7 @@ from minan.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.hazards.models import Hazard
 from minan.inspections import demo_runs, figure_views, figures, services
+from minan.inspections.checklists.selectors import current_template
 from minan.inspections.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -86,7 +87,7 @@ def inspect(actor: Any, institution: Any, kind: str, day: dt.date, failing: dict
             task: InspectionTask | None = None, submit: bool = True) -> Inspection:  # fmt: skip
     """An inspection started and submitted on `day` through the services."""
     actor = fresh(actor)
-    template = services.current_template("fire-daily")
+    template = current_template("fire-daily")
     with on(day):
         inspection = services.start(actor, institution, kind=kind, template=template, task=task)
         for item in ChecklistItem.objects.filter(template=inspection.template):
@@ -320,7 +321,7 @@ def test_rates_round_half_up() -> None:
 def _add_rows(city_office: Any, institutions: dict[str, Any], n: int) -> None:
     """n tasks and n inspections per institution, written directly (fast)."""
     plan = InspectionPlan.objects.get(name="self plan")
-    template = services.current_template("fire-daily")
+    template = current_template("fire-daily")
     tasks, inspections = [], []
     for institution in institutions.values():
         for i in range(n):
@@ -580,7 +581,7 @@ def test_the_institution_tab_lists_inspections_and_open_tasks(
 
 
 def _published(code: str) -> ChecklistTemplate:
-    return services.current_template(code) or make_template(code, title=code)
+    return current_template(code) or make_template(code, title=code)
 
 
 def test_the_demo_runs_inspections_through_the_services_once(

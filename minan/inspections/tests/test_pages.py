@@ -23,6 +23,7 @@ from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardEvent
 from minan.hazards.tests.test_pages import pdf_text
 from minan.inspections import services
+from minan.inspections.checklists.selectors import current_template
 from minan.inspections.models import (
     Answer,
     AnswerPhoto,
@@ -397,7 +398,7 @@ def test_the_report_keeps_the_checklist_version_the_inspection_started_on(
     v2 = make_template(version=2, items=[
         {"code": "D01", "question": "第二版：疏散通道畅通"}, {"code": "D09", "question": "第二版：新增项目"},
     ])  # fmt: skip
-    assert services.current_template("fire-daily") == v2
+    assert current_template("fire-daily") == v2
     for target in ChecklistItem.objects.filter(template=v1):
         services.answer(staff, inspection, target, outcome="pass")
     services.submit(staff, inspection)

@@ -3,12 +3,14 @@ version, inspections keep their version, xlsx export and import, the shipped tem
 
 from __future__ import annotations
 
+import importlib
 import io
 import threading
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.db import connection, connections
 from openpyxl import Workbook, load_workbook
 from rest_framework.test import APIClient
@@ -18,8 +20,12 @@ from minan.accounts.models import User
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX
+from minan.hazards import criteria
 from minan.hazards.models import Clause
-from minan.inspections import checklist_excel, checklists, services
+from minan.inspections import services
+from minan.inspections.checklists import services as checklists
+from minan.inspections.checklists import xlsx as checklist_xlsx
+from minan.inspections.checklists.selectors import current_template
 from minan.inspections.models import ChecklistItem, ChecklistSection, ChecklistTemplate, Inspection
 from minan.institutions.excel import ImportRefused
 
@@ -90,7 +96,7 @@ def xlsx(rows: list[list[Any]], headers: list[str] | None = None) -> bytes:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.append(headers or checklist_excel.HEADERS)
+    ws.append(headers or checklist_xlsx.HEADERS)
     for row in rows:
         ws.append(row)
     buffer = io.BytesIO()
@@ -149,10 +155,6 @@ def test_the_seed_migration_loaded_ten_published_templates_with_their_items() ->
 
 
 def test_shipped_bases_name_standards_and_the_default_not_internal_documents() -> None:
-    import importlib
-
-    from django.apps import apps
-
     bases = [*ChecklistTemplate.objects.values_list("basis", flat=True)]
     bases += ChecklistItem.objects.values_list("basis", flat=True)
     assert bases and not [b for b in bases if "DOMAIN" in b]
@@ -186,7 +188,7 @@ def test_publishing_a_new_version_retires_the_previous_one(city_office: User) ->
     v2 = checklists.new_version(fresh(city_office), v1)
     assert (v2.code, v2.version, v2.status, v2.created_by_id) == ("fire-daily", 2, "draft", city_office.pk)
     assert [row[:-2] for row in items_of(v2)] == [row[:-2] for row in items_of(v1)]  # a faithful copy
-    assert services.current_template("fire-daily") == v1  # a draft changes nothing yet
+    assert current_template("fire-daily") == v1  # a draft changes nothing yet
 
     d01 = ChecklistItem.objects.get(template=v2, code="D01")
     checklists.save_item(
@@ -199,7 +201,7 @@ def test_publishing_a_new_version_retires_the_previous_one(city_office: User) ->
     )  # fmt: skip
     assert v1.status == "retired"
     assert ChecklistTemplate.objects.filter(code="fire-daily", status="published").count() == 1
-    assert services.current_template("fire-daily") == v2
+    assert current_template("fire-daily") == v2
     assert (
         ChecklistItem.objects.get(template=v1, code="D01").question
         == "疏散通道、安全出口畅通，未锁闭、未堵塞"
@@ -246,8 +248,8 @@ def test_an_inspection_started_on_v1_keeps_v1_after_v2_is_published(
         services.answer(staff, inspection, ChecklistItem.objects.get(template=v2, code="D12"), outcome="pass")
     missing = {p["item"] for p in services.missing_answers(inspection)}
     assert "D11" in missing and "D12" not in missing and "D01" not in missing
-    assert services.current_template("fire-daily") == v2
-    later = services.start(staff, home, kind="self", template=services.current_template("fire-daily"))
+    assert current_template("fire-daily") == v2
+    later = services.start(staff, home, kind="self", template=current_template("fire-daily"))
     assert later.template_id == v2.pk
     with pytest.raises(DomainError):  # the retired version cannot start anything new
         services.start(staff, home, kind="self", template=ChecklistTemplate.objects.get(pk=v1.pk))
@@ -271,7 +273,7 @@ def test_a_published_version_cannot_be_changed_by_the_service(city_office: User)
         lambda: checklists.move_section(user, section, 1),
         lambda: checklists.delete_draft(user, v1),
         lambda: checklists.publish(user, v1),
-        lambda: checklist_excel.import_xlsx(user, v1, xlsx([["分组", "X1", "问题"]]), "x.xlsx"),
+        lambda: checklist_xlsx.import_xlsx(user, v1, xlsx([["分组", "X1", "问题"]]), "x.xlsx"),
     ]
     for attempt in attempts:
         with pytest.raises(DomainError) as caught:
@@ -514,7 +516,7 @@ def test_an_exported_version_imports_into_a_new_draft_unchanged(client: Any, cit
     assert AuditEvent.objects.filter(action="export", object_type=OBJECT_TYPE).count() == 1
 
     target = checklists.create_draft(user, code="kitchen-copy", title="食堂巡查（导入）")
-    count = checklist_excel.import_xlsx(user, target, data, "kitchen-v2.xlsx")
+    count = checklist_xlsx.import_xlsx(user, target, data, "kitchen-v2.xlsx")
     assert count == 29
     assert items_of(target) == items_of(source)
     assert (
@@ -523,7 +525,7 @@ def test_an_exported_version_imports_into_a_new_draft_unchanged(client: Any, cit
         .detail.startswith("kitchen-copy v1 kitchen-v2.xlsx: 29 items in 6 sections")
     )
     # importing again replaces, it does not add
-    assert checklist_excel.import_xlsx(user, target, data, "kitchen-v2.xlsx") == 29
+    assert checklist_xlsx.import_xlsx(user, target, data, "kitchen-v2.xlsx") == 29
     assert ChecklistItem.objects.filter(template=target).count() == 29
 
 
@@ -544,7 +546,7 @@ def test_a_bad_row_refuses_the_whole_file_and_writes_nothing(client: Any, city_o
         ]
     )  # fmt: skip
     with pytest.raises(ImportRefused) as caught:
-        checklist_excel.import_xlsx(user, draft, data, "weekly.xlsx")
+        checklist_xlsx.import_xlsx(user, draft, data, "weekly.xlsx")
     found = [(e.line, e.column) for e in caught.value.errors]
     assert found == [
         (3, "上限"),  # lower limit above the upper limit
@@ -566,10 +568,10 @@ def test_a_bad_row_refuses_the_whole_file_and_writes_nothing(client: Any, city_o
     assert state() == before
 
     with pytest.raises(ImportRefused) as caught:
-        checklist_excel.import_xlsx(user, draft, xlsx([["a", "b"]], headers=["分组", "颜色"]), "w.xlsx")
+        checklist_xlsx.import_xlsx(user, draft, xlsx([["a", "b"]], headers=["分组", "颜色"]), "w.xlsx")
     assert {e.column for e in caught.value.errors} == {"颜色", "序号", "检查内容"}
     with pytest.raises(ImportRefused):
-        checklist_excel.import_xlsx(user, draft, b"not a workbook", "w.xlsx")
+        checklist_xlsx.import_xlsx(user, draft, b"not a workbook", "w.xlsx")
     assert state() == before
 
 
@@ -657,7 +659,7 @@ def test_a_county_officer_reads_but_cannot_author(client: Any, rencheng_officer:
     with pytest.raises(NotPermitted):
         checklists.new_version(user, v1)
     with pytest.raises(NotPermitted):
-        checklist_excel.import_xlsx(user, v1, xlsx([["分组", "X1", "问题"]]), "x.xlsx")
+        checklist_xlsx.import_xlsx(user, v1, xlsx([["分组", "X1", "问题"]]), "x.xlsx")
     assert state() == before
     assert checklist_actions() == []
     denials = AuditEvent.objects.filter(action="permission.denied", user=rencheng_officer)
@@ -666,8 +668,6 @@ def test_a_county_officer_reads_but_cannot_author(client: Any, rencheng_officer:
 
 def test_a_clause_an_item_refers_to_stays(city_office: User) -> None:
     """Checklist items protect their clause: the criteria catalogue refuses to delete it."""
-    from minan.hazards import criteria
-
     with pytest.raises(DomainError) as caught:
         criteria.delete_clause(fresh(city_office), Clause.objects.get(key="MCA2023-5-3"))
     assert caught.value.code == "in_use"

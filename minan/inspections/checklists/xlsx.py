@@ -25,8 +25,8 @@ from minan.core.export import Sheet, cell_text, sheets_bytes, spellings, squash
 from minan.hazards.models import Category
 from minan.institutions.excel import ImportRefused, RowError, read_table
 
-from . import checklists
-from .models import ChecklistItem, ChecklistTemplate
+from ..models import ChecklistItem, ChecklistTemplate
+from . import services
 
 # (field, header): the file format.
 COLUMNS: list[tuple[str, str]] = [
@@ -84,7 +84,7 @@ STATUS_NAMES = {"draft": "草稿", "published": "已发布", "retired": "已停�
 KIND_NAMES = {"duty": "包保督查", "sector": "行业检查", "expert": "专家勘察", "cross": "交叉互查", "video": "视频巡查",
               "self": "机构自查"}  # fmt: skip
 INSTITUTION_KIND_NAMES = {"elderly_care": "养老服务", "child_welfare": "儿童福利", "funeral": "殡葬服务"}
-MAX_ROWS = checklists.MAX_ITEMS
+MAX_ROWS = services.MAX_ITEMS
 
 
 # --- export ----------------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def _points(value: Any) -> int | None:
         return None
     if re.fullmatch(r"\d+", text):
         return int(text)
-    raise _CellError(_("Enter whole points from 0 to %(max)d.") % {"max": checklists.MAX_POINTS})
+    raise _CellError(_("Enter whole points from 0 to %(max)d.") % {"max": services.MAX_POINTS})
 
 
 def _decimal_cell(value: Any) -> Any:
@@ -251,16 +251,16 @@ def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
     return mapping
 
 
-def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[checklists.PlannedSection]:
-    """Every row checked (cells, then the item rules of `checklists.check_item`, then codes unique in the
+def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[services.PlannedSection]:
+    """Every row checked (cells, then the item rules of `services.check_item`, then codes unique in the
     file); ImportRefused lists every problem by line and column."""
     answer_types = spellings(ChecklistItem.AnswerType.choices, ANSWER_TYPE_NAMES)
     severities = spellings(ChecklistItem.Severity.choices, SEVERITY_NAMES)
     categories = spellings(Category.choices, CATEGORY_NAMES)
-    lookup = checklists.clause_lookup()
+    lookup = services.clause_lookup()
     errors: list[RowError] = []
-    planned: list[checklists.PlannedSection] = []
-    by_title: dict[str, checklists.PlannedSection] = {}
+    planned: list[services.PlannedSection] = []
+    by_title: dict[str, services.PlannedSection] = {}
     seen: dict[str, int] = {}
     readers: dict[str, Any] = {
         "answer_type": lambda v: _choice(v, answer_types, ANSWER_TYPE_NAMES),
@@ -295,7 +295,7 @@ def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[checklists.Pl
         elif not section_title:
             fail("section", _("Enter the section of the first item."))
         failed_cells = {e.column for e in errors if e.line == line}
-        check = checklists.check_item(values, clause_by_key=lookup)
+        check = services.check_item(values, clause_by_key=lookup)
         for name, _code, message in check.problems:
             if HEADER_OF.get(name, "") not in failed_cells:
                 fail(name, message)
@@ -305,7 +305,7 @@ def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[checklists.Pl
         seen.setdefault(code, line)
         if section_title:
             if section_title not in by_title:
-                by_title[section_title] = checklists.PlannedSection(section_title, [])
+                by_title[section_title] = services.PlannedSection(section_title, [])
                 planned.append(by_title[section_title])
             by_title[section_title].items.append(check.values)
     if errors:
@@ -324,12 +324,12 @@ def import_xlsx(
 ) -> int:
     """Replace the draft's sections and items with the file's rows: all of them, or nothing. Returns the
     number of items. The file is refused (ImportRefused, every problem listed) before anything is written."""
-    if actor is None or not actor.has_perm(checklists.EDIT_PERMISSION):
+    if actor is None or not actor.has_perm(services.EDIT_PERMISSION):
         raise NotPermitted(_("You do not have permission to do this."))
     if draft.status != ChecklistTemplate.Status.DRAFT:
-        raise checklists.immutable(draft)
+        raise services.immutable(draft)
     planned = check_rows(_rows(file, name))
-    return checklists.replace_content(actor, draft, planned, request=request, source=Path(name).name[:100])
+    return services.replace_content(actor, draft, planned, request=request, source=Path(name).name[:100])
 
 
 def known_values() -> dict[str, list[str]]:

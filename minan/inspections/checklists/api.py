@@ -3,7 +3,7 @@
 Not scoped: checklists are reference data of the whole deployment (declared `scoped = False`, like the
 criteria catalogue). Reading needs `inspections.view_inspection`, writing
 `inspections.change_checklisttemplate`; refusals are 403 and audited. Every write goes through
-`checklists`, which changes drafts only (a published or retired version answers 400 `published`).
+`services`, which changes drafts only (a published or retired version answers 400 `published`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from minan.core.api import ReadOrEditPermission
 from minan.core.api_fields import IdField, Int64Field, ScopedPrimaryKeyRelatedField
 from minan.core.views import current_user
 
-from . import checklists
-from .models import ChecklistItem, ChecklistSection, ChecklistTemplate
+from ..models import ChecklistItem, ChecklistSection, ChecklistTemplate
+from . import services
 
 # Choice-like fields are plain strings here (their values are listed in help_text and checked by the
 # service): `status`, `cadence` and `severity` name other choice sets elsewhere in the schema.
@@ -145,9 +145,9 @@ class ChecklistItemWriteSerializer(serializers.Serializer):
 
 class ChecklistCatalogueViewSet(viewsets.GenericViewSet):
     permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
-    read_permission = checklists.READ_PERMISSION
-    edit_permission = checklists.EDIT_PERMISSION
-    audit_object_type = checklists.OBJECT_TYPE
+    read_permission = services.READ_PERMISSION
+    edit_permission = services.EDIT_PERMISSION
+    audit_object_type = services.OBJECT_TYPE
     scoped: ClassVar[bool] = False
 
 
@@ -200,7 +200,7 @@ class ChecklistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Checkli
     def create(self, request: Request) -> Response:
         data = ChecklistWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = checklists.create_draft(current_user(request), request=request, **data.validated_data)
+        created = services.create_draft(current_user(request), request=request, **data.validated_data)
         return Response(self._fresh(created), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ChecklistWriteSerializer, responses=ChecklistDetailSerializer)
@@ -208,24 +208,24 @@ class ChecklistViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Checkli
         target = self.get_object()
         data = ChecklistWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        saved = checklists.update_draft(current_user(request), target, request=request, **data.validated_data)
+        saved = services.update_draft(current_user(request), target, request=request, **data.validated_data)
         return Response(self._fresh(saved))
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        checklists.delete_draft(current_user(request), self.get_object(), request=request)
+        services.delete_draft(current_user(request), self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=ChecklistDetailSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
-        published = checklists.publish(current_user(request), self.get_object(), request=request)
+        published = services.publish(current_user(request), self.get_object(), request=request)
         return Response(self._fresh(published))
 
     @extend_schema(request=None, responses={201: ChecklistDetailSerializer})
     @action(detail=True, methods=["post"], url_path="new-version")
     def new_version(self, request: Request, pk: str) -> Response:
-        draft = checklists.new_version(current_user(request), self.get_object(), request=request)
+        draft = services.new_version(current_user(request), self.get_object(), request=request)
         return Response(self._fresh(draft), status=status.HTTP_201_CREATED)
 
 
@@ -273,7 +273,7 @@ class ChecklistItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Che
         values = self._values(data, template)
         if "section" not in values:
             raise serializers.ValidationError({"section": ["Give `section` or `section_title`."]})
-        saved = checklists.save_item(current_user(request), template, None, request=request, **values)
+        saved = services.save_item(current_user(request), template, None, request=request, **values)
         return Response(ChecklistItemSerializer(saved).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ChecklistItemWriteSerializer, responses=ChecklistItemSerializer)
@@ -284,10 +284,10 @@ class ChecklistItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Che
         if "checklist" in data.validated_data and data.validated_data["checklist"].pk != item.template_id:
             raise serializers.ValidationError({"checklist": ["An item stays in its checklist version."]})
         values = self._values(data, item.template)
-        saved = checklists.save_item(current_user(request), item.template, item, request=request, **values)
+        saved = services.save_item(current_user(request), item.template, item, request=request, **values)
         return Response(ChecklistItemSerializer(saved).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        checklists.delete_item(current_user(request), self.get_object(), request=request)
+        services.delete_item(current_user(request), self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,7 @@
 its sections and items; the editors of a draft; publishing, new versions, xlsx export and import.
 
 Checklists are reference data of the whole deployment (not scoped): `inspections.view_inspection` reads,
-`inspections.change_checklisttemplate` edits. Every write goes through `checklists` (or `checklist_excel`
+`inspections.change_checklisttemplate` edits. Every write goes through `services` (or `xlsx`
 for the import), which refuses any change to a published or retired version.
 """
 
@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -26,9 +26,9 @@ from minan.core.views import PermissionPageMixin, current_user
 from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Institution
 
-from . import checklist_excel, checklists
-from .checklist_forms import ChecklistForm, ImportForm, ItemForm, SectionForm
-from .models import ChecklistItem, ChecklistSection, ChecklistTemplate, Kind
+from ..models import ChecklistItem, ChecklistSection, ChecklistTemplate, Kind
+from . import services, xlsx
+from .forms import ChecklistForm, ImportForm, ItemForm, SectionForm
 
 Status = ChecklistTemplate.Status
 
@@ -36,15 +36,15 @@ Status = ChecklistTemplate.Status
 class ChecklistReadMixin(PermissionPageMixin):
     """Reading checklists: whoever may read inspections (not scoped: reference data)."""
 
-    permission: ClassVar[str] = checklists.READ_PERMISSION
-    object_type: ClassVar[str] = checklists.OBJECT_TYPE
+    permission: ClassVar[str] = services.READ_PERMISSION
+    object_type: ClassVar[str] = services.OBJECT_TYPE
 
 
 class ChecklistEditMixin(PermissionPageMixin):
     """Authoring: `inspections.change_checklisttemplate` (system administrator, city safety office)."""
 
-    permission: ClassVar[str] = checklists.EDIT_PERMISSION
-    object_type: ClassVar[str] = checklists.OBJECT_TYPE
+    permission: ClassVar[str] = services.EDIT_PERMISSION
+    object_type: ClassVar[str] = services.OBJECT_TYPE
 
 
 def _detail(template: ChecklistTemplate | int, anchor: str = "") -> str:
@@ -86,7 +86,7 @@ class ChecklistListView(ChecklistReadMixin, View):
     template_name = "inspections/checklist_list.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        context = {"families": families(), "can_edit": request.user.has_perm(checklists.EDIT_PERMISSION)}
+        context = {"families": families(), "can_edit": request.user.has_perm(services.EDIT_PERMISSION)}
         return render(request, self.template_name, context)
 
 
@@ -103,7 +103,7 @@ class ChecklistDetailView(ChecklistReadMixin, View):
             Prefetch("items", queryset=ChecklistItem.objects.select_related("clause").order_by("order", "id"))
         )
         versions = list(ChecklistTemplate.objects.filter(code=template.code).order_by("-version"))
-        can_edit = request.user.has_perm(checklists.EDIT_PERMISSION)
+        can_edit = request.user.has_perm(services.EDIT_PERMISSION)
         context = {
             "template": template, "sections": sections.order_by("order", "id"), "versions": versions,
             "can_edit": can_edit, "editable": can_edit and template.status == Status.DRAFT,
@@ -125,8 +125,8 @@ class ChecklistExportView(ChecklistReadMixin, View):
         template = get_object_or_404(ChecklistTemplate, pk=pk)
         return sheets_response(
             request,
-            checklist_excel.filename(template),
-            checklist_excel.sheets(template),
+            xlsx.filename(template),
+            xlsx.sheets(template),
             model=ChecklistTemplate,
         )
 
@@ -146,7 +146,7 @@ class ChecklistCreateView(ChecklistEditMixin, View):
         form = ChecklistForm(request.POST)
         if form.is_valid():
             try:
-                created = checklists.create_draft(current_user(request), request=request, **form.cleaned_data)
+                created = services.create_draft(current_user(request), request=request, **form.cleaned_data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -162,7 +162,7 @@ class DraftMixin(ChecklistEditMixin):
     def refuse_unless_draft(self, template: ChecklistTemplate) -> HttpResponse | None:
         if template.status == Status.DRAFT:
             return None
-        messages.error(self.request, checklists.immutable(template).message)  # type: ignore[attr-defined]
+        messages.error(self.request, services.immutable(template).message)  # type: ignore[attr-defined]
         return redirect(_detail(template))
 
 
@@ -194,7 +194,7 @@ class ChecklistEditView(DraftMixin, View):
         form = ChecklistForm(request.POST, creating=False)
         if form.is_valid():
             try:
-                checklists.update_draft(current_user(request), template, request=request, **form.cleaned_data)
+                services.update_draft(current_user(request), template, request=request, **form.cleaned_data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -213,14 +213,14 @@ class ChecklistActionView(ChecklistEditMixin, View):
         user = current_user(request)
         try:
             if self.action == "publish":
-                done = checklists.publish(user, template, request=request)
+                done = services.publish(user, template, request=request)
                 messages.success(
                     request,
                     _("Version %(version)d of %(code)s is published.")
                     % {"version": done.version, "code": done.code},
                 )
             else:
-                done = checklists.new_version(user, template, request=request)
+                done = services.new_version(user, template, request=request)
                 messages.success(
                     request,
                     _("Version %(version)d of %(code)s was made as a draft from version %(source)d.")
@@ -256,7 +256,7 @@ class ChecklistDeleteView(DraftMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         template = get_object_or_404(ChecklistTemplate, pk=pk)
         try:
-            checklists.delete_draft(current_user(request), template, request=request)
+            services.delete_draft(current_user(request), template, request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect(_detail(template))
@@ -274,8 +274,8 @@ class ChecklistImportView(DraftMixin, View):
 
     def context(self, template: ChecklistTemplate, form: ImportForm) -> dict[str, Any]:
         return {
-            "template": template, "form": form, "headers": checklist_excel.HEADERS,
-            "known_values": checklist_excel.known_values(),
+            "template": template, "form": form, "headers": xlsx.HEADERS,
+            "known_values": xlsx.known_values(),
         }  # fmt: skip
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -292,7 +292,7 @@ class ChecklistImportView(DraftMixin, View):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                count = checklist_excel.import_xlsx(
+                count = xlsx.import_xlsx(
                     current_user(request), template, upload, upload.name, request=request
                 )
             except ImportRefused as exc:
@@ -353,7 +353,7 @@ class SectionFormView(DraftMixin, View):
         form = SectionForm(request.POST)
         if form.is_valid():
             try:
-                saved = checklists.save_section(
+                saved = services.save_section(
                     current_user(request),
                     template,
                     section,
@@ -391,7 +391,7 @@ class SectionDeleteView(DraftMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         section = get_object_or_404(ChecklistSection.objects.select_related("template"), pk=pk)
         try:
-            checklists.delete_section(current_user(request), section, request=request)
+            services.delete_section(current_user(request), section, request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -410,7 +410,7 @@ class SectionMoveView(MoveView):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         section = get_object_or_404(ChecklistSection.objects.select_related("template"), pk=pk)
         try:
-            checklists.move_section(current_user(request), section, self.step(), request=request)
+            services.move_section(current_user(request), section, self.step(), request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect(_detail(section.template, f"section-{section.pk}"))
@@ -421,7 +421,7 @@ class SectionMoveView(MoveView):
 
 class ItemFormView(DraftMixin, View):
     """New item in a draft (`<template pk>/items/new/`, `?section=` preselects) or edit one
-    (`items/<pk>/edit/`), through `checklists.save_item`."""
+    (`items/<pk>/edit/`), through `services.save_item`."""
 
     template_name = "inspections/checklist_item_form.html"
     creating: ClassVar[bool] = False
@@ -455,7 +455,7 @@ class ItemFormView(DraftMixin, View):
         form = ItemForm(request.POST, template=template, item=item)
         if form.is_valid():
             try:
-                saved = checklists.save_item(
+                saved = services.save_item(
                     current_user(request), template, item, request=request, **form.values()
                 )
             except DomainError as exc:
@@ -484,7 +484,7 @@ class ItemDeleteView(DraftMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         item = get_object_or_404(ChecklistItem.objects.select_related("template", "section"), pk=pk)
         try:
-            checklists.delete_item(current_user(request), item, request=request)
+            services.delete_item(current_user(request), item, request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -496,30 +496,7 @@ class ItemMoveView(MoveView):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         item = get_object_or_404(ChecklistItem.objects.select_related("template", "section"), pk=pk)
         try:
-            checklists.move_item(current_user(request), item, self.step(), request=request)
+            services.move_item(current_user(request), item, self.step(), request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect(_detail(item.template, f"item-{item.pk}"))
-
-
-urls = [
-    path("checklists/", ChecklistListView.as_view(), name="checklist_list"),
-    path("checklists/new/", ChecklistCreateView.as_view(), name="checklist_new"),
-    path("checklists/<int:pk>/", ChecklistDetailView.as_view(), name="checklist_detail"),
-    path("checklists/<int:pk>/edit/", ChecklistEditView.as_view(), name="checklist_edit"),
-    path("checklists/<int:pk>/publish/", ChecklistPublishView.as_view(), name="checklist_publish"),
-    path("checklists/<int:pk>/new-version/", ChecklistNewVersionView.as_view(), name="checklist_new_version"),
-    path("checklists/<int:pk>/delete/", ChecklistDeleteView.as_view(), name="checklist_delete"),
-    path("checklists/<int:pk>/export/", ChecklistExportView.as_view(), name="checklist_export"),
-    path("checklists/<int:pk>/import/", ChecklistImportView.as_view(), name="checklist_import"),
-    path("checklists/<int:pk>/sections/new/", SectionCreateView.as_view(), name="checklist_section_new"),
-    path("checklists/sections/<int:pk>/edit/", SectionFormView.as_view(), name="checklist_section_edit"),
-    path(
-        "checklists/sections/<int:pk>/delete/", SectionDeleteView.as_view(), name="checklist_section_delete"
-    ),
-    path("checklists/sections/<int:pk>/move/", SectionMoveView.as_view(), name="checklist_section_move"),
-    path("checklists/<int:pk>/items/new/", ItemCreateView.as_view(), name="checklist_item_new"),
-    path("checklists/items/<int:pk>/edit/", ItemFormView.as_view(), name="checklist_item_edit"),
-    path("checklists/items/<int:pk>/delete/", ItemDeleteView.as_view(), name="checklist_item_delete"),
-    path("checklists/items/<int:pk>/move/", ItemMoveView.as_view(), name="checklist_item_move"),
-]

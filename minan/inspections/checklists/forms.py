@@ -1,4 +1,4 @@
-"""Forms of the checklist pages. They check the shape of the input; `checklists` applies the rules (answer
+"""Forms of the checklist pages. They check the shape of the input; `services` applies the rules (answer
 types, choices, limits, clause keys, drafts only) and writes. Labels are the models' own."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django.utils.translation import pgettext_lazy
 from minan.hazards.models import Category, Clause
 from minan.institutions.models import Institution
 
-from . import checklists
-from .models import ChecklistItem, ChecklistSection, ChecklistTemplate, Kind
+from ..models import ChecklistItem, ChecklistSection, ChecklistTemplate, Kind
+from . import services
 
 AnswerType = ChecklistItem.AnswerType
 
@@ -64,7 +64,7 @@ class ChecklistForm(forms.Form):
 
     @staticmethod
     def initial_for(template: ChecklistTemplate) -> dict[str, Any]:
-        return {name: getattr(template, name) for name in checklists.TEMPLATE_FIELDS}
+        return {name: getattr(template, name) for name in services.TEMPLATE_FIELDS}
 
 
 class SectionForm(forms.Form):
@@ -132,7 +132,7 @@ class ItemForm(forms.Form):
         initial=ChecklistItem.Severity.MEDIUM,
     )
     points = forms.IntegerField(
-        label=_label(ChecklistItem, "points"), min_value=0, max_value=checklists.MAX_POINTS, initial=1
+        label=_label(ChecklistItem, "points"), min_value=0, max_value=services.MAX_POINTS, initial=1
     )
     major_on_fail = forms.BooleanField(label=_label(ChecklistItem, "major_on_fail"), required=False)
     clause = ClauseChoiceField(
@@ -170,7 +170,7 @@ class ItemForm(forms.Form):
 
     @staticmethod
     def initial_for(item: ChecklistItem) -> dict[str, Any]:
-        initial = {name: getattr(item, name) for name in checklists.CONTENT_FIELDS if name != "clause"}
+        initial = {name: getattr(item, name) for name in services.CONTENT_FIELDS if name != "clause"}
         initial.update(
             section=item.section_id, clause=item.clause_id, choices="\n".join(item.choices),
             failing_choices="\n".join(item.failing_choices),
@@ -178,7 +178,7 @@ class ItemForm(forms.Form):
         return initial
 
     def values(self) -> dict[str, Any]:
-        """The cleaned data for `checklists.save_item`, without the fields of other answer types."""
+        """The cleaned data for `services.save_item`, without the fields of other answer types."""
         values = dict(self.cleaned_data)
         kind = values.get("answer_type")
         for name, types in self.TYPE_FIELDS.items():
