@@ -12,8 +12,8 @@ from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
 from minan.inspections.api import InspectionViewSet
 from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistViewSet
-from minan.inspections.expert_api import ExpertViewSet
-from minan.inspections.figures_api import InspectionFiguresViewSet
+from minan.inspections.experts.api import ExpertViewSet
+from minan.inspections.figures.api import InspectionFiguresViewSet
 from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (

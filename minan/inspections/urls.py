@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from . import expert_views, figure_views, plan_views, views
+from . import plan_views, views
 
 app_name = "inspections"
 urlpatterns: list[URLPattern | URLResolver] = []
-urlpatterns += figure_views.urls
+urlpatterns += [path("", include("minan.inspections.figures.urls"))]
 urlpatterns += views.urls
 urlpatterns += plan_views.urls
 urlpatterns += [path("", include("minan.inspections.checklists.urls"))]
-urlpatterns += expert_views.urls
+urlpatterns += [path("", include("minan.inspections.experts.urls"))]

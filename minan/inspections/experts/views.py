@@ -3,59 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 
-from minan.accounts.roles import EXPERT
 from minan.core.errors import DomainError
 from minan.core.views import PermissionPageMixin, current_user
 from minan.hazards.models import Category
 
-from . import experts
-from .models import Expert
-
-
-class ExpertForm(forms.Form):
-    user = forms.ModelChoiceField(label=gettext_lazy("account"), queryset=get_user_model().objects.none())
-    organisation = forms.CharField(label=gettext_lazy("organisation"), max_length=200, required=False)
-    areas = forms.MultipleChoiceField(
-        label=gettext_lazy("fields"),
-        choices=Category.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    qualification = forms.CharField(label=gettext_lazy("qualification"), max_length=200)
-    certificate_no = forms.CharField(label=gettext_lazy("certificate number"), max_length=60, required=False)
-    valid_until = forms.DateField(
-        label=gettext_lazy("valid until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    active = forms.BooleanField(label=gettext_lazy("active"), required=False, initial=True)
-
-    def __init__(self, *args: Any, creating: bool, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if creating:
-            # Accounts with the expert role not yet on the roster.
-            self.fields["user"].queryset = (  # type: ignore[attr-defined]
-                get_user_model()
-                .objects.filter(is_active=True, role_grants__role=EXPERT, expert__isnull=True)
-                .order_by("display_name")
-            )
-        else:
-            del self.fields["user"]
+from ..models import Expert
+from . import services
+from .forms import ExpertForm
 
 
 class ExpertMixin(PermissionPageMixin):
-    permission: ClassVar[str] = experts.EDIT_PERMISSION
+    permission: ClassVar[str] = services.EDIT_PERMISSION
     object_type: ClassVar[str] = "inspections.expert"
 
 
@@ -83,7 +50,7 @@ class ExpertFormView(ExpertMixin, View):
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         expert = self._expert(pk)
-        initial = {f: getattr(expert, f) for f in experts.FIELDS} if expert else {}
+        initial = {f: getattr(expert, f) for f in services.FIELDS} if expert else {}
         if expert:
             initial["areas"] = initial.pop("fields")
         form = ExpertForm(initial=initial, creating=expert is None)
@@ -99,7 +66,7 @@ class ExpertFormView(ExpertMixin, View):
             valid_until: dt.date | None = values.get("valid_until")
             values["valid_until"] = valid_until
             try:
-                saved = experts.save_expert(
+                saved = services.save_expert(
                     current_user(request), expert, user=user, request=request, **values
                 )
             except DomainError as exc:
@@ -115,10 +82,3 @@ class ExpertFormView(ExpertMixin, View):
                 )
                 return redirect("inspections:expert_list")
         return render(request, self.template_name, {"form": form, "expert": expert}, status=400)
-
-
-urls = [
-    path("experts/", ExpertListView.as_view(), name="expert_list"),
-    path("experts/new/", ExpertFormView.as_view(), name="expert_new"),
-    path("experts/<int:pk>/", ExpertFormView.as_view(), name="expert_edit"),
-]

@@ -1,6 +1,6 @@
-"""The inspection figures page and its xlsx export (`figures.figures`): coverage of the planned tasks,
+"""The inspection figures page and its xlsx export (`selectors.figures`): coverage of the planned tasks,
 self-inspection compliance and results, for a period. Everything is read through `for_user`
-(ScopedViewMixin for the permission, `figures` for the rows)."""
+(ScopedViewMixin for the permission, `selectors` for the rows)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -20,16 +19,16 @@ from minan.core.errors import DomainError
 from minan.core.export import XLSX, Sheet, sheets_bytes
 from minan.core.views import ScopedViewMixin, current_user
 
-from . import figures
-from .models import Inspection
+from ..models import Inspection
+from . import selectors
 
 
 def _period(request: HttpRequest, today: dt.date) -> tuple[dt.date, dt.date, str]:
     """The period asked for; a malformed one falls back to the default with a message."""
     try:
-        date_from, date_to = figures.parse_period(request.GET, today)
+        date_from, date_to = selectors.parse_period(request.GET, today)
     except DomainError as exc:
-        date_from, date_to = figures.default_period(today)
+        date_from, date_to = selectors.default_period(today)
         return (
             date_from,
             date_to,
@@ -48,11 +47,11 @@ class InspectionFiguresView(ScopedViewMixin, View):
         today = timezone.localdate()
         date_from, date_to, period_error = _period(request, today)
         user = current_user(request)
-        report = figures.figures(user, date_from, date_to, today=today)
+        report = selectors.figures(user, date_from, date_to, today=today)
         context = {
             "report": report,
             "period_error": period_error,
-            "top": figures.TOP_INSTITUTIONS,
+            "top": selectors.TOP_INSTITUTIONS,
             "can_export": user.has_perm("inspections.export_inspection"),
         }
         return render(request, "inspections/figures.html", context)
@@ -69,7 +68,7 @@ def coverage_headers(first: str) -> list[str]:
     ]  # fmt: skip
 
 
-def coverage_cells(name: str, row: figures.Coverage) -> list[Any]:
+def coverage_cells(name: str, row: selectors.Coverage) -> list[Any]:
     return [
         name, row.planned, row.done, row.on_time, row.late, row.missed, row.open, _rate(row.done_rate),
         _rate(row.on_time_rate), row.adhoc,
@@ -80,11 +79,11 @@ def results_headers(first: str) -> list[str]:
     return [first, _("Pass"), _("Pass with findings"), _("Fail"), _("Submitted")]
 
 
-def results_cells(name: str, row: figures.Results) -> list[Any]:
+def results_cells(name: str, row: selectors.Results) -> list[Any]:
     return [name, row.passed, row.findings, row.failed, row.total]
 
 
-def export_sheets(report: figures.InspectionFigures) -> list[Sheet]:
+def export_sheets(report: selectors.InspectionFigures) -> list[Sheet]:
     """One sheet per table of the page, in the page's order."""
     total = _("Total")
     kind, county = _("Inspection kind"), _("County")
@@ -134,7 +133,7 @@ class InspectionFiguresExportView(ScopedViewMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         today = timezone.localdate()
         date_from, date_to, _error = _period(request, today)
-        report = figures.figures(current_user(request), date_from, date_to, today=today)
+        report = selectors.figures(current_user(request), date_from, date_to, today=today)
         data, count = sheets_bytes(export_sheets(report))
         record(
             "inspection.figures_export",
@@ -146,9 +145,3 @@ class InspectionFiguresExportView(ScopedViewMixin, View):
         name = f"inspection-figures-{date_from:%Y%m%d}-{date_to:%Y%m%d}.xlsx"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-
-
-urls = [
-    path("figures/", InspectionFiguresView.as_view(), name="figures"),
-    path("figures/export/", InspectionFiguresExportView.as_view(), name="figures_export"),
-]

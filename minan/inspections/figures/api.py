@@ -1,5 +1,5 @@
 """`/api/v1/inspection-figures/`: the inspection figures of the caller's scope for a period
-(`figures.figures`)."""
+(`selectors.figures`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from minan.core.api import ScopedViewSet
 from minan.core.views import current_user
 
-from . import figures
-from .models import Inspection
+from ..models import Inspection
+from . import selectors
 
 
 class CoverageSerializer(serializers.Serializer):
@@ -99,7 +99,7 @@ class ComplianceSectionSerializer(serializers.Serializer):
     lowest = InstitutionComplianceSerializer(
         source="lowest_compliance",
         many=True,
-        help_text=f"the {figures.TOP_INSTITUTIONS} institutions with the lowest compliance",
+        help_text=f"the {selectors.TOP_INSTITUTIONS} institutions with the lowest compliance",
     )
 
 
@@ -142,6 +142,6 @@ class InspectionFiguresViewSet(ScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         today = timezone.localdate()
-        date_from, date_to = figures.parse_period(request.query_params, today)
-        report = figures.figures(current_user(request), date_from, date_to, today=today)
+        date_from, date_to = selectors.parse_period(request.query_params, today)
+        report = selectors.figures(current_user(request), date_from, date_to, today=today)
         return Response(InspectionFiguresSerializer(report).data)

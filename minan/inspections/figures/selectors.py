@@ -41,7 +41,7 @@ from minan.hazards.metrics import default_period, parse_period
 from minan.regions.models import Region
 from minan.regions.paths import county_code
 
-from .models import Inspection, InspectionTask, Kind
+from ..models import Inspection, InspectionTask, Kind
 
 __all__ = ["TOP_INSTITUTIONS", "default_period", "figures", "parse_period", "percent"]
 

@@ -24,12 +24,16 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
+from minan.audit.labels import action_label
 from minan.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.hazards.models import Hazard
-from minan.inspections import demo_runs, figure_views, figures, services
+from minan.inspections import demo_runs, services
 from minan.inspections.checklists.selectors import current_template
+from minan.inspections.figures import selectors as figures
+from minan.inspections.figures import views as figure_views
 from minan.inspections.models import (
+    Answer,
     ChecklistItem,
     ChecklistTemplate,
     Inspection,
@@ -492,8 +496,6 @@ def test_the_export_has_one_sheet_per_table_and_is_audited(
 
 
 def test_the_export_label_is_readable() -> None:
-    from minan.audit.labels import action_label
-
     assert action_label("inspection.figures_export") != "inspection.figures_export"
 
 
@@ -603,8 +605,6 @@ def test_the_demo_runs_inspections_through_the_services_once(
     assert "9 carried out" in out.getvalue()
     assert submitted.exclude(result="pass").exists() and submitted.filter(result="pass").exists()
     # Every failure became a hazard, linked from its answer; photo-required failures carry a photo.
-    from minan.inspections.models import Answer
-
     failures = Answer.objects.filter(inspection__in=submitted, outcome="fail")
     assert failures.exists() and not failures.filter(hazard__isnull=True).exists()
     assert Hazard.objects.count() == failures.count()

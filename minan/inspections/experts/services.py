@@ -17,7 +17,7 @@ from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted
 from minan.hazards.models import Category
 
-from .models import Expert
+from ..models import Expert
 
 EDIT_PERMISSION = "inspections.change_expert"
 FIELDS = ("organisation", "fields", "qualification", "certificate_no", "valid_until", "active")

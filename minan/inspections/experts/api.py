@@ -1,6 +1,6 @@
 """`/api/v1/experts/`: the expert roster (专家库). Reference data, not scoped: reading needs
 `inspections.view_inspectionplan` (whoever may see plans sees who can be assigned an expert survey),
-writing `inspections.change_expert`; writes go through `experts.save_expert`."""
+writing `inspections.change_expert`; writes go through `services.save_expert`."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from minan.core.api_fields import IdField
 from minan.core.views import current_user
 from minan.hazards.models import Category
 
-from . import experts
-from .models import Expert
+from ..models import Expert
+from . import services
 
 READ_PERMISSION = "inspections.view_inspectionplan"
 
@@ -54,7 +54,7 @@ class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = ExpertSerializer
     permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
     read_permission = READ_PERMISSION
-    edit_permission = experts.EDIT_PERMISSION
+    edit_permission = services.EDIT_PERMISSION
 
     @extend_schema(request=ExpertWriteSerializer, responses=ExpertSerializer)
     def create(self, request: Request) -> Response:
@@ -64,7 +64,7 @@ class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         user = get_user_model().objects.filter(pk=values.pop("user", None)).first()
         if "areas" in values:
             values["fields"] = values.pop("areas")
-        saved = experts.save_expert(current_user(request), None, user=user, request=request, **values)
+        saved = services.save_expert(current_user(request), None, user=user, request=request, **values)
         return Response(ExpertSerializer(saved).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ExpertWriteSerializer, responses=ExpertSerializer)
@@ -76,5 +76,5 @@ class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         values.pop("user", None)
         if "areas" in values:
             values["fields"] = values.pop("areas")
-        saved = experts.save_expert(current_user(request), expert, request=request, **values)
+        saved = services.save_expert(current_user(request), expert, request=request, **values)
         return Response(ExpertSerializer(saved).data)
