@@ -10,8 +10,8 @@ from minan.firewatch.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
-from minan.inspections.api import InspectionViewSet
 from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistViewSet
+from minan.inspections.execution.api import InspectionViewSet
 from minan.inspections.experts.api import ExpertViewSet
 from minan.inspections.figures.api import InspectionFiguresViewSet
 from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet

@@ -23,8 +23,8 @@ from minan.core.errors import DomainError
 from minan.institutions.models import Institution
 from minan.regions.paths import county_of
 
-from . import services
 from .checklists.selectors import current_template
+from .execution import services
 from .models import ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 
 NOTES = [

@@ -28,8 +28,9 @@ from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import plan_selectors, plans, services
+from . import plan_selectors, plans
 from .checklists.selectors import current_template
+from .execution import services as execution
 from .models import Inspection, InspectionPlan, InspectionTask, Kind
 from .plan_forms import AssignForm, PlanForm
 
@@ -240,7 +241,7 @@ class TaskDetailView(ScopedViewMixin, View):
         inspection = Inspection.objects.for_user(user).filter(task=task).first()
         can_start = task.status in TODO and inspection is None and (
             task.assignee_id == user.pk or (task.kind == Kind.SELF and user.institution_id == task.institution_id)
-            or (task.assignee_id is None and services.performer_problem(user, task.institution, task.kind) is None)
+            or (task.assignee_id is None and execution.performer_problem(user, task.institution, task.kind) is None)
         )  # fmt: skip
         context = {
             "task": task,

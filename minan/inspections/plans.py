@@ -17,7 +17,7 @@ Rules:
   (a shorter period) starts at once. An institution newly covered gets its task for the current period.
 - Tasks of institutions the plan no longer covers (or that stopped operating) that are open or missed
   and not started are cancelled at the next generation; so are a deactivated plan's open tasks.
-- Assignment moves the managed scope an assignment brings (`access.grant` / `access.release`).
+- Assignment moves the managed scope an assignment brings (`execution.grant` / `execution.release`).
   Automatic assignment picks, per task, the least-loaded eligible person on the task's due day under a
   daily cap (`MINAN_INSPECTION_DAILY_CAP`); a duty check always goes to the institution's responsible
   cadre (nobody else may do it), a self-inspection to nobody (the institution's staff do it). Tasks
@@ -54,10 +54,9 @@ from minan.duty.selectors import cadres_of
 from minan.institutions.models import Institution, RiskClass
 from minan.regions.paths import ancestors, county_of
 
-from . import access
 from .checklists.selectors import current_template
+from .execution import services as execution
 from .models import Expert, Inspection, InspectionPlan, InspectionTask, Kind
-from .services import performer_problem
 
 logger = logging.getLogger("minan.inspections")
 
@@ -323,7 +322,7 @@ def _cancel(tasks: QuerySet[InspectionTask]) -> int:
         status=Status.CANCELLED
     )
     for task in InspectionTask.objects.filter(pk__in=pks, status=Status.CANCELLED, assignee__isnull=False):
-        access.release(task)
+        execution.release(task)
     return count
 
 
@@ -479,7 +478,7 @@ def assign(actor: Any, task: InspectionTask, user: Any, *, request: Any = None) 
             raise DomainError(_("Choose a person inside your scope."), field="user")
         if not person.is_active:
             raise DomainError(_("This person's account is disabled."), field="user")
-        problem = performer_problem(person, found.institution, found.kind)
+        problem = execution.performer_problem(person, found.institution, found.kind)
         if problem:
             raise DomainError(problem, field="user", code="performer")
     new = user.pk if user is not None else None
@@ -492,10 +491,10 @@ def assign(actor: Any, task: InspectionTask, user: Any, *, request: Any = None) 
         raise DomainError(_("The task changed meanwhile; reload and try again."), code="conflict")
     found.assignee_id = new
     if old is not None:
-        access.release(found, old)
+        execution.release(found, old)
     if user is not None:
         found.assignee = user
-        access.grant(found)
+        execution.grant(found)
     record("inspection_task.assign", user=actor, request=request, obj=found, changes={"assignee": [old, new]},
            detail=f"{found.institution.name} {found.kind} {found.period_start}..{found.period_end}"[:500])  # fmt: skip
     found.refresh_from_db()
@@ -626,7 +625,9 @@ def candidates(task: InspectionTask, today: dt.date | None = None) -> list[tuple
         return []
     people = _candidates([task], today)[task.pk]
     per_day, total = _loads([p.pk for p in people], [task.due_on])
-    eligible = [p for p in people if performer_problem(p, task.institution, task.kind, today) is None]
+    eligible = [
+        p for p in people if execution.performer_problem(p, task.institution, task.kind, today) is None
+    ]
     eligible.sort(key=lambda p: (per_day[(p.pk, task.due_on)], total[p.pk], p.pk))
     return [(p, per_day[(p.pk, task.due_on)]) for p in eligible]
 
@@ -658,7 +659,8 @@ def auto_assign(
         people = [p for p in options[task.pk] if task.kind == Kind.DUTY or per_day[(p.pk, task.due_on)] < cap]
         people.sort(key=lambda p: (per_day[(p.pk, task.due_on)], total[p.pk], p.pk))
         person = next(
-            (p for p in people if performer_problem(p, task.institution, task.kind, today) is None), None
+            (p for p in people if execution.performer_problem(p, task.institution, task.kind, today) is None),
+            None,
         )
         if person is None:
             continue
@@ -678,7 +680,7 @@ def auto_assign(
                 "institution"
             ):
                 task.assignee = person
-                access.grant(task)
+                execution.grant(task)
                 plans[task.plan_id] += 1
         for plan in InspectionPlan.objects.filter(pk__in=list(plans)):
             left = sum(1 for t in rows if t.plan_id == plan.pk) - plans[plan.pk]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from . import plan_views, views
+from . import plan_views
 
 app_name = "inspections"
 urlpatterns: list[URLPattern | URLResolver] = []
 urlpatterns += [path("", include("minan.inspections.figures.urls"))]
-urlpatterns += views.urls
+urlpatterns += [path("", include("minan.inspections.execution.urls"))]
 urlpatterns += plan_views.urls
 urlpatterns += [path("", include("minan.inspections.checklists.urls"))]
 urlpatterns += [path("", include("minan.inspections.experts.urls"))]

@@ -23,7 +23,8 @@ from minan.accounts.models import User, UserScope
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError
 from minan.duty import services as duty
-from minan.inspections import plans, services
+from minan.inspections import plans
+from minan.inspections.execution import services
 from minan.inspections.models import InspectionPlan, InspectionTask
 from minan.inspections.tests.factories import make_template
 from minan.institutions.models import Institution, RiskClass

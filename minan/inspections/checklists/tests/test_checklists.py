@@ -22,10 +22,10 @@ from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX
 from minan.hazards import criteria
 from minan.hazards.models import Clause
-from minan.inspections import services
 from minan.inspections.checklists import services as checklists
 from minan.inspections.checklists import xlsx as checklist_xlsx
 from minan.inspections.checklists.selectors import current_template
+from minan.inspections.execution import services
 from minan.inspections.models import ChecklistItem, ChecklistSection, ChecklistTemplate, Inspection
 from minan.institutions.excel import ImportRefused
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
-from minan.inspections import services
+from minan.inspections.execution import services
 from minan.inspections.experts import services as experts
 from minan.inspections.models import Expert
 

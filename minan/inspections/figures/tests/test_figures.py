@@ -28,8 +28,9 @@ from minan.audit.labels import action_label
 from minan.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.hazards.models import Hazard
-from minan.inspections import demo_runs, services
+from minan.inspections import demo_runs
 from minan.inspections.checklists.selectors import current_template
+from minan.inspections.execution import services
 from minan.inspections.figures import selectors as figures
 from minan.inspections.figures import views as figure_views
 from minan.inspections.models import (

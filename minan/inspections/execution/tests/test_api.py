@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardEvent
+from minan.inspections.execution.tests.helpers import fresh, make_people, photo, signature
 from minan.inspections.models import (
     Answer,
     AnswerPhoto,
@@ -21,7 +22,6 @@ from minan.inspections.models import (
     InspectionPlan,
     InspectionTask,
 )
-from minan.inspections.tests.execution_helpers import fresh, make_people, photo, signature
 from minan.inspections.tests.factories import make_template
 
 pytestmark = pytest.mark.django_db

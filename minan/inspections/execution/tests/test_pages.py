@@ -22,8 +22,9 @@ from minan.audit.models import AuditEvent
 from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardEvent
 from minan.hazards.tests.test_pages import pdf_text
-from minan.inspections import services
 from minan.inspections.checklists.selectors import current_template
+from minan.inspections.execution import services
+from minan.inspections.execution.tests.helpers import fresh, make_people, photo, signature
 from minan.inspections.models import (
     Answer,
     AnswerPhoto,
@@ -33,7 +34,6 @@ from minan.inspections.models import (
     InspectionPlan,
     InspectionTask,
 )
-from minan.inspections.tests.execution_helpers import fresh, make_people, photo, signature
 from minan.inspections.tests.factories import make_template
 
 pytestmark = pytest.mark.django_db

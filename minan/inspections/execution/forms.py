@@ -13,7 +13,7 @@ from minan.core.limits import parse_int64
 from minan.duty.forms import MultipleFileField, MultipleFileInput
 from minan.institutions.models import Institution
 
-from .models import ChecklistTemplate, Kind
+from ..models import ChecklistTemplate, Kind
 
 PHOTO_TYPES = "image/jpeg,image/png"
 # A signature drawn on a phone is a small PNG; its data URL stays well below the service's 512 KB.

@@ -1,28 +1,11 @@
-"""Writes of an inspection in the field: start, answer item by item, photos, signatures, submit.
-
-Rules:
-- who performs each kind (`performer_problem`): a duty check by the institution's responsible cadre;
-  a cross inspection by someone whose home county is not the inspected one; an expert survey by an
-  active expert of the roster; a self-inspection by the institution's own staff; sector inspections
-  and video patrols by anyone who may inspect and holds the institution in scope.
-- an inspection keeps the checklist version it started with (`Inspection.template`).
-- answers are saved one by one while the inspection is a draft (a dropped connection loses at most
-  the answer being typed); only the inspector who leads it writes them.
-- submitting checks every required answer first and names the missing ones; then, in one
-  transaction, scores it, creates one hazard per failed item (or links the failure to an open hazard
-  the inspector chose), closes the task and records the audit event. A refused submit writes nothing.
-
-Concurrency: submit locks the inspection row and moves it draft → submitted with a conditional
-UPDATE; two submits of the same inspection give one result and one set of hazards.
-"""
+"""An inspection from start to end: start it (on the published checklist or the task's), then submit it
+(score, hazards, the task closed, one transaction) or cancel the draft."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.files.base import ContentFile, File
@@ -32,61 +15,26 @@ from django.utils.translation import gettext as _
 
 from minan.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.core.uploads import Refused, check_file, check_uploads
+from minan.core.uploads import Refused, check_file
+from minan.duty import services as duty
+from minan.hazards import services as hazards
+from minan.hazards.models import Hazard
+from minan.hazards.workflow import OPEN_STATES
 from minan.institutions.models import Institution
-from minan.regions.paths import county_of
 
-from .checklists.selectors import current_template
-from .models import (
+from ...checklists.selectors import current_template
+from ...models import (
     HAZARD_SOURCE,
     Answer,
-    AnswerPhoto,
     ChecklistItem,
     ChecklistTemplate,
-    Expert,
     Inspection,
     InspectionTask,
     Kind,
 )
+from .access import performer_problem, release
 
-MAX_PHOTOS_PER_ITEM = 6
 PASS_SHARE = 60  # below this share of the points an inspection fails even without a major failure
-
-
-# --- who may perform -------------------------------------------------------------------------------------------
-
-
-def performer_problem(
-    actor: Any, institution: Institution, kind: str, today: dt.date | None = None
-) -> str | None:
-    """Why the actor may not perform an inspection of this kind at this institution, or None.
-    Scope is checked separately (an assigned task brings the institution into the assignee's scope)."""
-    from minan.duty.models import DutyAssignment
-
-    today = today or timezone.localdate()
-    if not actor.has_perm("inspections.add_inspection"):
-        return _("You may not inspect.")
-    if kind == Kind.SELF:
-        if actor.institution_id != institution.pk:
-            return _("A self-inspection is done by the institution's own staff.")
-    elif actor.institution_id is not None:
-        return _("Institution staff only inspect their own institution (self-inspection).")
-    elif kind == Kind.DUTY:
-        if not DutyAssignment.objects.filter(institution=institution, cadre=actor, active=True).exists():
-            return _("A duty check is done by the institution's responsible cadre.")
-    elif kind == Kind.CROSS:
-        home = county_of(actor.region.region_path) if actor.region_id else ""
-        if not home or home == county_of(institution.region_path):
-            return _("A cross inspection is done by an officer of another county.")
-    elif kind == Kind.EXPERT:
-        expert = Expert.objects.filter(user=actor, active=True).first()
-        if expert is None:
-            return _("An expert survey is done by an expert of the roster.")
-        if expert.valid_until is not None and expert.valid_until < today:
-            return _("The expert's qualification expired on %(date)s.") % {"date": expert.valid_until}
-    elif kind not in Kind.values:
-        return _("Choose a listed inspection kind.")
-    return None
 
 
 # --- start -----------------------------------------------------------------------------------------------------
@@ -150,130 +98,6 @@ def _draft(actor: Any, inspection: Inspection, *, lock: bool = False) -> Inspect
     if found.status != Inspection.Status.DRAFT:
         raise DomainError(_("This inspection is already submitted."), code="not_allowed")
     return found
-
-
-# --- answers ---------------------------------------------------------------------------------------------------
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def judge(
-    item: ChecklistItem, *, outcome: str = "", number: Any = None, text: str = ""
-) -> tuple[str, Decimal | None, str]:
-    """The outcome of an answer: given by the inspector for pass/fail and photo items, computed from
-    the value for numbers (outside the range fails) and choices (a failing choice fails)."""
-    if outcome == Answer.Outcome.NA:
-        return Answer.Outcome.NA, None, ""
-    kind = item.answer_type
-    if kind == ChecklistItem.AnswerType.NUMBER:
-        value = _decimal(number)
-        if value is None:
-            raise DomainError(_("Enter a number."), field="number")
-        low, high = item.min_value, item.max_value
-        failed = (low is not None and value < low) or (high is not None and value > high)
-        return (Answer.Outcome.FAIL if failed else Answer.Outcome.PASS), value, ""
-    if kind == ChecklistItem.AnswerType.CHOICE:
-        if text not in item.choices:
-            raise DomainError(_("Choose one of the listed answers."), field="text")
-        return (Answer.Outcome.FAIL if text in item.failing_choices else Answer.Outcome.PASS), None, text
-    if kind == ChecklistItem.AnswerType.TEXT:
-        if not text.strip():
-            raise DomainError(_("Write the answer."), field="text")
-        return (outcome if outcome == Answer.Outcome.FAIL else Answer.Outcome.PASS), None, text.strip()[:2000]
-    if outcome not in {Answer.Outcome.PASS, Answer.Outcome.FAIL}:
-        raise DomainError(_("Choose pass, fail or not applicable."), field="outcome")
-    return outcome, None, ""
-
-
-@transaction.atomic
-def answer(
-    actor: Any,
-    inspection: Inspection,
-    item: ChecklistItem,
-    *,
-    outcome: str = "",
-    number: Any = None,
-    text: str = "",
-    note: str = "",
-) -> Answer:
-    """Save (or replace) the answer to one item of a draft inspection. Not audited one by one: the
-    submission is, with the whole result."""
-    inspection = _draft(actor, inspection, lock=True)  # waits for a submit in progress
-    if item.template_id != inspection.template_id:
-        raise DomainError(_("This item is not on the inspection's checklist."), field="item")
-    result, value, chosen = judge(item, outcome=outcome, number=number, text=text)
-    saved, _created = Answer.objects.update_or_create(
-        inspection=inspection, item=item,
-        defaults={"outcome": result, "number": value, "text": chosen, "note": note.strip()[:2000],
-                  "answered_by": actor},
-    )  # fmt: skip
-    return saved
-
-
-def exif_time(upload: Any) -> dt.datetime | None:
-    """When the photo was taken (EXIF DateTimeOriginal, else DateTime), as Beijing time; None if absent."""
-    from PIL import Image
-
-    upload.seek(0)
-    try:
-        with Image.open(upload) as image:
-            exif = image.getexif()
-            raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)
-    except (OSError, ValueError, SyntaxError):
-        raw = None
-    finally:
-        upload.seek(0)
-    if not raw:
-        return None
-    try:
-        taken = dt.datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    return timezone.make_aware(taken)
-
-
-@transaction.atomic
-def add_photos(
-    actor: Any, inspection: Inspection, item: ChecklistItem, files: Sequence[Any]
-) -> list[AnswerPhoto]:
-    """Attach photos (JPEG or PNG, checked by decoding; size limit) to an item's answer. The answer must
-    exist: answer first, then photograph; a photo item gets a "pass" answer until judged otherwise."""
-    inspection = _draft(actor, inspection, lock=True)  # waits for a submit in progress
-    if item.template_id != inspection.template_id:
-        raise DomainError(_("This item is not on the inspection's checklist."), field="item")
-    existing = Answer.objects.filter(inspection=inspection, item=item).first()
-    count = existing.photos.count() if existing else 0
-    if count >= MAX_PHOTOS_PER_ITEM:
-        raise DomainError(
-            _("This item already has %(n)d photos.") % {"n": MAX_PHOTOS_PER_ITEM},
-            field="photos",
-            code="too_many",
-        )
-    originals = list(files)
-    typed = check_uploads(originals, limit=MAX_PHOTOS_PER_ITEM - count, field="photos")
-    if not typed:
-        raise DomainError(_("Choose a photo."), field="photos")
-    if existing is None:
-        if item.answer_type != ChecklistItem.AnswerType.PHOTO:
-            raise DomainError(_("Answer the item before adding photos."), field="item")
-        existing = Answer.objects.create(inspection=inspection, item=item, outcome=Answer.Outcome.PASS,
-                                         answered_by=actor)  # fmt: skip
-    photos = []
-    # The time taken is read from the original: the stored copy is re-encoded without metadata.
-    for original, (upload, kind, extension) in zip(originals, typed, strict=True):
-        photo = AnswerPhoto(answer=existing, name=str(upload.name)[:200], content_type=kind, size=upload.size,
-                            taken_at=exif_time(original))  # fmt: skip
-        photo.file.save(f"inspection-{inspection.pk}-{item.code}{extension}", upload, save=True)
-        photos.append(photo)
-    return photos
 
 
 def _signature(data: str, name: str) -> ContentFile[bytes] | None:
@@ -371,12 +195,6 @@ def submit(
     """Finish an inspection. `merges` maps an item id to an open hazard of the same institution that
     the failure belongs to instead of a new hazard. Refused with `missing_answers` (and the list in
     `details`) when an answer is missing; nothing is written then."""
-    from minan.hazards import services as hazards
-    from minan.hazards.models import Hazard
-    from minan.hazards.workflow import OPEN_STATES
-
-    from . import access
-
     inspection = _draft(actor, inspection, lock=True)
     problems = missing_answers(inspection)
     if problems:
@@ -448,7 +266,7 @@ def submit(
         InspectionTask.objects.filter(pk=inspection.task_id).update(
             status=InspectionTask.Status.DONE, done_at=now
         )
-        access.release(InspectionTask.objects.get(pk=inspection.task_id))
+        release(InspectionTask.objects.get(pk=inspection.task_id))
     record("inspection.submit", user=actor, request=request, obj=inspection.institution,
            detail=f"#{inspection.pk} {result} {points}/{possible}, {len(failed)} failed")  # fmt: skip
     return inspection
@@ -457,8 +275,6 @@ def submit(
 def _record_duty_visit(actor: Any, inspection: Inspection, failed: list[Answer], request: Any) -> None:
     """A duty check is the cadre's 包保督查 visit: it counts for the visit rule (`last_visit_on`) like a
     visit recorded on the 包保 pages, with what was checked and found."""
-    from minan.duty import services as duty
-
     findings = "\n".join(f"{given.item.code} {_finding_text(given)}" for given in failed)
     duty.record_visit(
         actor, inspection.institution, visited_on=timezone.localtime(inspection.started_at).date(),

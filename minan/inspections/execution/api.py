@@ -25,8 +25,8 @@ from minan.core.limits import FormParser, JSONParser, parse_int64
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
+from ..models import Answer, AnswerPhoto, ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 from . import services
-from .models import Answer, AnswerPhoto, ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 
 
 class AnswerPhotoSerializer(serializers.ModelSerializer):

@@ -16,10 +16,26 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from PIL import Image as PILImage
+from PIL import ImageOps
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from minan.institutions.codes import CJK_FONT, _setup_reportlab
 
-from .models import Answer, ChecklistItem, Inspection
+from ..models import Answer, ChecklistItem, Inspection
 
 TITLE = "检查报告"
 FOOTER = "民政服务机构安全监管平台　生成于 {date}"
@@ -61,11 +77,6 @@ def answer_text(item: ChecklistItem, given: Answer | None) -> str:
 def _thumbnail(stored: Any, width_mm: float, *, flatten: bool = False) -> Any:
     """A small JPEG/PNG copy of a stored image, turned upright by its EXIF orientation, as a reportlab
     flowable; None if the file cannot be read."""
-    from PIL import Image as PILImage
-    from PIL import ImageOps
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Image
-
     try:
         with stored.open("rb") as handle, PILImage.open(handle) as opened:
             image = ImageOps.exif_transpose(opened)
@@ -88,13 +99,6 @@ def _thumbnail(stored: Any, width_mm: float, *, flatten: bool = False) -> Any:
 
 def report_pdf(inspection: Inspection) -> bytes:
     """The report of a submitted inspection (`inspection` carries institution, template and lead)."""
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     _setup_reportlab()
     body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=10.5, leading=16, wordWrap="CJK")
     cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=13)

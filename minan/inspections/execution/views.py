@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -36,9 +36,9 @@ from minan.hazards.models import Hazard
 from minan.hazards.workflow import OPEN_STATES
 from minan.institutions.models import Institution
 
+from ..models import Answer, AnswerPhoto, ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 from . import report, services
 from .forms import AnswerForm, CancelForm, PhotoForm, StartForm, SubmitForm
-from .models import Answer, AnswerPhoto, ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 
 OPEN_HAZARD_CHOICES = 100  # the newest open hazards of the institution offered for a merge
 
@@ -544,18 +544,3 @@ class InspectionSignatureView(InspectionMixin, View):
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private"
         return response
-
-
-urls = [
-    path("", InspectionListView.as_view(), name="inspection_list"),
-    path("start/", InspectionStartView.as_view(), name="inspection_start"),
-    path("<int:pk>/", InspectionDetailView.as_view(), name="inspection_detail"),
-    path("<int:pk>/run/", InspectionRunView.as_view(), name="inspection_run"),
-    path("<int:pk>/items/<int:item>/answer/", InspectionAnswerView.as_view(), name="inspection_answer"),
-    path("<int:pk>/items/<int:item>/photos/", InspectionPhotoView.as_view(), name="inspection_photo"),
-    path("<int:pk>/submit/", InspectionSubmitView.as_view(), name="inspection_submit"),
-    path("<int:pk>/cancel/", InspectionCancelView.as_view(), name="inspection_cancel"),
-    path("<int:pk>/report.pdf", InspectionReportView.as_view(), name="inspection_report"),
-    path("<int:pk>/signature/<str:who>/", InspectionSignatureView.as_view(), name="inspection_signature"),
-    path("photos/<int:pk>/", InspectionFileView.as_view(), name="inspection_file"),
-]

@@ -14,9 +14,10 @@ from PIL import Image
 from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
+from minan.duty.models import DutyAssignment, DutyVisit
 from minan.hazards import services as hazards
 from minan.hazards.models import Clause, Hazard, HazardEvent
-from minan.inspections import services
+from minan.inspections.execution import services
 from minan.inspections.models import Answer, ChecklistItem, Expert, Inspection
 from minan.inspections.tests.factories import make_template
 
@@ -169,8 +170,6 @@ def test_a_cross_inspection_is_refused_to_the_inspected_county(people: dict[str,
 
 @pytest.mark.django_db
 def test_a_duty_check_counts_as_the_cadres_duty_visit(people: dict[str, Any]) -> None:
-    from minan.duty.models import DutyAssignment, DutyVisit
-
     template = make_template("duty-check", kinds=["duty"], title="包保督查")
     cadre = people["cadre"]
     inspection = services.start(cadre, people["home"], kind="duty", template=template)
