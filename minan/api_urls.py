@@ -14,7 +14,7 @@ from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistView
 from minan.inspections.execution.api import InspectionViewSet
 from minan.inspections.experts.api import ExpertViewSet
 from minan.inspections.figures.api import InspectionFiguresViewSet
-from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet
+from minan.inspections.plans.api import InspectionPlanViewSet, InspectionTaskViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
     ChannelViewSet,

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
+from PIL import Image
 
 from minan.accounts.models import User
 from minan.core.errors import DomainError
@@ -45,8 +46,6 @@ class Run:
 
 
 def _photo(n: int) -> SimpleUploadedFile:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (180, 40 + 20 * (n % 8), 40)).save(buffer, "JPEG")
     return SimpleUploadedFile(f"检查照片{n}.jpg", buffer.getvalue(), content_type="image/jpeg")

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import InspectionTask, Kind
+from ..models import InspectionTask, Kind
 
 Status = InspectionTask.Status
 

@@ -23,9 +23,9 @@ from minan.accounts.models import User, UserScope
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError
 from minan.duty import services as duty
-from minan.inspections import plans
 from minan.inspections.execution import services
-from minan.inspections.models import InspectionPlan, InspectionTask
+from minan.inspections.models import Expert, InspectionPlan, InspectionTask
+from minan.inspections.plans import services as plans
 from minan.inspections.tests.factories import make_template
 from minan.institutions.models import Institution, RiskClass
 from minan.notify.models import Notification
@@ -365,8 +365,6 @@ def test_automatic_cross_assignment_leaves_a_task_nobody_may_take_unassigned(
 def test_automatic_assignment_per_kind(
     people: dict[str, Any], institutions: Any, make_user: Any, tree: dict[str, Any]
 ) -> None:
-    from minan.inspections.models import Expert
-
     make_template("any")
     home = people["home"]
     busy = make_user("busy_inspector", roles=["inspector"], region=tree["rencheng"])

@@ -21,8 +21,8 @@ from minan.core.views import current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import plan_selectors, plans
-from .models import InspectionPlan, InspectionTask, Kind
+from ..models import InspectionPlan, InspectionTask, Kind
+from . import selectors, services
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -41,7 +41,7 @@ class PlanSerializer(serializers.ModelSerializer):
         counts: dict[int, dict[str, int]] = self.context.get("counts", {})
         return (
             counts.get(obj.pk)
-            or plan_selectors.counts_by_plan(
+            or selectors.counts_by_plan(
                 InspectionTask.objects.for_user(self.context["request"].user), [obj.pk]
             )[obj.pk]
         )
@@ -106,7 +106,7 @@ TASK_FILTERS = [
 
 
 def _plan_fields(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    """Serializer values → `plans.save_plan` arguments; the region is read through the caller's scope."""
+    """Serializer values → `services.save_plan` arguments; the region is read through the caller's scope."""
     values = dict(data)
     if "region" in values:
         code = values.pop("region")
@@ -139,7 +139,7 @@ class InspectionPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         context = dict(super().get_serializer_context())
         page = getattr(self, "_page", None)
         if page is not None:
-            context["counts"] = plan_selectors.counts_by_plan(
+            context["counts"] = selectors.counts_by_plan(
                 InspectionTask.objects.for_user(self.request.user), [p.pk for p in page]
             )
         return context
@@ -156,7 +156,7 @@ class InspectionPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
     def create(self, request: Request) -> Response:
         data = PlanWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        plan = plans.save_plan(
+        plan = services.save_plan(
             current_user(request), None, request=request, **_plan_fields(request, data.validated_data)
         )
         return self._answer(request, plan, status.HTTP_201_CREATED)
@@ -166,7 +166,7 @@ class InspectionPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         plan = self.get_object()
         data = PlanWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        plan = plans.save_plan(
+        plan = services.save_plan(
             current_user(request), plan, request=request, **_plan_fields(request, data.validated_data)
         )
         return self._answer(request, plan)
@@ -175,7 +175,7 @@ class InspectionPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
     @action(detail=True, methods=["post"])
     def generate(self, request: Request, pk: str) -> Response:
         plan = self.get_object()
-        made = plans.generate_now(current_user(request), plan, request=request)
+        made = services.generate_now(current_user(request), plan, request=request)
         return Response({"created": made})
 
 
@@ -192,9 +192,9 @@ class InspectionTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
     def refine_queryset(self, queryset: Any) -> Any:
         user = current_user(self.request)
         qs = queryset.select_related("institution", "plan", "assignee")
-        if plan_selectors.truthy(self.request.query_params.get("mine")):
-            qs = plan_selectors.my_tasks(qs, user)
-        return plan_selectors.filter_tasks(qs, self.request.query_params, user)
+        if selectors.truthy(self.request.query_params.get("mine")):
+            qs = selectors.my_tasks(qs, user)
+        return selectors.filter_tasks(qs, self.request.query_params, user)
 
     @extend_schema(request=TaskAssignSerializer, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
@@ -208,6 +208,6 @@ class InspectionTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
             person = User.objects.for_user(actor).filter(pk=data.validated_data["user"]).first()
             if person is None:
                 raise serializers.ValidationError({"user": ["Choose a person inside your scope."]})
-        task = plans.assign(actor, task, person, request=request)
+        task = services.assign(actor, task, person, request=request)
         found = get_object_or_404(self.get_queryset(), pk=task.pk)
         return Response(TaskSerializer(found).data)

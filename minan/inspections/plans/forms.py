@@ -8,10 +8,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from minan.accounts.models import User
 from minan.institutions.models import Institution, RiskClass
 from minan.regions.models import Region
 
-from .models import ChecklistTemplate, InspectionPlan, Kind
+from ..models import ChecklistTemplate, InspectionPlan, Kind
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -27,7 +28,7 @@ class RegionField(forms.ModelChoiceField):
 
 
 class PlanForm(forms.Form):
-    """Create or change a plan (`plans.save_plan`)."""
+    """Create or change a plan (`services.save_plan`)."""
 
     name = forms.CharField(label=_("name"), max_length=200)
     template_code = forms.ChoiceField(label=_("checklist"))
@@ -111,7 +112,7 @@ class PlanForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    """Give a task to someone (`plans.assign`). Anyone active in the directory may be chosen; the
+    """Give a task to someone (`services.assign`). Anyone active in the directory may be chosen; the
     service says why a person may not take the task."""
 
     user = PersonField(
@@ -122,8 +123,6 @@ class AssignForm(forms.Form):
     )
 
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
-        from minan.accounts.models import User
-
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = (  # type: ignore[attr-defined]
             User.objects.for_user(actor).filter(is_active=True).order_by("region_path", "display_name")

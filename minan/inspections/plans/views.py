@@ -3,7 +3,7 @@ counts per status, "generate now" and "stop" for planners), the task list with f
 a task's page and the assign / reassign form.
 
 Plans and tasks are read through `for_user` (ScopedViewMixin): outside the scope is a 404. Writes go
-through `plans` only; a refusal is shown with its reason and changes nothing.
+through `services` only; a refusal is shown with its reason and changes nothing.
 """
 
 from __future__ import annotations
@@ -16,23 +16,23 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
+from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import plan_selectors, plans
-from .checklists.selectors import current_template
-from .execution import services as execution
-from .models import Inspection, InspectionPlan, InspectionTask, Kind
-from .plan_forms import AssignForm, PlanForm
+from ..checklists.selectors import current_template
+from ..execution import services as execution
+from ..models import Inspection, InspectionPlan, InspectionTask, Kind
+from . import selectors, services
+from .forms import AssignForm, PlanForm
 
 TODO = (InspectionTask.Status.OPEN, InspectionTask.Status.MISSED)
 
@@ -54,7 +54,7 @@ class PlanListView(ScopedViewMixin, ListView):
         context = super().get_context_data(**kwargs)
         user = current_user(self.request)
         page = list(context["object_list"])
-        counts = plan_selectors.counts_by_plan(InspectionTask.objects.for_user(user), [p.pk for p in page])
+        counts = selectors.counts_by_plan(InspectionTask.objects.for_user(user), [p.pk for p in page])
         context.update(
             rows=[(plan, counts[plan.pk]) for plan in page],
             can_add=user.has_perm("inspections.add_inspectionplan"),
@@ -63,7 +63,7 @@ class PlanListView(ScopedViewMixin, ListView):
 
 
 class PlanCreateView(ScopedViewMixin, View):
-    """A new plan (`plans.save_plan`); a refusal is shown on its field and nothing is written."""
+    """A new plan (`services.save_plan`); a refusal is shown on its field and nothing is written."""
 
     model = InspectionPlan
     scope_action = "add"
@@ -81,7 +81,7 @@ class PlanCreateView(ScopedViewMixin, View):
         if not form.is_valid():
             return self._render(request, form, status=400)
         try:
-            plan = plans.save_plan(user, None, request=request, **form.cleaned_data)
+            plan = services.save_plan(user, None, request=request, **form.cleaned_data)
         except DomainError as exc:
             add_refusal(form, exc)
             return self._render(request, form, status=400)
@@ -115,7 +115,7 @@ class PlanEditView(ScopedViewMixin, View):
         if not form.is_valid():
             return self._render(request, form, plan, status=400)
         try:
-            plans.save_plan(user, plan, request=request, **form.cleaned_data)
+            services.save_plan(user, plan, request=request, **form.cleaned_data)
         except DomainError as exc:
             add_refusal(form, exc)
             return self._render(request, form, plan, status=400)
@@ -135,10 +135,8 @@ class PlanDetailView(ScopedViewMixin, View):
         user = current_user(request)
         plan = get_object_or_404(self.get_queryset(), pk=pk)
         tasks = InspectionTask.objects.for_user(user).filter(plan=plan)
-        counts = plan_selectors.status_counts(tasks)
-        shown = plan_selectors.filter_tasks(tasks, request.GET, user).select_related(
-            "institution", "assignee"
-        )
+        counts = selectors.status_counts(tasks)
+        shown = selectors.filter_tasks(tasks, request.GET, user).select_related("institution", "assignee")
         page = Paginator(shown, 50).get_page(request.GET.get("page"))
         template = current_template(plan.template_code)
         can_change = user.has_perm("inspections.change_inspectionplan") and (
@@ -176,10 +174,10 @@ class PlanActionView(ScopedViewMixin, View):
         plan = get_object_or_404(self.get_queryset(), pk=pk)
         try:
             if self.action == "generate":
-                made = plans.generate_now(user, plan, request=request)
+                made = services.generate_now(user, plan, request=request)
                 messages.success(request, _("%(n)d tasks made.") % {"n": made})
             else:
-                plans.deactivate(user, plan, request=request)
+                services.deactivate(user, plan, request=request)
                 messages.success(request, _("The plan is stopped; its open tasks not started are cancelled."))
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -194,7 +192,7 @@ def _task_rows(qs: QuerySet[InspectionTask]) -> QuerySet[InspectionTask]:
 
 
 class TaskListView(ScopedViewMixin, ListView):
-    """Tasks in scope with filters (`plan_selectors.filter_tasks`), by due day, 50 a page."""
+    """Tasks in scope with filters (`selectors.filter_tasks`), by due day, 50 a page."""
 
     model = InspectionTask
     template_name = "inspections/task_list.html"
@@ -206,8 +204,8 @@ class TaskListView(ScopedViewMixin, ListView):
         qs = _task_rows(super().get_queryset())
         if self.mine:
             todo = Case(When(status__in=TODO, then=Value(0)), default=Value(1), output_field=IntegerField())
-            return plan_selectors.my_tasks(qs, user).annotate(todo=todo).order_by("todo", "due_on", "id")
-        return plan_selectors.filter_tasks(qs, self.request.GET, user)
+            return selectors.my_tasks(qs, user).annotate(todo=todo).order_by("todo", "due_on", "id")
+        return selectors.filter_tasks(qs, self.request.GET, user)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -255,7 +253,7 @@ class TaskDetailView(ScopedViewMixin, View):
 
 
 class TaskAssignView(ScopedViewMixin, View):
-    """Assign or reassign a task (`plans.assign`); the people automatic assignment would consider are
+    """Assign or reassign a task (`services.assign`); the people automatic assignment would consider are
     listed with their tasks due that day. A refusal says why and changes nothing."""
 
     model = InspectionTask
@@ -277,9 +275,7 @@ class TaskAssignView(ScopedViewMixin, View):
 
     def _candidates(self, task: InspectionTask) -> list[tuple[Any, int]]:
         """Automatic assignment's candidates, as far as the signed-in user's directory shows them."""
-        from minan.accounts.models import User
-
-        found = plans.candidates(task)
+        found = services.candidates(task)
         visible = set(
             User.objects.for_user(current_user(self.request))
             .filter(pk__in=[p.pk for p, _n in found])
@@ -299,23 +295,9 @@ class TaskAssignView(ScopedViewMixin, View):
         if not form.is_valid():
             return self._render(request, task, form, status=400)
         try:
-            plans.assign(user, task, form.cleaned_data["user"], request=request)
+            services.assign(user, task, form.cleaned_data["user"], request=request)
         except DomainError as exc:
             add_refusal(form, exc)
             return self._render(request, task, form, status=400)
         messages.success(request, _("Saved."))
         return redirect("inspections:task_detail", pk=task.pk)
-
-
-urls = [
-    path("plans/", PlanListView.as_view(), name="plan_list"),
-    path("plans/new/", PlanCreateView.as_view(), name="plan_new"),
-    path("plans/<int:pk>/", PlanDetailView.as_view(), name="plan_detail"),
-    path("plans/<int:pk>/edit/", PlanEditView.as_view(), name="plan_edit"),
-    path("plans/<int:pk>/generate/", PlanActionView.as_view(action="generate"), name="plan_generate"),
-    path("plans/<int:pk>/stop/", PlanActionView.as_view(action="deactivate"), name="plan_deactivate"),
-    path("tasks/", TaskListView.as_view(), name="task_list"),
-    path("tasks/mine/", TaskListView.as_view(mine=True), name="task_mine"),
-    path("tasks/<int:pk>/", TaskDetailView.as_view(), name="task_detail"),
-    path("tasks/<int:pk>/assign/", TaskAssignView.as_view(), name="task_assign"),
-]
