@@ -1,5 +1,5 @@
-"""Inspection plans in the Jining demo, made through `plans` only: a monthly fire self-inspection of every
-elderly-care home of the city, a quarterly cross inspection (an officer of 任城区 inspects six homes of
+"""Inspection plans in the Jining demo, made through `plans.services` only: a monthly fire
+self-inspection of every elderly-care home of the city, a quarterly cross inspection (an officer of 任城区 inspects six homes of
 邹城市), and the monthly 包保 duty checks of 任城区. Their current tasks are generated; the duty checks
 are assigned automatically (to each institution's cadre; those without one stay unassigned, as the
 task list shows). The cross inspections are given by the city safety office to a 任城区 officer on record

@@ -143,9 +143,9 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
             context["hazards"] = with_overdue(hazards, today)[:100]
             context["can_report"] = user.has_perm("hazards.add_hazard")
         elif tab == "inspections":
-            from minan.inspections import institution_tab
+            from minan.inspections import selectors as inspections
 
-            context.update(institution_tab.context(user, institution))
+            context.update(inspections.institution_tab(user, institution))
         return context
 
 

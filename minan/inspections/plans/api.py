@@ -1,6 +1,6 @@
 """`/api/v1/inspection-plans/` and `/api/v1/inspection-tasks/`: plans (list, read, create, change,
 generate now) and their tasks (list with the page's filters, read, assign). Every read goes through
-`for_user`; every write through `plans`."""
+`for_user`; every write through `services`."""
 
 from __future__ import annotations
 

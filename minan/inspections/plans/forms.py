@@ -1,4 +1,4 @@
-"""Forms of the plan and task pages. They check the shape of the input; `plans` applies the rules and
+"""Forms of the plan and task pages. They check the shape of the input; `services` applies the rules and
 writes. Regions, institutions and people offered are read through the scoping mechanism."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The "检查" tab of the institution page: its last inspections and its open and missed tasks, read
-through `for_user` (nothing shows without the view permissions)."""
+"""Reads of the inspections app for other apps' pages."""
 
 from __future__ import annotations
 
@@ -11,7 +10,9 @@ LAST_INSPECTIONS = 30
 TASKS = 50
 
 
-def context(user: Any, institution: Any) -> dict[str, Any]:
+def institution_tab(user: Any, institution: Any) -> dict[str, Any]:
+    """The "检查" tab of the institution page: its last inspections and its open and missed tasks, read
+    through `for_user` (nothing shows without the view permissions)."""
     inspections = (
         Inspection.objects.for_user(user)
         .filter(institution=institution)
