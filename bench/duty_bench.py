@@ -87,7 +87,7 @@ def main() -> None:
         batch_size=2000,
     )
     UserScope.objects.bulk_create(
-        [UserScope(user_id=a.cadre_id, institution_id=a.institution_id, via_duty=True) for a in assignments],
+        [UserScope(user_id=a.cadre_id, institution_id=a.institution_id, source="duty") for a in assignments],
         batch_size=2000,
     )
     DutyVisit.objects.bulk_create(

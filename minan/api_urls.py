@@ -11,11 +11,11 @@ from minan.firewatch.ingest.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
 from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
-from minan.inspections.api import InspectionViewSet
-from minan.inspections.checklist_api import ChecklistItemViewSet, ChecklistViewSet
-from minan.inspections.expert_api import ExpertViewSet
-from minan.inspections.figures_api import InspectionFiguresViewSet
-from minan.inspections.plan_api import InspectionPlanViewSet, InspectionTaskViewSet
+from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistViewSet
+from minan.inspections.execution.api import InspectionViewSet
+from minan.inspections.experts.api import ExpertViewSet
+from minan.inspections.figures.api import InspectionFiguresViewSet
+from minan.inspections.plans.api import InspectionPlanViewSet, InspectionTaskViewSet
 from minan.institutions.api import InstitutionViewSet
 from minan.notify.api import (
     ChannelViewSet,

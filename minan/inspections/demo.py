@@ -1,5 +1,5 @@
-"""Inspection plans in the Jining demo, made through `plans` only: a monthly fire self-inspection of every
-elderly-care home of the city, a quarterly cross inspection (an officer of 任城区 inspects six homes of
+"""Inspection plans in the Jining demo, made through `plans.services` only: a monthly fire
+self-inspection of every elderly-care home of the city, a quarterly cross inspection (an officer of 任城区 inspects six homes of
 邹城市), and the monthly 包保 duty checks of 任城区. Their current tasks are generated; the duty checks
 are assigned automatically (to each institution's cadre; those without one stay unassigned, as the
 task list shows). The cross inspections are given by the city safety office to a 任城区 officer on record
@@ -18,14 +18,15 @@ from typing import Any
 
 from django.utils import timezone
 
+from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import plans
+from .checklists.selectors import current_template
 from .models import ChecklistTemplate, InspectionPlan, InspectionTask, Kind
-from .services import current_template
+from .plans import services as plans
 
 SELF_PLAN = "养老机构消防月度自查"
 CROSS_PLAN = "季度交叉互查（任城区查邹城市）"
@@ -64,8 +65,6 @@ def _plan(stdout: Any, actor: User | None, name: str, preferred: str, kind: str,
 
 
 def _cross_officer(county: Region) -> User:
-    from minan.accounts import services as accounts
-
     username, name = CROSS_OFFICER
     person = User.objects.filter(username=username).first()
     if person is None:

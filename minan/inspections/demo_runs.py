@@ -17,13 +17,15 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
+from PIL import Image
 
 from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.institutions.models import Institution
 from minan.regions.paths import county_of
 
-from . import services
+from .checklists.selectors import current_template
+from .execution import services
 from .models import ChecklistItem, ChecklistTemplate, Inspection, InspectionTask, Kind
 
 NOTES = [
@@ -44,8 +46,6 @@ class Run:
 
 
 def _photo(n: int) -> SimpleUploadedFile:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (180, 40 + 20 * (n % 8), 40)).save(buffer, "JPEG")
     return SimpleUploadedFile(f"检查照片{n}.jpg", buffer.getvalue(), content_type="image/jpeg")
@@ -53,7 +53,7 @@ def _photo(n: int) -> SimpleUploadedFile:
 
 def _checklist(code: str, kind: str) -> ChecklistTemplate | None:
     """The published version of a checklist if it is meant for this kind of inspection."""
-    template = services.current_template(code)
+    template = current_template(code)
     return template if template is not None and (not template.kinds or kind in template.kinds) else None
 
 

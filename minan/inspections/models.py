@@ -3,7 +3,7 @@ cadence that generate tasks, and the inspections themselves with their answers a
 
 Checklists and the roster are deployment-wide reference data (not scoped, like the criteria
 catalogue). Plans, tasks and inspections belong to a place and are read through `for_user`.
-Only `services.py` (and `templates.py`, `plans.py`) write.
+Only the sub-packages' services (checklists, experts, plans, execution) write.
 """
 
 from __future__ import annotations

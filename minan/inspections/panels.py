@@ -6,14 +6,14 @@ from django.utils.translation import gettext_lazy
 
 from minan.core.registry import InstitutionTab
 
-from . import institution_tab
+from . import selectors
 
 INSTITUTION_TABS = [
     InstitutionTab(
         "inspections",
         gettext_lazy("Inspections"),
         "inspections/_institution_tab.html",
-        institution_tab.context,
+        selectors.institution_tab,
         order=50,
     )
 ]

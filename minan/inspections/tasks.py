@@ -1,11 +1,11 @@
-"""Periodic inspection-plan work: thin calls into `inspections.plans`."""
+"""Periodic inspection-plan work: thin calls into `inspections.plans.services`."""
 
 from __future__ import annotations
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from . import plans
+from .plans import services as plans
 
 
 @db_periodic_task(crontab(hour="0", minute="30"))

@@ -1,0 +1,1 @@
+"""Inspection figures: coverage, self-inspection compliance and results (page, xlsx export, API)."""

@@ -1,0 +1,1 @@
+"""Inspection plans and the tasks they generate: periods, generation, assignment, missed tasks; pages and API."""
