@@ -8,7 +8,7 @@ from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, Firewatch
 from minan.firewatch.device_api import DeviceViewSet, UnregisteredSenderViewSet
 from minan.firewatch.push import SignalPushView
 from minan.hazards.api import HazardViewSet, RevisitViewSet
-from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
+from minan.hazards.criteria.api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics_api import HazardMetricsViewSet
 from minan.inspections.api import InspectionViewSet
 from minan.inspections.checklist_api import ChecklistItemViewSet, ChecklistViewSet

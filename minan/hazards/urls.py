@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import criteria_views, extension_views, revisit_views, views
+from . import extension_views, revisit_views, views
+from .criteria import urls as criteria_urls
 
 app_name = "hazards"
 urlpatterns = [
@@ -10,24 +11,7 @@ urlpatterns = [
     path("major/", views.MajorBoardView.as_view(), name="major"),
     path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
     path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
-    path("criteria/", criteria_views.CriteriaView.as_view(), name="criteria"),
-    path("criteria/new/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_new"),
-    path("criteria/<int:pk>/edit/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_edit"),
-    path(
-        "criteria/<int:pk>/clauses/new/",
-        criteria_views.ClauseCreateView.as_view(),
-        name="criteria_clause_new",
-    ),
-    path(
-        "criteria/clauses/<int:pk>/edit/",
-        criteria_views.ClauseFormView.as_view(),
-        name="criteria_clause_edit",
-    ),
-    path(
-        "criteria/clauses/<int:pk>/delete/",
-        criteria_views.ClauseDeleteView.as_view(),
-        name="criteria_clause_delete",
-    ),
+    path("", include(criteria_urls)),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
     path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
     path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),

@@ -666,7 +666,7 @@ def test_a_county_officer_reads_but_cannot_author(client: Any, rencheng_officer:
 
 def test_a_clause_an_item_refers_to_stays(city_office: User) -> None:
     """Checklist items protect their clause: the criteria catalogue refuses to delete it."""
-    from minan.hazards import criteria
+    from minan.hazards.criteria import services as criteria
 
     with pytest.raises(DomainError) as caught:
         criteria.delete_clause(fresh(city_office), Clause.objects.get(key="MCA2023-5-3"))

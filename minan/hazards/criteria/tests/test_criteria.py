@@ -16,7 +16,8 @@ from conftest import login_client
 from minan.accounts.models import User
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
-from minan.hazards import criteria, services
+from minan.hazards import services
+from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause, CriteriaSet, Hazard
 from minan.inspections.models import ChecklistTemplate
 
