@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from . import extension_views, revisit_views, views
 from .criteria import urls as criteria_urls
+from .metrics import urls as metrics_urls
 
 app_name = "hazards"
 urlpatterns = [
@@ -9,7 +10,7 @@ urlpatterns = [
     path("export/", views.HazardExportView.as_view(), name="export"),
     path("new/", views.HazardCreateView.as_view(), name="new"),
     path("major/", views.MajorBoardView.as_view(), name="major"),
-    path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
+    path("", include(metrics_urls)),
     path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
     path("", include(criteria_urls)),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),

@@ -397,28 +397,3 @@ class HazardFileView(ScopedViewMixin, View):
             response["Content-Disposition"] = f'attachment; filename="hazard-{item.hazard_id}-{item.pk}.pdf"'
         response["X-Content-Type-Options"] = "nosniff"
         return response
-
-
-# --- figures -------------------------------------------------------------------------------------------------
-
-
-class HazardMetricsView(ScopedViewMixin, View):
-    """Hazard figures of the scope for a period (`metrics.figures`): tiles for the totals, a table per
-    county and the institutions with the most open hazards. A malformed period falls back to the default
-    (1 January to today) with a message."""
-
-    model = Hazard
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        from . import metrics
-
-        today = timezone.localdate()
-        period_error = ""
-        try:
-            date_from, date_to = metrics.parse_period(request.GET, today)
-        except DomainError as exc:
-            date_from, date_to = metrics.default_period(today)
-            period_error = _("%(reason)s Showing 1 January to today instead.") % {"reason": exc.message}
-        report = metrics.figures(current_user(request), date_from, date_to, today=today)
-        context = {"report": report, "period_error": period_error, "top": metrics.TOP_INSTITUTIONS}
-        return render(request, "hazards/metrics.html", context)

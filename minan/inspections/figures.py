@@ -37,7 +37,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from minan.duty.selectors import COUNTY_PATH_LENGTH
-from minan.hazards.metrics import default_period, parse_period
+from minan.hazards.metrics.selectors import default_period, parse_period
 from minan.regions.models import Region
 from minan.regions.paths import county_code
 

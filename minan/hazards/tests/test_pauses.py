@@ -16,7 +16,8 @@ from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
-from minan.hazards import facts, ledger, metrics, services
+from minan.hazards import facts, ledger, services
+from minan.hazards.metrics import selectors as metrics
 from minan.hazards.models import Hazard, HazardEvent, Pause
 from minan.notify.models import Notification
 

@@ -31,11 +31,10 @@ from django.utils import timezone
 
 from minan.core import calendar, period
 from minan.duty.selectors import COUNTY_PATH_LENGTH
+from minan.hazards.models import Hazard
+from minan.hazards.workflow import OPEN_STATES, overdue_q
 from minan.regions.models import Region
 from minan.regions.paths import county_code
-
-from .models import Hazard
-from .workflow import OPEN_STATES, overdue_q
 
 TOP_INSTITUTIONS = 20
 

@@ -24,7 +24,8 @@ from conftest import login_client
 from minan.accounts.models import User
 from minan.core import calendar
 from minan.core.errors import DomainError
-from minan.hazards import metrics, services
+from minan.hazards import services
+from minan.hazards.metrics import selectors as metrics
 from minan.hazards.models import Hazard
 
 pytestmark = pytest.mark.django_db
