@@ -7,9 +7,10 @@ from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitView
 from minan.firewatch.alarm_api import AlarmBoardViewSet, AlarmViewSet, FirewatchFiguresViewSet
 from minan.firewatch.device_api import DeviceViewSet, UnregisteredSenderViewSet
 from minan.firewatch.push import SignalPushView
-from minan.hazards.api import HazardViewSet, RevisitViewSet
+from minan.hazards.api import HazardViewSet
 from minan.hazards.criteria.api import CriteriaClauseViewSet, CriteriaSetViewSet
 from minan.hazards.metrics.api import HazardMetricsViewSet
+from minan.hazards.revisits.api import RevisitViewSet
 from minan.inspections.api import InspectionViewSet
 from minan.inspections.checklist_api import ChecklistItemViewSet, ChecklistViewSet
 from minan.inspections.expert_api import ExpertViewSet

@@ -717,8 +717,8 @@ def _monitor_for(region_path: str) -> Any:
 
 def fault_hazards(now: dt.datetime | None = None) -> int:
     """Fire-system faults not cleared in time become hazards (once each). Returns hazards raised."""
-    from minan.hazards import services as hazard_services
     from minan.hazards.models import Category, Hazard, Source
+    from minan.hazards.services import loop as hazard_services
 
     from .services import FIRE_SYSTEM
 
@@ -774,8 +774,8 @@ def unanswered_duty_checks(now: dt.datetime | None = None) -> int:
     fire hazard of the institution found by `minan-monitor` — one open at a time per institution: while
     one is open, later misses are only marked. Claim-based: safe with several workers. Returns how many
     were unanswered."""
-    from minan.hazards import services as hazard_services
     from minan.hazards.models import Category, Hazard, Source
+    from minan.hazards.services import loop as hazard_services
 
     now = now or timezone.now()
     window = dt.timedelta(minutes=settings.GB26875_DUTY_CHECK_ANSWER_MINUTES)

@@ -375,8 +375,8 @@ def submit(
     """Finish an inspection. `merges` maps an item id to an open hazard of the same institution that
     the failure belongs to instead of a new hazard. Refused with `missing_answers` (and the list in
     `details`) when an answer is missing; nothing is written then."""
-    from minan.hazards import services as hazards
     from minan.hazards.models import Hazard
+    from minan.hazards.services import loop as hazards
     from minan.hazards.workflow import OPEN_STATES
 
     from . import access

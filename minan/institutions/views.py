@@ -136,8 +136,8 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
         elif tab == "history":
             context["changes"] = institution.changes.select_related("user")[:200]
         elif tab == "hazards":
-            from minan.hazards.ledger import with_overdue
             from minan.hazards.models import Hazard
+            from minan.hazards.selectors import with_overdue
 
             hazards = Hazard.objects.for_user(user).filter(institution=institution).select_related("cadre")
             context["hazards"] = with_overdue(hazards, today)[:100]
