@@ -8,9 +8,10 @@ from minan.firewatch.alarms.api import AlarmBoardViewSet, AlarmViewSet
 from minan.firewatch.devices.api import DeviceViewSet, UnregisteredSenderViewSet
 from minan.firewatch.figures.api import FirewatchFiguresViewSet
 from minan.firewatch.ingest.push import SignalPushView
-from minan.hazards.api import HazardViewSet, RevisitViewSet
-from minan.hazards.criteria_api import CriteriaClauseViewSet, CriteriaSetViewSet
-from minan.hazards.metrics_api import HazardMetricsViewSet
+from minan.hazards.api import HazardViewSet
+from minan.hazards.criteria.api import CriteriaClauseViewSet, CriteriaSetViewSet
+from minan.hazards.metrics.api import HazardMetricsViewSet
+from minan.hazards.revisits.api import RevisitViewSet
 from minan.inspections.checklists.api import ChecklistItemViewSet, ChecklistViewSet
 from minan.inspections.execution.api import InspectionViewSet
 from minan.inspections.experts.api import ExpertViewSet

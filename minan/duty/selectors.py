@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from minan.accounts.models import User
 from minan.institutions.models import Institution
+from minan.regions import selectors as regions
 from minan.regions.paths import county_code
 
 from .models import DutyAssignment, DutyItem, Recurrence
@@ -47,7 +48,6 @@ def max_load() -> int:
 
 def coverage_by_county(user: Any) -> list[tuple[str, str, int, int, float]]:
     """(county code, name, operating institutions, with an active cadre, percent) inside the scope."""
-    from minan.regions.models import Region
 
     covered = DutyAssignment.objects.filter(institution=OuterRef("pk"), active=True, cadre__is_active=True)
     rows = (
@@ -61,7 +61,7 @@ def coverage_by_county(user: Any) -> list[tuple[str, str, int, int, float]]:
         entry = counts.setdefault(county_code(path), [0, 0])
         entry[0] += 1
         entry[1] += int(bool(is_covered))
-    names = dict(Region.objects.filter(code__in=counts).values_list("code", "name"))
+    names = regions.names(counts)
     return [
         (code, names.get(code, code), n, ok, round(100 * ok / n, 1))
         for code, (n, ok) in sorted(counts.items())
@@ -205,8 +205,6 @@ def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCov
     assignments with the `last_visit_on` rollup) plus the county names; no per-row subquery."""
     from django.db.models.functions import Substr
 
-    from minan.regions.models import Region
-
     today = today or timezone.localdate()
     county = Substr("region_path", 1, COUNTY_PATH_LENGTH)
     operating = (
@@ -238,7 +236,7 @@ def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCov
         total.operating += entry.operating
         total.with_cadre += entry.with_cadre
         total.visited += entry.visited
-    for code, name in Region.objects.filter(code__in=counties).values_list("code", "name"):
+    for code, name in regions.names(counties).items():
         counties[code].name = name
     return total, [counties[c] for c in sorted(counties)]
 
@@ -267,8 +265,6 @@ def ledger_counties(user: Any, kind: str) -> list[tuple[str, str, int]]:
     """(county code, name, institutions not closed) of one sector in the user's scope: one grouped query."""
     from django.db.models.functions import Substr
 
-    from minan.regions.models import Region
-
     counts = (
         Institution.objects.for_user(user)
         .filter(kind=kind)
@@ -279,7 +275,7 @@ def ledger_counties(user: Any, kind: str) -> list[tuple[str, str, int]]:
         .order_by("county")
     )
     by_code = {county_code(prefix): n for prefix, n in counts}
-    names = dict(Region.objects.filter(code__in=by_code).values_list("code", "name"))
+    names = regions.names(by_code)
     return [(code, names.get(code, code), n) for code, n in sorted(by_code.items())]
 
 
@@ -290,7 +286,6 @@ def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
     from django.db.models import Prefetch
 
     from minan.institutions.models import Commissioner
-    from minan.regions.models import Region
 
     from .models import GroupCounty
 
@@ -308,7 +303,7 @@ def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
         .order_by("region_path", "name")
     )
     county_codes = {county_code(i.region_path) for i in institutions}
-    names = dict(Region.objects.filter(code__in=county_codes).values_list("code", "name"))
+    names = regions.names(county_codes)
     groups = dict(
         GroupCounty.objects.filter(county__code__in=county_codes, group__active=True).values_list(
             "county__code", "group__name"

@@ -22,8 +22,9 @@ from minan.core.limits import FormParser, JSONParser
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
-from . import ledger, services
-from .models import Category, Clause, Extension, Hazard, Pause, Revisit, RevisitDraw, Source
+from . import selectors
+from .models import Category, Clause, Extension, Hazard, Pause, Source
+from .services import deadlines, loop
 from .workflow import MOVES, moves_from
 
 
@@ -53,7 +54,7 @@ class HazardSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_overdue(self, obj: Hazard) -> bool:
-        return ledger.is_overdue(obj, timezone.localdate())
+        return selectors.is_overdue(obj, timezone.localdate())
 
     def get_allowed_actions(self, obj: Hazard) -> list[str]:
         return allowed_moves(obj, self.context["request"].user)
@@ -70,9 +71,7 @@ class ReportSerializer(serializers.Serializer):
     responsible_person = serializers.CharField(max_length=50, required=False, allow_blank=True)
     source_ref = serializers.CharField(max_length=60, required=False, allow_blank=True)
     on_the_spot = serializers.BooleanField(required=False, default=False)
-    files = serializers.ListField(
-        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
-    )
+    files = serializers.ListField(child=serializers.FileField(), required=False, max_length=loop.MAX_FILES)
 
 
 class TransitionSerializer(serializers.Serializer):
@@ -82,9 +81,7 @@ class TransitionSerializer(serializers.Serializer):
     days = serializers.IntegerField(required=False, min_value=1, max_value=365)
     supervisor = IdField(required=False)
     measures_taken = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    files = serializers.ListField(
-        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
-    )
+    files = serializers.ListField(child=serializers.FileField(), required=False, max_length=loop.MAX_FILES)
 
 
 FILTERS = [
@@ -103,10 +100,10 @@ FILTERS = [
 
 def filter_hazards(queryset: QuerySet[Hazard], params: Any) -> QuerySet[Hazard]:
     """The ledger filters, the same as the ledger page and its export."""
-    return ledger.filter_hazards(queryset, params, timezone.localdate())
+    return selectors.filter_hazards(queryset, params, timezone.localdate())
 
 
-# --- deadline extensions and revisits -------------------------------------------------------------------------
+# --- deadline extensions and pauses ----------------------------------------------------------------------
 
 
 class ExtensionSerializer(serializers.ModelSerializer):
@@ -138,7 +135,7 @@ class ExtensionActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = ExtensionRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        extension = services.request_extension(
+        extension = deadlines.request_extension(
             current_user(request),
             hazard,
             data.validated_data["days"],
@@ -154,7 +151,7 @@ class ExtensionActions:
         data = ExtensionDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         extension = get_object_or_404(Extension, pk=data.validated_data["extension"], hazard=hazard)
-        extension = services.decide_extension(
+        extension = deadlines.decide_extension(
             current_user(request), extension, data.validated_data["approve"],
             data.validated_data.get("comment", ""), request=request,
         )  # fmt: skip
@@ -193,7 +190,7 @@ class PauseActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = PauseRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pause = services.request_pause(
+        pause = deadlines.request_pause(
             current_user(request), hazard, data.validated_data["reason"], request=request
         )
         return Response(PauseSerializer(pause).data, status=status.HTTP_201_CREATED)
@@ -205,7 +202,7 @@ class PauseActions:
         data = PauseDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pause = get_object_or_404(Pause, pk=data.validated_data["pause"], hazard=hazard)
-        pause = services.decide_pause(
+        pause = deadlines.decide_pause(
             current_user(request), pause, data.validated_data["approve"], data.validated_data.get("comment", ""),
             request=request,
         )  # fmt: skip
@@ -217,86 +214,10 @@ class PauseActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = ResumeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        hazard = services.resume(
+        hazard = deadlines.resume(
             current_user(request), hazard, data.validated_data.get("comment", ""), request=request
         )
         return Response(HazardSerializer(hazard, context={"request": request}).data)
-
-
-class RevisitSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Revisit
-        fields = ["id", "draw", "hazard", "due_on", "outcome", "checked_by", "checked_at", "note"]
-        read_only_fields = fields
-
-
-class DrawSerializer(serializers.Serializer):
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
-    general_share = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    seed = serializers.CharField(max_length=64, required=False)
-
-
-class DrawResultSerializer(serializers.ModelSerializer):
-    revisits = RevisitSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = RevisitDraw
-        fields = [
-            "id",
-            "period_from",
-            "period_to",
-            "general_share",
-            "seed",
-            "candidates",
-            "drawn_at",
-            "revisits",
-        ]
-        read_only_fields = fields
-
-
-class OutcomeSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=[Revisit.Outcome.PASSED, Revisit.Outcome.FAILED])
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-
-
-class RevisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """回头看 inside your scope (`?outcome=pending|passed|failed`). `POST draw/` draws the hazards closed
-    in a period (every major one and `general_share` % of the general ones; the seed and the candidates
-    are returned so the draw can be recomputed); `POST {id}/record/` records the outcome — a recurred
-    problem reopens the hazard."""
-
-    queryset = Revisit.objects.all()
-    serializer_class = RevisitSerializer
-    action_scope: ClassVar[dict[str, str]] = {"draw": "view", "record": "view"}
-
-    def refine_queryset(self, queryset: Any) -> Any:
-        outcome = self.request.query_params.get("outcome", "")
-        return queryset.filter(outcome=outcome) if outcome in Revisit.Outcome.values else queryset
-
-    @extend_schema(request=DrawSerializer, responses=DrawResultSerializer)
-    @action(detail=False, methods=["post"])
-    def draw(self, request: Request) -> Response:
-        data = DrawSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        made = services.draw_revisits(
-            current_user(request), values["date_from"], values["date_to"],
-            general_share=values.get("general_share"), seed=values.get("seed"), request=request,
-        )  # fmt: skip
-        return Response(DrawResultSerializer(made).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=OutcomeSerializer, responses=RevisitSerializer)
-    @action(detail=True, methods=["post"])
-    def record(self, request: Request, pk: str) -> Response:
-        revisit = self.get_object()
-        data = OutcomeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        revisit = services.record_revisit(
-            current_user(request), revisit, data.validated_data["outcome"], data.validated_data.get("note", ""),
-            request=request,
-        )  # fmt: skip
-        return Response(RevisitSerializer(revisit).data)
 
 
 @extend_schema(parameters=FILTERS)
@@ -334,7 +255,7 @@ class HazardViewSet(
         clause = Clause.objects.filter(key=key).first() if key else None
         if key and clause is None:
             raise serializers.ValidationError({"clause": ["Unknown clause."]})
-        hazard = services.report(actor, institution, clause=clause, request=request, **values)
+        hazard = loop.report(actor, institution, clause=clause, request=request, **values)
         return Response(
             HazardSerializer(hazard, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -352,7 +273,7 @@ class HazardViewSet(
             supervisor = User.objects.for_user(actor).filter(pk=values.pop("supervisor")).first()
             if supervisor is None:
                 raise serializers.ValidationError({"supervisor": ["Choose a person inside your scope."]})
-        hazard = services.transition(
+        hazard = loop.transition(
             actor, hazard, values.pop("action"), supervisor=supervisor, request=request, **values
         )
         return Response(HazardSerializer(hazard, context={"request": request}).data)

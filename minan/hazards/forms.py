@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from minan.duty.forms import MultipleFileField, MultipleFileInput
 from minan.institutions.models import Institution
 
-from . import services
+from . import selectors
 from .models import Category, Clause, Hazard, Source
 from .workflow import Move
 
@@ -43,7 +43,7 @@ class PersonField(forms.ModelChoiceField):
 
 
 class ReportForm(forms.Form):
-    """Register a hazard found at an institution (`services.report`)."""
+    """Register a hazard found at an institution (`services.loop.report`)."""
 
     institution = forms.ModelChoiceField(label=_("Institution"), queryset=Institution.objects.none())
     source = forms.ChoiceField(label=_("source"), choices=_blank(Source.choices))
@@ -97,7 +97,7 @@ class MoveForm(forms.Form):
                 label=_("deadline in working days"),
                 min_value=1,
                 max_value=365,
-                initial=services.deadline_days(hazard.category, hazard.level),
+                initial=selectors.deadline_days(hazard.category, hazard.level),
             )
             self.fields["requirement"] = forms.CharField(
                 label=_("rectification requirement"),
@@ -108,7 +108,7 @@ class MoveForm(forms.Form):
                 self.fields["supervisor"] = PersonField(
                     label=_("supervising official"),
                     # The officials of the hazard's supervising level (not a browse of the user directory).
-                    queryset=services.valid_supervisors(hazard),
+                    queryset=selectors.valid_supervisors(hazard),
                 )
         elif move.action == "submit":
             self.fields["measures_taken"] = forms.CharField(
@@ -127,14 +127,14 @@ class MoveForm(forms.Form):
         return "files" in self.fields
 
     def service_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `services.transition` from the cleaned data."""
+        """The keyword arguments of `services.loop.transition` from the cleaned data."""
         data = self.cleaned_data
         names = ("comment", "days", "requirement", "supervisor", "measures_taken", "files")
         return {name: data[name] for name in names if name in data and data[name] is not None}
 
 
 class PlanForm(forms.Form):
-    """The 五落实 plan of a major hazard (`services.update_plan`); the service says what is missing."""
+    """The 五落实 plan of a major hazard (`services.loop.update_plan`); the service says what is missing."""
 
     plan_responsible = forms.CharField(
         label=_("responsibility (person and unit)"), max_length=100, required=False

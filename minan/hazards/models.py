@@ -1,7 +1,7 @@
 """隐患闭环: hazards, their events, files, and the criteria catalogue.
 
-States and moves live in `workflow.py`; only `services.py` changes a hazard, with a conditional UPDATE
-on its status and an event row per move.
+States and moves live in `workflow.py`; only the `services` package changes a hazard, with a conditional
+UPDATE on its status and an event row per move.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Hazard(ScopedModel):
     # when it ends the deadline moves by the working days it lasted, summed in `paused_days`.
     paused_since = models.DateField(_("deadline paused since"), null=True, blank=True)
     paused_days = models.PositiveSmallIntegerField(_("working days paused"), default=0)
-    # The last deadline reminder or escalation sent (services.ESCALATION_STEPS); claimed with a
+    # The last deadline reminder or escalation sent (services.escalation.ESCALATION_STEPS); claimed with a
     # conditional UPDATE so that each step is sent once, however many workers sweep.
     escalation_step = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -13,11 +13,17 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.utils import timezone, translation
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from minan.institutions.codes import CJK_FONT, _setup_reportlab
 
 from .models import Hazard
-from .services import PLAN_FIELDS
+from .workflow import PLAN_FIELDS
 
 TITLE = "隐患整改通知书"
 INTRO = "经检查，你单位存在下列事故隐患。请按照整改要求，在规定期限内完成整改。"
@@ -39,13 +45,6 @@ def _plan_value(value: Any) -> Any:
 
 def notice_pdf(hazard: Hazard, *, issuer: str, issued_on: dt.date | None, working_days: int | None) -> bytes:
     """The notice of an assigned hazard; `hazard` carries institution, clause and supervisor."""
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     _setup_reportlab()
     body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=11, leading=17, wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=20, leading=28, alignment=TA_CENTER)

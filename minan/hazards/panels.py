@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy
 
 from minan.core.registry import InstitutionTab
 
-from .ledger import with_overdue
 from .models import Hazard
+from .selectors import with_overdue
 
 
 def institution_tab(user: Any, institution: Any) -> dict[str, Any]:

@@ -1,14 +1,14 @@
-"""Periodic hazard work: thin calls into `hazards.services`."""
+"""Periodic hazard work: thin calls into `hazards.services.escalation`."""
 
 from __future__ import annotations
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from . import services
+from .services import escalation
 
 
 @db_periodic_task(crontab(minute="15"))
 def escalate_due() -> dict[int, int]:
     """Hourly: deadline reminders (50 %, 75 %) and escalations (due day, +3, +7 working days)."""
-    return services.escalate_due()
+    return escalation.escalate_due()

@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import criteria_views, extension_views, revisit_views, views
+from . import views
+from .criteria import urls as criteria_urls
+from .metrics import urls as metrics_urls
+from .revisits import urls as revisits_urls
 
 app_name = "hazards"
 urlpatterns = [
@@ -8,36 +11,17 @@ urlpatterns = [
     path("export/", views.HazardExportView.as_view(), name="export"),
     path("new/", views.HazardCreateView.as_view(), name="new"),
     path("major/", views.MajorBoardView.as_view(), name="major"),
-    path("metrics/", views.HazardMetricsView.as_view(), name="metrics"),
-    path("revisits/", revisit_views.RevisitListView.as_view(), name="revisits"),
-    path("criteria/", criteria_views.CriteriaView.as_view(), name="criteria"),
-    path("criteria/new/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_new"),
-    path("criteria/<int:pk>/edit/", criteria_views.CriteriaSetFormView.as_view(), name="criteria_set_edit"),
-    path(
-        "criteria/<int:pk>/clauses/new/",
-        criteria_views.ClauseCreateView.as_view(),
-        name="criteria_clause_new",
-    ),
-    path(
-        "criteria/clauses/<int:pk>/edit/",
-        criteria_views.ClauseFormView.as_view(),
-        name="criteria_clause_edit",
-    ),
-    path(
-        "criteria/clauses/<int:pk>/delete/",
-        criteria_views.ClauseDeleteView.as_view(),
-        name="criteria_clause_delete",
-    ),
+    path("", include(metrics_urls)),
+    path("", include(revisits_urls)),
+    path("", include(criteria_urls)),
     path("<int:pk>/", views.HazardDetailView.as_view(), name="detail"),
     path("<int:pk>/transition/", views.HazardTransitionView.as_view(), name="transition"),
     path("<int:pk>/plan/", views.HazardPlanView.as_view(), name="plan"),
-    path("<int:pk>/extension/", extension_views.ExtensionRequestView.as_view(), name="extension"),
-    path(
-        "extensions/<int:pk>/decide/", extension_views.ExtensionDecideView.as_view(), name="extension_decide"
-    ),
-    path("<int:pk>/pause/", extension_views.PauseRequestView.as_view(), name="pause"),
-    path("<int:pk>/resume/", extension_views.PauseResumeView.as_view(), name="resume"),
-    path("pauses/<int:pk>/decide/", extension_views.PauseDecideView.as_view(), name="pause_decide"),
+    path("<int:pk>/extension/", views.ExtensionRequestView.as_view(), name="extension"),
+    path("extensions/<int:pk>/decide/", views.ExtensionDecideView.as_view(), name="extension_decide"),
+    path("<int:pk>/pause/", views.PauseRequestView.as_view(), name="pause"),
+    path("<int:pk>/resume/", views.PauseResumeView.as_view(), name="resume"),
+    path("pauses/<int:pk>/decide/", views.PauseDecideView.as_view(), name="pause_decide"),
     path("<int:pk>/notice.pdf", views.HazardNoticeView.as_view(), name="notice"),
     path("files/<int:pk>/", views.HazardFileView.as_view(), name="file"),
 ]

@@ -1,6 +1,6 @@
 """Pages of the hazard closed loop (隐患闭环): the ledger and its export, the report form, the detail page
-with the timeline and the moves the signed-in user may perform, the rectification notice and the
-major-hazard board.
+with the timeline and the moves the signed-in user may perform, the rectification notice, the
+major-hazard board, and the requests for deadline extensions and pauses.
 
 Every hazard is read through `Hazard.objects.for_user` (ScopedViewMixin): one outside the user's scope
 is a 404. Writes go through `services` only; a refusal is shown with the reason and changes nothing.
@@ -28,10 +28,11 @@ from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import ledger, notice, services
+from . import notice, selectors
 from .forms import MoveForm, PlanForm, ReportForm
-from .models import Category, Hazard, HazardEvent, HazardFile, Source
-from .workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, Move, moves_from
+from .models import Category, Extension, Hazard, HazardEvent, HazardFile, Pause, Source
+from .services import deadlines, loop
+from .workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, PLAN_FIELDS, Move, moves_from
 
 # Timeline labels of the events that are not moves of the table.
 EVENT_LABELS = {
@@ -70,7 +71,7 @@ def _status_label(status: str) -> Any:
 
 
 class HazardListView(ScopedViewMixin, ListView):
-    """The ledger: hazards in scope, filtered (see `ledger.filter_hazards`), newest first, 50 a page."""
+    """The ledger: hazards in scope, filtered (see `selectors.filter_hazards`), newest first, 50 a page."""
 
     model = Hazard
     template_name = "hazards/list.html"
@@ -78,8 +79,8 @@ class HazardListView(ScopedViewMixin, ListView):
 
     def get_queryset(self) -> Any:
         today = timezone.localdate()
-        qs = ledger.with_overdue(super().get_queryset().select_related("institution", "cadre"), today)
-        return ledger.filter_hazards(qs, self.request.GET, today)
+        qs = selectors.with_overdue(super().get_queryset().select_related("institution", "cadre"), today)
+        return selectors.filter_hazards(qs, self.request.GET, today)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -103,17 +104,17 @@ class HazardListView(ScopedViewMixin, ListView):
 
 
 class HazardExportView(ScopedViewMixin, View):
-    """The ledger as xlsx with the same filters, in the official layout (`ledger.EXPORT_HEADERS`)."""
+    """The ledger as xlsx with the same filters, in the official layout (`selectors.EXPORT_HEADERS`)."""
 
     model = Hazard
     scope_action = "export"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         qs = self.get_queryset().select_related("institution", "accepted_by")
-        hazards = ledger.filter_hazards(qs, request.GET, timezone.localdate())
-        rows = ledger.export_rows(hazards)
+        hazards = selectors.filter_hazards(qs, request.GET, timezone.localdate())
+        rows = selectors.export_rows(hazards)
         return sheets_response(
-            request, "hazards", [(ledger.EXPORT_TITLE, ledger.EXPORT_HEADERS, rows)], model=Hazard
+            request, "hazards", [(selectors.EXPORT_TITLE, selectors.EXPORT_HEADERS, rows)], model=Hazard
         )
 
 
@@ -130,13 +131,13 @@ class MajorBoardView(ScopedViewMixin, ListView):
         qs = base.filter(level=Hazard.Level.MAJOR, status__in=OPEN_STATES).select_related(
             "institution", "clause", "supervisor"
         )
-        return ledger.with_overdue(qs, today).order_by(
+        return selectors.with_overdue(qs, today).order_by(
             "-overdue", F("deadline").asc(nulls_last=True), "-found_at", "-id"
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["rows"] = [(h, ledger.missing_guarantees(h)) for h in context["object_list"]]
+        context["rows"] = [(h, selectors.missing_guarantees(h)) for h in context["object_list"]]
         context["today"] = timezone.localdate()
         return context
 
@@ -145,7 +146,7 @@ class MajorBoardView(ScopedViewMixin, ListView):
 
 
 class HazardCreateView(ScopedViewMixin, View):
-    """Register a hazard (`services.report`); a refusal is shown on its field and nothing is written."""
+    """Register a hazard (`loop.report`); a refusal is shown on its field and nothing is written."""
 
     model = Hazard
     scope_action = "add"
@@ -167,7 +168,7 @@ class HazardCreateView(ScopedViewMixin, View):
             return self._render(request, form, status=400)
         data = form.cleaned_data
         try:
-            hazard = services.report(
+            hazard = loop.report(
                 user, data["institution"], source=data["source"], category=data["category"], level=data["level"],
                 description=data["description"], location=data["location"], clause=data["clause"],
                 responsible_person=data["responsible_person"], on_the_spot=data["on_the_spot"],
@@ -214,7 +215,7 @@ def offered_moves(user: Any, hazard: Hazard) -> list[Move]:
         if (
             move.action in {"accept", "reject", "close"}
             and hazard.level == Hazard.Level.MAJOR
-            and not services.may_supervise(user, hazard)
+            and not selectors.may_supervise(user, hazard)
         ):
             continue
         offered.append(move)
@@ -230,7 +231,7 @@ def can_edit_plan(user: Any, hazard: Hazard) -> bool:
 
 
 def _plan_initial(hazard: Hazard) -> dict[str, Any]:
-    return {name: getattr(hazard, name) for name in services.PLAN_FIELDS}
+    return {name: getattr(hazard, name) for name in PLAN_FIELDS}
 
 
 def render_detail(
@@ -271,8 +272,8 @@ def render_detail(
         "hazard": hazard,
         "object": hazard,
         "today": today,
-        "overdue": ledger.is_overdue(hazard, today),
-        "missing": ledger.missing_guarantees(hazard) if hazard.level == Hazard.Level.MAJOR else [],
+        "overdue": selectors.is_overdue(hazard, today),
+        "missing": selectors.missing_guarantees(hazard) if hazard.level == Hazard.Level.MAJOR else [],
         "found_files": [f for f in files if f.kind == HazardFile.Kind.FOUND],
         "rectified_files": [f for f in files if f.kind == HazardFile.Kind.RECTIFIED],
         "timeline": timeline,
@@ -281,7 +282,7 @@ def render_detail(
         "has_notice": hazard.assigned_on is not None,
         "extensions": list(hazard.extensions.select_related("requested_by", "decided_by")),
         "can_request_extension": user.has_perm("hazards.rectify_hazard")
-        and hazard.status in services.EXTENDABLE,
+        and hazard.status in deadlines.EXTENDABLE,
         "can_decide_extension": user.has_perm("hazards.assign_hazard"),
         "pauses": list(hazard.pauses.select_related("requested_by", "decided_by", "ended_by")),
         "can_request_pause": (
@@ -289,7 +290,7 @@ def render_detail(
         )
         and hazard.status in IN_RECTIFICATION
         and hazard.paused_since is None,
-        "can_decide_pause": services.may_decide_pause(user, hazard),
+        "can_decide_pause": selectors.may_decide_pause(user, hazard),
         "can_resume": hazard.paused_since is not None
         and (user.has_perm("hazards.rectify_hazard") or user.has_perm("hazards.assign_hazard")),
     }
@@ -304,7 +305,7 @@ class HazardDetailView(HazardObjectMixin, View):
 
 
 class HazardTransitionView(HazardObjectMixin, View):
-    """POST one move (`services.transition`). The hazard is read through the view scope; the service
+    """POST one move (`loop.transition`). The hazard is read through the view scope; the service
     checks the move's permission, state and rules. A refusal re-renders the page with the reason."""
 
     http_method_names = ["post"]
@@ -322,7 +323,7 @@ class HazardTransitionView(HazardObjectMixin, View):
             messages.error(request, _("“%(action)s” was not done: check the form.") % {"action": move.label})
             return render_detail(request, hazard, bound=form, status=400)
         try:
-            services.transition(user, hazard, action, request=request, **form.service_kwargs())
+            loop.transition(user, hazard, action, request=request, **form.service_kwargs())
         except DomainError as exc:
             reason = {"action": move.label, "reason": exc.message}
             messages.error(request, _("“%(action)s” was refused: %(reason)s") % reason)
@@ -334,7 +335,7 @@ class HazardTransitionView(HazardObjectMixin, View):
 
 
 class HazardPlanView(HazardObjectMixin, View):
-    """POST the 五落实 plan of a major hazard (`services.update_plan`)."""
+    """POST the 五落实 plan of a major hazard (`loop.update_plan`)."""
 
     http_method_names = ["post"]
 
@@ -344,7 +345,7 @@ class HazardPlanView(HazardObjectMixin, View):
         form = PlanForm(request.POST)
         if form.is_valid():
             try:
-                services.update_plan(user, hazard, request=request, **form.cleaned_data)
+                loop.update_plan(user, hazard, request=request, **form.cleaned_data)
             except DomainError as exc:
                 messages.error(request, _("The plan was not saved: %(reason)s") % {"reason": exc.message})
                 if exc.field in form.fields:
@@ -399,26 +400,69 @@ class HazardFileView(ScopedViewMixin, View):
         return response
 
 
-# --- figures -------------------------------------------------------------------------------------------------
+# --- deadline extensions and pauses: the institution asks, someone who issues notices decides (POST only) ---
 
 
-class HazardMetricsView(ScopedViewMixin, View):
-    """Hazard figures of the scope for a period (`metrics.figures`): tiles for the totals, a table per
-    county and the institutions with the most open hazards. A malformed period falls back to the default
-    (1 January to today) with a message."""
+class HazardActionView(ScopedViewMixin, View):
+    """One POST on a hazard (or on a request of one), read through the scope; the service's refusal is
+    shown as a message, and the user goes back to the hazard's page either way."""
 
     model = Hazard
+    http_method_names = ["post"]
+    request_model: Any = None  # Extension or Pause: `pk` names one of the hazard's requests
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        from . import metrics
-
-        today = timezone.localdate()
-        period_error = ""
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if self.request_model is None:
+            target: Any = get_object_or_404(self.get_queryset(), pk=pk)
+            hazard_id = target.pk
+        else:
+            target = get_object_or_404(
+                self.request_model.objects.filter(hazard__in=self.get_queryset()), pk=pk
+            )
+            hazard_id = target.hazard_id
         try:
-            date_from, date_to = metrics.parse_period(request.GET, today)
+            messages.success(request, self.act(request, current_user(request), target))
         except DomainError as exc:
-            date_from, date_to = metrics.default_period(today)
-            period_error = _("%(reason)s Showing 1 January to today instead.") % {"reason": exc.message}
-        report = metrics.figures(current_user(request), date_from, date_to, today=today)
-        context = {"report": report, "period_error": period_error, "top": metrics.TOP_INSTITUTIONS}
-        return render(request, "hazards/metrics.html", context)
+            messages.error(request, exc.message)
+        return redirect("hazards:detail", pk=hazard_id)
+
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        raise NotImplementedError
+
+
+class ExtensionRequestView(HazardActionView):
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        days = request.POST.get("days", "")
+        deadlines.request_extension(actor, target, int(days) if days.isdigit() else 0, request.POST.get("reason", ""),
+                                   request=request)  # fmt: skip
+        return _("The extension is requested.")
+
+
+class ExtensionDecideView(HazardActionView):
+    request_model = Extension
+
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        deadlines.decide_extension(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
+                                  request=request)  # fmt: skip
+        return _("The decision is recorded.")
+
+
+class PauseRequestView(HazardActionView):
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        deadlines.request_pause(actor, target, request.POST.get("reason", ""), request=request)
+        return _("The pause is requested.")
+
+
+class PauseDecideView(HazardActionView):
+    request_model = Pause
+
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        deadlines.decide_pause(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
+                              request=request)  # fmt: skip
+        return _("The decision is recorded.")
+
+
+class PauseResumeView(HazardActionView):
+    def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
+        hazard = deadlines.resume(actor, target, request.POST.get("comment", ""), request=request)
+        return _("The deadline clock runs again; the deadline is now %(date)s.") % {"date": hazard.deadline}

@@ -24,6 +24,8 @@ S = Hazard.Status
 OPEN_STATES = frozenset({S.REPORTED, S.ASSIGNED, S.RECTIFYING, S.SUBMITTED, S.REJECTED, S.ACCEPTED})
 # While the institution works on it, a hazard's deadline can be extended and its clock paused.
 IN_RECTIFICATION = frozenset({S.ASSIGNED, S.RECTIFYING, S.REJECTED})
+# The 五落实 plan a major hazard needs before its rectification starts.
+PLAN_FIELDS = ("plan_responsible", "plan_measures", "plan_funds", "plan_deadline", "plan_contingency")
 
 
 def overdue_q(today: dt.date) -> Q:

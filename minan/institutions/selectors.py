@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from minan.accounts.models import User
+from minan.regions import selectors as regions
 from minan.regions.models import Region
 
 from .models import Commissioner, Institution, InsurancePolicy
@@ -83,7 +84,7 @@ def counts_by_county(user: Any) -> list[tuple[str, str, int, dict[str, int]]]:
         county = parts[2]
         per_county.setdefault(county, {})
         per_county[county][row["kind"]] = per_county[county].get(row["kind"], 0) + row["n"]
-    names = dict(Region.objects.filter(code__in=per_county).values_list("code", "name"))
+    names = regions.names(per_county)
     return [
         (code, names.get(code, code), sum(kinds.values()), kinds)
         for code, kinds in sorted(per_county.items())
@@ -103,9 +104,8 @@ def insurance_overview(user: Any, *, days: int = 30) -> dict[str, Any]:
         counts = per_county.setdefault(county, [0, 0])
         counts[0] += 1
         counts[1] += int(bool(is_insured))
-    from minan.regions.models import Region
 
-    names = dict(Region.objects.filter(code__in=per_county).values_list("code", "name"))
+    names = regions.names(per_county)
     expiring = (
         InsurancePolicy.objects.for_user(user)
         .filter(ends_on__gte=today, ends_on__lte=today + timedelta(days=days))

@@ -26,17 +26,15 @@ ALLOWED_UNSCOPED = {
     ("duty/api.py", "SupervisionGroup"): "re-reads the group just written, to answer with it",
     ("duty/selectors.py", "DutyAssignment"): "recipients (cadres_of) and the 包保 ledger's assignments of "
     "institutions already read through for_user()",
-    ("duty/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
     ("duty/selectors.py", "Commissioner"): "prefetch of the commissioners of scoped institutions",
     ("duty/views.py", "User"): "prefetch of the members of scoped supervision groups",
-    ("firewatch/figures/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
-    ("hazards/criteria_views.py", "Hazard"): "whether any hazard anywhere cites a clause before deleting it",
-    ("institutions/selectors.py", "Region"): "names of the counties whose codes came from scoped rows",
+    ("hazards/criteria/views.py", "Hazard"): "whether any hazard anywhere cites a clause before deleting it",
     (
         "institutions/views.py",
         "InsurancePolicy",
     ): "a policy of the institution already read through for_user()",
     ("notify/selectors.py", "Region"): "the region a channel (already read through for_user()) is for",
+    ("regions/selectors.py", "Region"): "names of regions whose codes came from scoped rows (a name is public)",
     ("public/views.py", "Institution"): "the public page finds its institution by the unguessable code",
 }
 

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from minan.core import period
 from minan.duty.selectors import COUNTY_PATH_LENGTH
 from minan.firewatch.models import Alarm, Device
-from minan.regions.models import Region
+from minan.regions import selectors as regions
 from minan.regions.paths import county_code
 
 DEFAULT_DAYS = 30
@@ -159,10 +159,7 @@ def figures(user: Any, date_from: dt.date, date_to: dt.date) -> FirewatchFigures
         entry.fire_acknowledged += fire_acknowledged
         entry.ack_seconds += _seconds(ack_total)
 
-    in_scope = Region.objects.for_user(user).filter(level=Region.Level.COUNTY).values("pk")
-    names = dict(
-        Region.objects.filter(Q(code__in=list(rows)) | Q(pk__in=in_scope)).values_list("code", "name")
-    )
+    names = regions.names(rows, counties_of=user)
     total = CountyFigures(name=_("Total"))
     listed = []
     for code in sorted(set(rows) | set(names)):

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 import time_machine
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
-from minan.hazards import services
 from minan.hazards.models import Extension, Hazard, HazardEvent
+from minan.hazards.services import deadlines, loop
 
 
 @pytest.fixture(autouse=True)
@@ -31,11 +32,9 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
     duty.assign_cadre(city_office, home, cadre)
     cadre = User.objects.get(pk=cadre.pk)
     staff = make_user("staff", roles=["institution_staff"], institution=home)
-    hazard = services.report(
-        cadre, home, source="duty_visit", category="fire", level="general", description="x"
-    )
-    hazard = services.transition(cadre, hazard, "assign", requirement="清理整改到位")  # due 2026-10-13
-    hazard = services.transition(staff, hazard, "start")
+    hazard = loop.report(cadre, home, source="duty_visit", category="fire", level="general", description="x")
+    hazard = loop.transition(cadre, hazard, "assign", requirement="清理整改到位")  # due 2026-10-13
+    hazard = loop.transition(staff, hazard, "start")
     Hazard.objects.filter(pk=hazard.pk).update(escalation_step=2)
     return {"cadre": cadre, "staff": staff, "hazard": Hazard.objects.get(pk=hazard.pk)}
 
@@ -44,14 +43,14 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
 def test_an_approved_extension_moves_the_deadline_in_working_days(setup: dict[str, Any]) -> None:
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     with pytest.raises(DomainError):
-        services.request_extension(staff, hazard, 5, "  ")  # a reason is needed
-    extension = services.request_extension(staff, hazard, 5, "等待配件到货")
+        deadlines.request_extension(staff, hazard, 5, "  ")  # a reason is needed
+    extension = deadlines.request_extension(staff, hazard, 5, "等待配件到货")
     with pytest.raises(DomainError) as caught:
-        services.request_extension(staff, hazard, 3, "again")
+        deadlines.request_extension(staff, hazard, 3, "again")
     assert caught.value.code == "duplicate"
     with pytest.raises(NotPermitted):
-        services.decide_extension(staff, extension, True)  # the institution does not approve its own
-    extension = services.decide_extension(cadre, extension, True)
+        deadlines.decide_extension(staff, extension, True)  # the institution does not approve its own
+    extension = deadlines.decide_extension(cadre, extension, True)
     assert (extension.old_deadline, extension.new_deadline) == (dt.date(2026, 10, 13), dt.date(2026, 10, 20))
     hazard.refresh_from_db()
     assert hazard.deadline == dt.date(2026, 10, 20) and hazard.escalation_step == 0
@@ -59,7 +58,7 @@ def test_an_approved_extension_moves_the_deadline_in_working_days(setup: dict[st
         "extension_request", "extension_approved",
     ]  # fmt: skip
     with pytest.raises(DomainError) as caught:
-        services.decide_extension(cadre, extension, False, "no")
+        deadlines.decide_extension(cadre, extension, False, "no")
     assert caught.value.code == "conflict"
 
 
@@ -84,8 +83,6 @@ def test_a_refusal_needs_a_reason_and_keeps_the_deadline(setup: dict[str, Any], 
 
 @pytest.mark.django_db
 def test_extensions_through_the_api(setup: dict[str, Any]) -> None:
-    from rest_framework.test import APIClient
-
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     api = APIClient()
     api.force_authenticate(staff)

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +20,16 @@ from django.urls import reverse
 from django.utils import translation
 from openpyxl import load_workbook
 from PIL import Image
+from pypdf import PdfWriter
 
 from conftest import login_client
 from minan.accounts.models import User
 from minan.audit.models import AuditEvent
-from minan.hazards import services
+from minan.hazards import workflow
 from minan.hazards.models import Clause, Hazard, HazardEvent, HazardFile
+from minan.hazards.revisits import services as revisit_services
+from minan.hazards.services import deadlines, escalation, loop
+from minan.hazards.views import EVENT_LABELS
 from minan.hazards.workflow import MOVES
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +51,6 @@ def png(name: str = "p.png") -> SimpleUploadedFile:
 
 
 def pdf(name: str = "report.pdf") -> SimpleUploadedFile:
-    from pypdf import PdfWriter
-
     writer = PdfWriter()  # a real one-page document: uploads are judged by parsing them
     writer.add_blank_page(200, 200)
     buffer = io.BytesIO()
@@ -69,11 +72,11 @@ def error_messages(page: str) -> str:
 
 def report(actor: Any, institution: Any, **kwargs: Any) -> Hazard:
     values = {"source": "inspection", "category": "fire", "level": "general", "description": "灭火器过期"}
-    return services.report(fresh(actor), institution, **{**values, **kwargs})
+    return loop.report(fresh(actor), institution, **{**values, **kwargs})
 
 
 def move(actor: Any, hazard: Hazard, action: str, **kwargs: Any) -> Hazard:
-    return services.transition(fresh(actor), hazard, action, **kwargs)
+    return loop.transition(fresh(actor), hazard, action, **kwargs)
 
 
 @pytest.fixture
@@ -92,7 +95,7 @@ def major_clause() -> Clause:
 
 
 def fill_plan(actor: Any, hazard: Hazard) -> Hazard:
-    return services.update_plan(
+    return loop.update_plan(
         fresh(actor), hazard, plan_responsible="院长张三", plan_measures="拆除彩钢板", plan_funds="5万元，自筹",
         plan_deadline=dt.date(2026, 11, 20), plan_contingency="夜间专人巡查",
     )  # fmt: skip
@@ -627,7 +630,7 @@ def test_major_board_lists_open_major_hazards_overdue_first_with_missing_guarant
     assert "rc_officer" in late_row
     fresh_row = table.split(f'data-hazard="{fresh_one.pk}"')[1].split("</tr>")[0]
     with translation.override("zh-hans"):
-        fields = [Hazard._meta.get_field(f) for f in services.PLAN_FIELDS]
+        fields = [Hazard._meta.get_field(f) for f in workflow.PLAN_FIELDS]
         labels = [str(f.verbose_name) for f in fields if isinstance(f, Field)]
     assert len(labels) == 5
     guarantees = fresh_row.split("data-guarantees>")[1].split("</td>")[0]
@@ -653,15 +656,10 @@ def test_institution_hazards_tab_and_menu(
 
 def test_every_event_of_the_timeline_has_a_label() -> None:
     """The timeline shows a label, never a raw action name, for every event the services write."""
-    import re
-    from pathlib import Path
-
-    from minan.hazards import services
-    from minan.hazards.views import EVENT_LABELS, MOVES
-
-    source = Path(services.__file__).read_text()
+    writers = (loop, deadlines, escalation, revisit_services)  # every module that writes hazard events
+    source = "".join(Path(str(module.__file__)).read_text() for module in writers)
     written = set(re.findall(r'action="([a-z_]+)"', source))
     written |= {"report_fixed", "extension_approved", "extension_refused", "pause_approved", "pause_refused"}
-    written |= {f"escalation{step}" for step in services.ESCALATION_STEPS}
+    written |= {f"escalation{step}" for step in escalation.ESCALATION_STEPS}
     assert {"reopen", "pause_end", "plan"} <= written
     assert sorted(written - set(EVENT_LABELS) - set(MOVES)) == []

@@ -37,8 +37,8 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from minan.duty.selectors import COUNTY_PATH_LENGTH
-from minan.hazards.metrics import default_period, parse_period
-from minan.regions.models import Region
+from minan.hazards.metrics.selectors import default_period, parse_period
+from minan.regions import selectors as regions
 from minan.regions.paths import county_code
 
 from ..models import Inspection, InspectionTask, Kind
@@ -251,10 +251,7 @@ def figures(
 
     # Counties: those with figures and every county of the scope (all zero), with their names.
     codes = set(by_county) | set(results_by_county) | {row.county for row in institutions}
-    in_scope = Region.objects.for_user(user).filter(level=Region.Level.COUNTY).values("pk")
-    names = dict(
-        Region.objects.filter(Q(code__in=list(codes)) | Q(pk__in=in_scope)).values_list("code", "name")
-    )
+    names = regions.names(codes, counties_of=user)
     counties = sorted(codes | set(names))
 
     compliance = CountyCompliance()

@@ -20,7 +20,7 @@ from minan.accounts.models import User
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX
-from minan.hazards import criteria
+from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause
 from minan.inspections.checklists import services as checklists
 from minan.inspections.checklists import xlsx as checklist_xlsx

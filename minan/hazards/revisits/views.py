@@ -15,9 +15,9 @@ from django.views.generic import TemplateView
 
 from minan.core.errors import DomainError
 from minan.core.views import ScopedViewMixin, current_user
+from minan.hazards.models import Revisit
 
-from . import services
-from .models import Revisit
+from . import selectors, services
 
 
 def _date(value: str, default: dt.date) -> dt.date:
@@ -46,7 +46,7 @@ class RevisitListView(ScopedViewMixin, TemplateView):
         )
         context.update(
             revisits=revisits,
-            rates=services.revisit_rates(user, today.replace(month=1, day=1), today),
+            rates=selectors.revisit_rates(user, today.replace(month=1, day=1), today),
             can_draw=user.has_perm("hazards.supervise_hazard"),
             can_record=user.has_perm("hazards.accept_hazard"),
             default_from=last_month_end.replace(day=1),

@@ -3,7 +3,8 @@
 Not scoped: the catalogue is reference data of the whole deployment, not rows of a region (declared
 `scoped = False`, like the duty posts). Reading needs `hazards.view_hazard` (who may read hazards may
 read the criteria they are judged by); writing `hazards.change_criteriaset`. Refusals are 403 and
-audited. Every write goes through `criteria`; its refusals are structured 400s with `code` and `field`.
+audited. Every write goes through `services`; its refusals are structured 400s with `code` and
+`field`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from rest_framework.response import Response
 from minan.core.api import ReadOrEditPermission
 from minan.core.api_fields import Int64Field, ScopedSlugRelatedField
 from minan.core.views import current_user
+from minan.hazards.models import Clause, CriteriaSet
 
-from . import criteria
-from .models import Clause, CriteriaSet
+from . import services
 
 READ_PERMISSION = "hazards.view_hazard"
 
@@ -94,7 +95,7 @@ class ClauseWriteSerializer(serializers.Serializer):
 class CatalogueViewSet(viewsets.GenericViewSet):
     permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
     read_permission = READ_PERMISSION
-    edit_permission = criteria.EDIT_PERMISSION
+    edit_permission = services.EDIT_PERMISSION
     scoped: ClassVar[bool] = False
 
 
@@ -125,7 +126,7 @@ class CriteriaSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Catal
     def create(self, request: Request) -> Response:
         data = CriteriaSetWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = criteria.save_set(current_user(request), None, request=request, **data.validated_data)
+        saved = services.save_set(current_user(request), None, request=request, **data.validated_data)
         return Response(self._fresh(saved), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CriteriaSetWriteSerializer, responses=CriteriaSetSerializer)
@@ -133,7 +134,7 @@ class CriteriaSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Catal
         target = self.get_object()
         data = CriteriaSetWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        saved = criteria.save_set(current_user(request), target, request=request, **data.validated_data)
+        saved = services.save_set(current_user(request), target, request=request, **data.validated_data)
         return Response(self._fresh(saved))
 
 
@@ -161,7 +162,7 @@ class CriteriaClauseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ca
         criteria_set = values.pop("set", None)
         if criteria_set is None:
             raise serializers.ValidationError({"set": ["This field is required."]})
-        saved = criteria.save_clause(current_user(request), criteria_set, None, request=request, **values)
+        saved = services.save_clause(current_user(request), criteria_set, None, request=request, **values)
         return Response(ClauseSerializer(saved).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ClauseWriteSerializer, responses=ClauseSerializer)
@@ -171,10 +172,10 @@ class CriteriaClauseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ca
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         criteria_set = values.pop("set", clause.criteria_set)  # another set is refused by the service
-        saved = criteria.save_clause(current_user(request), criteria_set, clause, request=request, **values)
+        saved = services.save_clause(current_user(request), criteria_set, clause, request=request, **values)
         return Response(ClauseSerializer(saved).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        criteria.delete_clause(current_user(request), self.get_object(), request=request)
+        services.delete_clause(current_user(request), self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

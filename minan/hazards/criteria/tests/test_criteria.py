@@ -16,8 +16,9 @@ from conftest import login_client
 from minan.accounts.models import User
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
-from minan.hazards import criteria, services
+from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause, CriteriaSet, Hazard
+from minan.hazards.services import loop
 from minan.inspections.models import ChecklistTemplate
 
 pytestmark = pytest.mark.django_db
@@ -308,7 +309,7 @@ def test_a_clause_a_hazard_refers_to_cannot_be_deleted(
     client: Any, city_office: User, institutions: dict[str, Any]
 ) -> None:
     used = Clause.objects.get(key="MCA2023-4-3")
-    hazard = services.report(
+    hazard = loop.report(
         fresh(city_office), institutions["rc_elderly"], source="inspection", category="building", level="general",
         description="住宿楼为彩钢板房", clause=used,
     )  # fmt: skip
@@ -488,7 +489,7 @@ def test_the_rules_of_a_set(city_office: User) -> None:
 
 def test_hazards_keep_their_clause_when_the_set_is_superseded(city_office: User, institutions: Any) -> None:
     clause = Clause.objects.get(key="MCA2023-4-1")
-    hazard = services.report(
+    hazard = loop.report(
         fresh(city_office), institutions["rc_elderly"], source="inspection", category="building", level="general",
         description="危房", clause=clause,
     )  # fmt: skip

@@ -31,11 +31,10 @@ from django.utils import timezone
 
 from minan.core import calendar, period
 from minan.duty.selectors import COUNTY_PATH_LENGTH
-from minan.regions.models import Region
+from minan.hazards.models import Hazard
+from minan.hazards.workflow import OPEN_STATES, overdue_q
+from minan.regions import selectors as regions
 from minan.regions.paths import county_code
-
-from .models import Hazard
-from .workflow import OPEN_STATES, overdue_q
 
 TOP_INSTITUTIONS = 20
 
@@ -258,10 +257,7 @@ def figures(
                 row.days_total += days
 
     # County names; the counties of the scope with no hazard at all are listed too (all zero).
-    in_scope = Region.objects.for_user(user).filter(level=Region.Level.COUNTY).values("pk")
-    for code, name in Region.objects.filter(
-        Q(code__in=list(places.counties)) | Q(pk__in=in_scope)
-    ).values_list("code", "name"):
+    for code, name in regions.names(places.counties, counties_of=user).items():
         places.counties.setdefault(code, Figures(code=code)).name = name
 
     ranked = sorted(

@@ -1,7 +1,8 @@
-"""The hazard ledger (隐患台账): the filters shared by the ledger page and its export, the export layout,
-and small read helpers of the pages (overdue flag, missing 五落实 items).
+"""Reads of hazards shared by the pages, the API, the export and the services: the ledger (隐患台账)
+filters, the export layout and small read helpers of the pages (overdue flag, missing 五落实 items);
+who may see, supervise and pause a hazard; the deadline a notice gives.
 
-Everything here works on a queryset already read through `Hazard.objects.for_user`; nothing widens it.
+The ledger reads work on a queryset already read through `Hazard.objects.for_user`; nothing widens it.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from minan.accounts.models import UserScope
+from minan.accounts.roles import CITY_SAFETY_OFFICE, COUNTY_OFFICER
+from minan.core.errors import OutOfScope
 from minan.core.period import clamp
+from minan.core.scoping import region_within_scope
+from minan.regions import paths
 
-from .models import Category, Hazard, Source
-from .services import PLAN_FIELDS
-from .workflow import OPEN_STATES, overdue_q
+from .models import Category, CategorySetting, Hazard, Source
+from .workflow import OPEN_STATES, PLAN_FIELDS, overdue_q
 
 OPEN = "open"  # pseudo-status of the status filter: every open state
 
@@ -123,3 +130,68 @@ def export_rows(hazards: Iterable[Hazard]) -> list[list[Any]]:
                 h.accepted_by.display_name if h.accepted_by else "", h.closed_at or "",
             ])  # fmt: skip
     return rows
+
+
+# --- who may see, supervise and pause a hazard; the deadline a notice gives ------------------------------
+
+
+def visible_hazard(actor: Any, hazard: Hazard) -> Hazard:
+    """The hazard read again through the actor's scope (as it is now), or "not found".
+    Without an actor (MinAn itself) the hazard as given."""
+    found = Hazard.objects.for_user(actor).filter(pk=hazard.pk).first() if actor is not None else hazard
+    if found is None:
+        raise OutOfScope(_("Hazard not found."))
+    return found
+
+
+def deadline_days(category: str, level: str) -> int:
+    """The working days a rectification notice gives by default (the category's setting, else 30 / 5)."""
+    setting = CategorySetting.objects.filter(category=category).first()
+    if setting is None:
+        return 30 if level == Hazard.Level.MAJOR else 5
+    return setting.major_days if level == Hazard.Level.MAJOR else setting.general_days
+
+
+def supervising_place(hazard: Hazard) -> str:
+    """The region path of the level that supervises a major hazard (its county or its city)."""
+    depth = paths.CITY if hazard.supervising_level == Hazard.SupervisingLevel.CITY else paths.COUNTY
+    return paths.ancestor(hazard.region_path, depth)
+
+
+def may_supervise(actor: Any, hazard: Hazard) -> bool:
+    """Whether the actor belongs to the supervising level of a major hazard (挂牌督办), which accepts,
+    rejects and closes it."""
+    return bool(
+        actor.has_perm("hazards.supervise_hazard") and region_within_scope(actor, supervising_place(hazard))
+    )
+
+
+def valid_supervisors(hazard: Hazard) -> Any:
+    """Who may be named supervising official: county officers or city safety office staff whose own
+    scope holds the hazard's supervising place."""
+    place = supervising_place(hazard)
+    prefixes = [place[: i + 1] for i, ch in enumerate(place) if ch == "/"]
+    holders = UserScope.objects.filter(region__region_path__in=prefixes, institution__isnull=True)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, pk__in=holders.values("user"),
+                        role_grants__role__in=[COUNTY_OFFICER, CITY_SAFETY_OFFICE])
+        .distinct()
+        .order_by("display_name")
+    )  # fmt: skip
+
+
+def _place(hazard: Hazard, depth: int) -> str:
+    return paths.ancestor(hazard.region_path, depth)
+
+
+def may_decide_pause(actor: Any, hazard: Hazard) -> bool:
+    """Who approves a pause (`MINAN_HAZARD_PAUSE_APPROVER`): someone who issues notices — with scope
+    over the hazard's whole county or city when so configured — and, for a major hazard, its
+    supervising level."""
+    if not actor.has_perm("hazards.assign_hazard"):
+        return False
+    level = settings.HAZARD_PAUSE_APPROVER
+    if level != "issuer" and not region_within_scope(actor, _place(hazard, 3 if level == "county" else 2)):
+        return False
+    return hazard.level != Hazard.Level.MAJOR or may_supervise(actor, hazard)

@@ -1,4 +1,4 @@
-"""`/api/v1/hazard-metrics/`: the hazard figures of the caller's scope for a period (`metrics.figures`)."""
+"""`/api/v1/hazard-metrics/`: the hazard figures of the caller's scope for a period (`selectors.figures`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from minan.core.api import ScopedViewSet
 from minan.core.views import current_user
+from minan.hazards.models import Hazard
 
-from . import metrics
-from .models import Hazard
+from . import selectors
 
 
 class HazardOpenByLevelSerializer(serializers.Serializer):
@@ -63,7 +63,7 @@ class HazardMetricsSerializer(serializers.Serializer):
     totals = HazardFiguresSerializer(source="total")
     counties = HazardCountyFiguresSerializer(many=True)
     institutions = HazardInstitutionFiguresSerializer(
-        many=True, help_text=f"the {metrics.TOP_INSTITUTIONS} institutions with the most open hazards"
+        many=True, help_text=f"the {selectors.TOP_INSTITUTIONS} institutions with the most open hazards"
     )
     calendar_missing = serializers.ListField(
         child=serializers.IntegerField(),
@@ -100,6 +100,6 @@ class HazardMetricsViewSet(ScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         today = timezone.localdate()
-        date_from, date_to = metrics.parse_period(request.query_params, today)
-        report = metrics.figures(current_user(request), date_from, date_to, today=today)
+        date_from, date_to = selectors.parse_period(request.query_params, today)
+        report = selectors.figures(current_user(request), date_from, date_to, today=today)
         return Response(HazardMetricsSerializer(report).data)

@@ -19,8 +19,7 @@ from django.utils.translation import gettext as _
 
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted
-
-from .models import Clause, CriteriaSet, Hazard
+from minan.hazards.models import Clause, CriteriaSet, Hazard
 
 EDIT_PERMISSION = "hazards.change_criteriaset"
 SET_FIELDS = (

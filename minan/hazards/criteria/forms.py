@@ -1,5 +1,5 @@
-"""Forms of the criteria catalogue pages. They check the shape of the input; `criteria` applies the
-rules (unique code and key, dates, no supersession cycle) and writes. Labels are the models' own."""
+"""Forms of the criteria catalogue pages. They check the shape of the input; `services` applies the rules
+(unique code and key, dates, no supersession cycle) and writes. Labels are the models' own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Clause, CriteriaSet
+from minan.hazards.models import Clause, CriteriaSet
 
 
 def _label(model: Any, name: str) -> Any:

@@ -11,14 +11,19 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from PIL import Image
+from rest_framework.test import APIClient
 
+from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
-from minan.hazards import services
 from minan.hazards.models import Hazard, HazardEvent, Revisit
+from minan.hazards.revisits import selectors as revisit_selectors
+from minan.hazards.revisits import services as revisit_services
+from minan.hazards.services import loop
 
 
 def photo() -> SimpleUploadedFile:
@@ -42,19 +47,19 @@ def people(make_user: Any, tree: dict[str, Any], institutions: Any, city_office:
 
 def closed_hazard(people: dict[str, User], institutions: Any, n: int, major: bool = False) -> Hazard:
     cadre, staff, officer = people["cadre"], people["staff"], people["officer"]
-    hazard = services.report(cadre, institutions["rc_elderly"], source="duty_visit", category="fire",
+    hazard = loop.report(cadre, institutions["rc_elderly"], source="duty_visit", category="fire",
                              level="major" if major else "general", description=f"隐患{n}")  # fmt: skip
-    hazard = services.transition(
+    hazard = loop.transition(
         cadre, hazard, "assign", requirement="清理整改到位", days=5, supervisor=officer if major else None
     )
     if major:
-        services.update_plan(officer, hazard, plan_responsible="院长", plan_measures="整改", plan_funds="1万元",
+        loop.update_plan(officer, hazard, plan_responsible="院长", plan_measures="整改", plan_funds="1万元",
                              plan_deadline=dt.date(2026, 10, 30), plan_contingency="预案")  # fmt: skip
-    hazard = services.transition(staff, hazard, "start")
-    hazard = services.transition(staff, hazard, "submit", measures_taken="已整改", files=[photo()])
+    hazard = loop.transition(staff, hazard, "start")
+    hazard = loop.transition(staff, hazard, "submit", measures_taken="已整改", files=[photo()])
     closer = officer if major else cadre
-    hazard = services.transition(closer, hazard, "accept")
-    return services.transition(closer, hazard, "close")
+    hazard = loop.transition(closer, hazard, "accept")
+    return loop.transition(closer, hazard, "close")
 
 
 @pytest.mark.django_db
@@ -66,8 +71,8 @@ def test_the_draw_takes_every_major_and_a_share_of_general_hazards_reproducibly(
         major = closed_hazard(people, institutions, 99, major=True)
     with time_machine.travel(dt.datetime(2026, 11, 2, 2, tzinfo=dt.UTC), tick=False):
         with pytest.raises(NotPermitted):
-            services.draw_revisits(people["cadre"], dt.date(2026, 10, 1), dt.date(2026, 10, 31))
-        draw = services.draw_revisits(people["officer"], dt.date(2026, 10, 1), dt.date(2026, 10, 31),
+            revisit_services.draw_revisits(people["cadre"], dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+        draw = revisit_services.draw_revisits(people["officer"], dt.date(2026, 10, 1), dt.date(2026, 10, 31),
                                       general_share=10, seed="jining-2026-10")  # fmt: skip
     drawn = set(draw.revisits.values_list("hazard_id", flat=True))
     assert major.pk in drawn and len(drawn) == 1 + math.ceil(12 * 0.10)  # every major + 2 of 12 general
@@ -80,7 +85,7 @@ def test_the_draw_takes_every_major_and_a_share_of_general_hazards_reproducibly(
     assert AuditEvent.objects.filter(action="hazard.revisit_draw").count() == 1
     # A second draw over the same period leaves out what was drawn.
     with time_machine.travel(dt.datetime(2026, 11, 3, 2, tzinfo=dt.UTC), tick=False):
-        again = services.draw_revisits(
+        again = revisit_services.draw_revisits(
             people["officer"], dt.date(2026, 10, 1), dt.date(2026, 10, 31), general_share=0
         )
     assert len(again.candidates) == 12 - 2 and again.revisits.count() == 0
@@ -93,16 +98,16 @@ def test_a_failed_revisit_reopens_the_same_hazard_and_rates_are_reported(
     with time_machine.travel(dt.datetime(2026, 10, 12, 2, tzinfo=dt.UTC), tick=False):
         first, second = closed_hazard(people, institutions, 1), closed_hazard(people, institutions, 2)
     with time_machine.travel(dt.datetime(2026, 11, 2, 2, tzinfo=dt.UTC), tick=False):
-        draw = services.draw_revisits(
+        draw = revisit_services.draw_revisits(
             people["officer"], dt.date(2026, 10, 1), dt.date(2026, 10, 31), general_share=100
         )
         one, two = draw.revisits.order_by("hazard_id")
         with pytest.raises(DomainError):
-            services.record_revisit(people["cadre"], one, "failed")  # what recurred must be said
-        services.record_revisit(people["cadre"], one, "failed", "杂物又堆放在通道")
-        services.record_revisit(people["cadre"], two, "passed")
+            revisit_services.record_revisit(people["cadre"], one, "failed")  # what recurred must be said
+        revisit_services.record_revisit(people["cadre"], one, "failed", "杂物又堆放在通道")
+        revisit_services.record_revisit(people["cadre"], two, "passed")
         with pytest.raises(DomainError):
-            services.record_revisit(people["cadre"], two, "failed", "again")  # recorded once
+            revisit_services.record_revisit(people["cadre"], two, "failed", "again")  # recorded once
     reopened = Hazard.objects.get(pk=first.pk)
     assert (reopened.status, reopened.reopened, reopened.closed_at, reopened.escalation_step) == (
         "rectifying", 1, None, 0,
@@ -112,7 +117,7 @@ def test_a_failed_revisit_reopens_the_same_hazard_and_rates_are_reported(
     assert event.data["revisit"] == one.pk
     assert Hazard.objects.get(pk=second.pk).status == "closed"
     assert Hazard.objects.count() == 2  # reopened, not duplicated
-    rates = services.revisit_rates(people["officer"], dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    rates = revisit_selectors.revisit_rates(people["officer"], dt.date(2026, 11, 1), dt.date(2026, 11, 30))
     assert rates == {"drawn": 2, "pending": 0, "passed": 1, "failed": 1, "failure_rate": 50.0}
     assert Revisit.objects.get(pk=one.pk).outcome == "failed"
 
@@ -121,10 +126,6 @@ def test_a_failed_revisit_reopens_the_same_hazard_and_rates_are_reported(
 def test_the_revisits_page_draws_and_records(
     people: dict[str, User], institutions: Any, client: Any, django_assert_max_num_queries: Any
 ) -> None:
-    from django.urls import reverse
-
-    from conftest import login_client
-
     with time_machine.travel(dt.datetime(2026, 10, 12, 2, tzinfo=dt.UTC), tick=False):
         hazard = closed_hazard(people, institutions, 1)
     with time_machine.travel(dt.datetime(2026, 11, 2, 2, tzinfo=dt.UTC), tick=False):
@@ -146,8 +147,6 @@ def test_the_revisits_page_draws_and_records(
 
 @pytest.mark.django_db
 def test_revisits_through_the_api(people: dict[str, User], institutions: Any) -> None:
-    from rest_framework.test import APIClient
-
     with time_machine.travel(dt.datetime(2026, 10, 12, 2, tzinfo=dt.UTC), tick=False):
         hazard = closed_hazard(people, institutions, 1)
     with time_machine.travel(dt.datetime(2026, 11, 2, 2, tzinfo=dt.UTC), tick=False):
@@ -181,10 +180,6 @@ def test_revisits_through_the_api(people: dict[str, User], institutions: Any) ->
 def test_the_criteria_page_shows_how_complete_the_catalogue_is(
     people: dict[str, User], client: Any, django_assert_max_num_queries: Any, make_user: Any
 ) -> None:
-    from django.urls import reverse
-
-    from conftest import login_client
-
     c = login_client(client, people["officer"])
     with django_assert_max_num_queries(10):
         page = c.get(reverse("hazards:criteria")).content.decode()

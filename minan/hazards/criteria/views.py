@@ -1,5 +1,5 @@
 """The criteria catalogue: every criteria set with its clauses and how complete it is,
-and the pages administrators enter the official texts with. Every write goes through `criteria`."""
+and the pages administrators enter the official texts with. Every write goes through `services`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from django.views.generic import TemplateView
 from minan.core.errors import DomainError
 from minan.core.forms import add_refusal
 from minan.core.views import PermissionPageMixin, current_user
+from minan.hazards.models import Clause, CriteriaSet, Hazard
 
-from . import criteria
-from .criteria_forms import ClauseForm, CriteriaSetForm
-from .models import Clause, CriteriaSet, Hazard
+from . import services
+from .forms import ClauseForm, CriteriaSetForm
 
 
 class CriteriaView(PermissionPageMixin, TemplateView):
@@ -39,7 +39,7 @@ class CriteriaView(PermissionPageMixin, TemplateView):
             .prefetch_related(Prefetch("clauses", queryset=Clause.objects.order_by("order", "key")))
             .order_by("-active", "code")
         )
-        context["can_edit"] = self.request.user.has_perm(criteria.EDIT_PERMISSION)
+        context["can_edit"] = self.request.user.has_perm(services.EDIT_PERMISSION)
         return context
 
 
@@ -52,12 +52,12 @@ class CriteriaEditMixin(PermissionPageMixin):
     """Editing the catalogue: `hazards.change_criteriaset` (system administrator, city safety office).
     Not scoped: the catalogue is reference data of the whole deployment."""
 
-    permission: ClassVar[str] = criteria.EDIT_PERMISSION
+    permission: ClassVar[str] = services.EDIT_PERMISSION
     object_type: ClassVar[str] = "hazards.criteriaset"
 
 
 class CriteriaSetFormView(CriteriaEditMixin, View):
-    """New criteria set (no pk) or edit one (`criteria.save_set`)."""
+    """New criteria set (no pk) or edit one (`services.save_set`)."""
 
     template_name = "hazards/criteria_form.html"
 
@@ -87,7 +87,7 @@ class CriteriaSetFormView(CriteriaEditMixin, View):
         form = CriteriaSetForm(request.POST, instance=target)
         if form.is_valid():
             try:
-                saved = criteria.save_set(current_user(request), target, request=request, **form.cleaned_data)
+                saved = services.save_set(current_user(request), target, request=request, **form.cleaned_data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -98,7 +98,7 @@ class CriteriaSetFormView(CriteriaEditMixin, View):
 
 class ClauseFormView(CriteriaEditMixin, View):
     """New clause in a set (`/criteria/<set>/clauses/new/`) or edit one (`/criteria/clauses/<pk>/edit/`),
-    through `criteria.save_clause`."""
+    through `services.save_clause`."""
 
     object_type: ClassVar[str] = "hazards.clause"
     template_name = "hazards/criteria_form.html"
@@ -133,7 +133,7 @@ class ClauseFormView(CriteriaEditMixin, View):
             if clause is not None and values.get("order") is None:
                 values.pop("order")  # left empty on an edit: the clause keeps its place
             try:
-                saved = criteria.save_clause(
+                saved = services.save_clause(
                     current_user(request), criteria_set, clause, request=request, **values
                 )
             except DomainError as exc:
@@ -150,7 +150,7 @@ class ClauseCreateView(ClauseFormView):
 
 class ClauseDeleteView(CriteriaEditMixin, View):
     """GET asks for confirmation (and says when hazards refer to the clause); POST deletes through
-    `criteria.delete_clause`, which refuses a clause in use and changes nothing."""
+    `services.delete_clause`, which refuses a clause in use and changes nothing."""
 
     object_type: ClassVar[str] = "hazards.clause"
     template_name = "hazards/criteria_clause_delete.html"
@@ -163,7 +163,7 @@ class ClauseDeleteView(CriteriaEditMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         clause = get_object_or_404(Clause.objects.select_related("criteria_set"), pk=pk)
         try:
-            criteria.delete_clause(current_user(request), clause, request=request)
+            services.delete_clause(current_user(request), clause, request=request)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
