@@ -7,14 +7,14 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from minan.core.api import ScopedViewSet
+from minan.core.api import BaseViewSet, ScopedViewSet
 from minan.core.api_dates import InstantField
 from minan.core.api_fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
 from minan.core.masking import mask_phone
@@ -212,7 +212,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         return obj.is_live()
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """API tokens: your own; a security administrator also those of users in scope (`?user=<id>`).
 
     DELETE revokes a token (it stays listed, with `revoked_at`). New tokens come from /auth/token/."""

@@ -1,4 +1,4 @@
-"""The one base viewset for scoped data, and the API's structured errors."""
+"""The base viewsets (scoped data, reference data) and the API's structured errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from minan.audit.services import record_denial
@@ -61,7 +62,27 @@ class ReadOrEditPermission(permissions.BasePermission):
         return False
 
 
-class ScopedViewSet(viewsets.GenericViewSet):
+class BaseViewSet(viewsets.GenericViewSet):
+    """Base of every API viewset."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # A `.json` URL passes `format`, which content negotiation has now read (`format_kwarg`). The
+        # handlers take only what their URL names; DRF calls them with this same dict, so drop it here.
+        self.kwargs.pop(api_settings.FORMAT_SUFFIX_KWARG, None)
+
+
+class ReferenceViewSet(BaseViewSet):
+    """Base of the viewsets on reference data of the whole deployment (criteria, checklists, the expert
+    roster): not scoped; reads need the view's `read_permission`, writes its `edit_permission`."""
+
+    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+    scoped: ClassVar[bool] = False
+    read_permission: ClassVar[str]
+    edit_permission: ClassVar[str]
+
+
+class ScopedViewSet(BaseViewSet):
     """Base of every API viewset on scoped data: every read goes through for_user()."""
 
     permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ScopedPermission]  # type: ignore[misc]

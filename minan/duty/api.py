@@ -3,7 +3,7 @@ from typing import Any, ClassVar
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_CHOICES, ROLE_LABELS
-from minan.core.api import ScopedPermission, ScopedViewSet
+from minan.core.api import BaseViewSet, ScopedPermission, ScopedViewSet
 from minan.core.api_fields import (
     IdField,
     ScopedModelSerializer,
@@ -297,7 +297,7 @@ class DutyPostWriteSerializer(serializers.Serializer):
     )
 
 
-class DutyPostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DutyPostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Duty posts (岗位责任清单) with their numbered duties; `mine/` is the caller's own duty list.
 
     Not scoped: posts are CONFIGURABLE reference data shared by the whole deployment, not rows of a

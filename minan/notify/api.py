@@ -9,13 +9,13 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from minan.core.api import ScopedPermission, ScopedViewSet
+from minan.core.api import BaseViewSet, ScopedPermission, ScopedViewSet
 from minan.core.api_fields import IdField, Int64Field, ScopedModelSerializer, ScopedSlugRelatedField
 from minan.core.errors import DomainError
 from minan.core.views import current_user
@@ -59,7 +59,7 @@ class MarkReadSerializer(serializers.Serializer):
         OpenApiParameter("event", OpenApiTypes.STR, description="an event code (see notification-events)"),
     ]
 )
-class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """The caller's own notifications, newest first. Filters: `unread=1`, `event`. POST `mark-read/`
     with `{"ids": [...]}` or `{"all": true}` marks the caller's notifications read.
 
@@ -303,7 +303,7 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         OpenApiParameter("event", OpenApiTypes.STR),
     ]
 )
-class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """The delivery log, newest first, each delivery with its attempts. Filters: `status`, `medium`,
     `channel`, `event`. Addresses are masked.
 

@@ -14,9 +14,6 @@ covered without editing this file. Per route:
 - anonymous gets the login redirect (pages) or 401/403 (API);
 - and, so that none of this holds vacuously, some role opens (or writes to) the inside object.
 
-`.json` variants of viewset handlers that take no `format` keyword answer 500 today: they run as strict
-xfails (TypeError) until the handler is fixed, then as ordinary rows of the matrix.
-
 Data: three places built once per module in one transaction that is rolled back at the end. Region roles
 are scoped to 任城区 (inside: 矩阵甲 in 古槐街道; outside: 矩阵丙 in 邹城市); institution staff are scoped
 to the 矩阵甲 institution (outside: 矩阵乙, another institution of 任城区, and 矩阵丙).
@@ -24,7 +21,6 @@ to the 矩阵甲 institution (outside: 矩阵乙, another institution of 任城�
 
 from __future__ import annotations
 
-import inspect
 import io
 import uuid
 import zipfile
@@ -153,31 +149,6 @@ def _route(pattern: str, name: str, entry: URLPattern) -> Route | None:
         return Route(pattern, name, params, view, model, methods, True, lookup, dict(actions))
     methods = tuple(m for m in ("get", *WRITE_METHODS) if m in view.http_method_names and hasattr(view, m))
     return Route(pattern, name, params, view, model, methods, False, "pk" if "pk" in params else "code")
-
-
-def takes_format(view: Any, handler: str) -> bool:
-    """Whether a viewset handler accepts the `format` keyword its `.json` URL passes."""
-    parameters = inspect.signature(getattr(view, handler)).parameters.values()
-    return any(p.name == "format" or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def format_fails(route: Route) -> list[str]:
-    """Handlers of a `.json` route that take no `format` keyword: the router passes one, so they answer 500."""
-    if not route.api or "format" not in route.params:
-        return []
-    handlers = route.view_actions
-    if route.object_param is None:  # signed-in roles only read collections
-        handlers = {m: h for m, h in handlers.items() if m == "get"}
-    return [f"{route.view.__name__}.{h}" for h in handlers.values() if not takes_format(route.view, h)]
-
-
-def matrix_param(route: Route) -> Any:
-    failing = format_fails(route)
-    if not failing:
-        return route
-    # A known defect: the strict xfail needs the TypeError, and goes away once the handler takes `format`.
-    reason = f"{', '.join(failing)} take(s) no `format`: the .json route answers 500"
-    return pytest.param(route, marks=pytest.mark.xfail(raises=TypeError, strict=True, reason=reason))
 
 
 def scoped_routes() -> list[Route]:
@@ -319,7 +290,7 @@ def last_event_id() -> int:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("route", [matrix_param(r) for r in ROUTES], ids=str)
+@pytest.mark.parametrize("route", ROUTES, ids=str)
 def test_route(world: World, route: Route) -> None:
     if route.object_param is None:
         check_collection(world, route)

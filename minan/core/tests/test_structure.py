@@ -34,7 +34,10 @@ ALLOWED_UNSCOPED = {
         "InsurancePolicy",
     ): "a policy of the institution already read through for_user()",
     ("notify/selectors.py", "Region"): "the region a channel (already read through for_user()) is for",
-    ("regions/selectors.py", "Region"): "names of regions whose codes came from scoped rows (a name is public)",
+    (
+        "regions/selectors.py",
+        "Region",
+    ): "names of regions whose codes came from scoped rows (a name is public)",
     ("public/views.py", "Institution"): "the public page finds its institution by the unguessable code",
 }
 

@@ -9,16 +9,16 @@ audited. Every write goes through `services`; its refusals are structured 400s w
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.core.api import ReadOrEditPermission
+from minan.core.api import ReferenceViewSet
 from minan.core.api_fields import Int64Field, ScopedSlugRelatedField
 from minan.core.views import current_user
 from minan.hazards.models import Clause, CriteriaSet
@@ -92,11 +92,9 @@ class ClauseWriteSerializer(serializers.Serializer):
     )
 
 
-class CatalogueViewSet(viewsets.GenericViewSet):
-    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+class CatalogueViewSet(ReferenceViewSet):
     read_permission = READ_PERMISSION
     edit_permission = services.EDIT_PERMISSION
-    scoped: ClassVar[bool] = False
 
 
 class CriteriaSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogueViewSet):

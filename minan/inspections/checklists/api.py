@@ -8,17 +8,17 @@ criteria catalogue). Reading needs `inspections.view_inspection`, writing
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.core.api import ReadOrEditPermission
+from minan.core.api import ReferenceViewSet
 from minan.core.api_fields import IdField, Int64Field, ScopedPrimaryKeyRelatedField
 from minan.core.views import current_user
 
@@ -143,12 +143,10 @@ class ChecklistItemWriteSerializer(serializers.Serializer):
     hazard_category = serializers.CharField(required=False, help_text="a hazard category code")
 
 
-class ChecklistCatalogueViewSet(viewsets.GenericViewSet):
-    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
+class ChecklistCatalogueViewSet(ReferenceViewSet):
     read_permission = services.READ_PERMISSION
     edit_permission = services.EDIT_PERMISSION
     audit_object_type = services.OBJECT_TYPE
-    scoped: ClassVar[bool] = False
 
 
 def _detail_queryset() -> QuerySet[ChecklistTemplate]:

@@ -4,15 +4,13 @@ writing `inspections.change_expert`; writes go through `services.save_expert`.""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.core.api import ReadOrEditPermission
+from minan.core.api import ReferenceViewSet
 from minan.core.api_fields import IdField
 from minan.core.views import current_user
 from minan.hazards.models import Category
@@ -46,13 +44,11 @@ class ExpertWriteSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
 
-class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExpertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ReferenceViewSet):
     """The roster. POST adds an account holding the expert role; PATCH changes an entry."""
 
-    scoped: ClassVar[bool] = False
     queryset = Expert.objects.select_related("user").order_by("user__display_name")
     serializer_class = ExpertSerializer
-    permission_classes: ClassVar[list[Any]] = [permissions.IsAuthenticated, ReadOrEditPermission]  # type: ignore[misc]
     read_permission = READ_PERMISSION
     edit_permission = services.EDIT_PERMISSION
 
