@@ -22,10 +22,10 @@ from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 from minan.regions.models import Region
 
-from . import lists, services
 from .forms import CommissionerForm, InstitutionForm, OwnershipForm, PolicyForm, SubtypeForm
 from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskClass, Subtype
 from .selectors import SORTS, filter_institutions, insurance_overview
+from .services import lists, registry
 
 TABS = [
     ("facts", gettext_lazy("Facts")),
@@ -162,7 +162,7 @@ class InstitutionCreateView(ScopedViewMixin, View):
         if form.is_valid():
             data = dict(form.cleaned_data)
             try:
-                institution = services.create_institution(current_user(request), request=request, **data)
+                institution = registry.create_institution(current_user(request), request=request, **data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -190,7 +190,7 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
         form = InstitutionForm(request.POST, instance=institution, user=current_user(request))
         if form.is_valid():
             try:
-                services.update_institution(
+                registry.update_institution(
                     current_user(request), institution, request=request, **form.cleaned_data
                 )
             except DomainError as exc:
@@ -224,7 +224,7 @@ class InstitutionActionView(ScopedActionView):
             form = CommissionerForm(request.POST, user=actor)
             if not form.is_valid():
                 raise DomainError(_("Choose a role and a person inside your scope."))
-            services.set_commissioner(
+            registry.set_commissioner(
                 actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
             )
         elif action == "assign-cadre":
@@ -239,13 +239,13 @@ class InstitutionActionView(ScopedActionView):
 
             duty.end_assignment(actor, target, request.POST.get("reason", ""), request=request)
         elif action == "remove-commissioner":
-            services.remove_commissioner(actor, target, arg, request=request)
+            registry.remove_commissioner(actor, target, arg, request=request)
         elif action == "add-policy":
             policy_form = PolicyForm(request.POST)
             if not policy_form.is_valid():
                 raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
-            services.add_policy(
-                actor, target, services.PolicyData(**policy_form.cleaned_data), request=request
+            registry.add_policy(
+                actor, target, registry.PolicyData(**policy_form.cleaned_data), request=request
             )
         elif action == "delete-policy":
             policy = InsurancePolicy.objects.filter(
@@ -253,7 +253,7 @@ class InstitutionActionView(ScopedActionView):
             ).first()
             if policy is None:
                 raise DomainError(_("That policy does not exist."))
-            services.delete_policy(actor, policy, request=request)
+            registry.delete_policy(actor, policy, request=request)
         else:
             raise DomainError(_("Unknown action."))
 
