@@ -139,7 +139,7 @@ class CalendarView(LoginRequiredMixin, TemplateView):
         from django.contrib import messages
         from django.shortcuts import redirect
 
-        from minan.core import calendar
+        from minan.core import services
         from minan.core.errors import DomainError
         from minan.core.forms import CalendarOverrideForm, CalendarYearForm
         from minan.core.models import CalendarOverride
@@ -150,13 +150,13 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             if action == "load-year":
                 year_form = CalendarYearForm(request.POST)
                 if year_form.is_valid():
-                    calendar.load_year(request.user, request=request, **year_form.cleaned_data)
+                    services.load_year(request.user, request=request, **year_form.cleaned_data)
                     messages.success(request, _("Saved."))
                     return redirect("core:calendar")
             elif action == "override":
                 override_form = CalendarOverrideForm(request.POST)
                 if override_form.is_valid():
-                    calendar.set_override(
+                    services.set_override(
                         request.user,
                         request=request,
                         day=override_form.cleaned_data["date"],
@@ -168,7 +168,7 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             elif action == "delete-override":
                 entry = CalendarOverride.objects.filter(pk=request.POST.get("id") or 0).first()
                 if entry is not None:
-                    calendar.delete_override(request.user, entry, request=request)
+                    services.delete_override(request.user, entry, request=request)
                     messages.success(request, _("Deleted."))
                 return redirect("core:calendar")
         except DomainError as exc:
