@@ -26,7 +26,7 @@ from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.institutions import codes
 from minan.institutions.models import Institution, ScanDaily
 from minan.institutions.services import codes as code_services
-from minan.public import scans as public_scans
+from minan.public import services as public_scans
 
 pytestmark = pytest.mark.django_db
 
