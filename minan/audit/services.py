@@ -137,8 +137,6 @@ def record(
                     AuditChainHead.objects.create(pk=1, count=0)
                 # The first anchor marks, outside the database, that the trail has begun: an
                 # emptied trail can no longer pass for a new one.
-                from .anchors import write_anchor
-
                 transaction.on_commit(write_anchor)
             except IntegrityError:
                 pass

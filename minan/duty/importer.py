@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -19,13 +18,11 @@ from openpyxl.styles import Font
 
 from minan.accounts.models import User
 from minan.accounts.roles import CADRE
-from minan.audit.services import record
 from minan.core.errors import NotPermitted
 from minan.core.xlsx import MAX_ROWS, Columns, RowError, cell_text, read_table, workbook_to_bytes
 from minan.institutions.models import Institution
 
-from .models import DutyAssignment
-from .services import assign_cadre
+from .services import assign_many
 
 USCC, NAME, CADRE_USERNAME, STARTS_ON = "统一社会信用代码", "机构名称", "包保干部账号", "开始日期"
 HEADERS = [USCC, NAME, CADRE_USERNAME + "*", STARTS_ON]
@@ -158,19 +155,5 @@ def import_assignments(
             planned.append((institution, cadre, starts_on))
     if errors:
         raise FORMAT.refused(errors)
-    current = dict(
-        DutyAssignment.objects.filter(institution__in=[p[0] for p in planned], active=True).values_list(
-            "institution_id", "cadre_id"
-        )
-    )
-    assigned = unchanged = 0
-    with transaction.atomic():
-        for institution, cadre, starts_on in planned:
-            if current.get(institution.pk) == cadre.pk:
-                unchanged += 1
-                continue
-            assign_cadre(actor, institution, cadre, starts_on=starts_on, request=request)
-            assigned += 1
-        record("duty.import", user=actor, request=request, object_type="duty.dutyassignment",
-               detail=f"{filename}: {assigned} assigned, {unchanged} unchanged"[:500])  # fmt: skip
+    assigned, unchanged = assign_many(actor, planned, source=filename, request=request)
     return ImportOutcome(assigned, unchanged)

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minan.accounts.models import User
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.identifiers import check_uscc, normalise_uscc
@@ -202,11 +203,8 @@ def set_commissioner(
         raise DomainError(_("Unknown commissioner role."), field="role")
     if not person.is_active:
         raise DomainError(_("The person's account is disabled."), field="user")
-    if actor is not None:
-        from minan.accounts.models import User
-
-        if not User.objects.for_user(actor).filter(pk=person.pk).exists():
-            raise DomainError(_("Choose a person inside your scope."), field="user")
+    if actor is not None and not User.objects.for_user(actor).filter(pk=person.pk).exists():
+        raise DomainError(_("Choose a person inside your scope."), field="user")
     current = Commissioner.objects.filter(institution=institution, role=role).first()
     old = current.user_id if current else None
     if current is None:
