@@ -249,7 +249,7 @@ def notify_many(messages: Sequence[Message]) -> list[Notification]:
 
 
 def _enqueue(ids: Sequence[int], eta: dt.datetime | None = None) -> None:
-    from . import tasks
+    from . import tasks  # cycle: tasks imports this module at load time
 
     for pk in ids:
         if eta is None:
