@@ -7,10 +7,10 @@ before an administrator reset the password or disabled the account (`User.tokens
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
@@ -20,21 +20,16 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from .models import ApiToken, User
+from . import services
+from .models import ApiToken, User, token_digest
 
 KEYWORD = "Token"
 # last_used_at is written at most this often per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def token_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def account_locked(user: User) -> bool:
     """Whether the account is locked out by failed sign-ins (django-axes' count for the username)."""
-    from axes.models import AccessAttempt
-
     since = timezone.now() - settings.AXES_COOLOFF_TIME
     failures = (
         AccessAttempt.objects.filter(username=user.username, attempt_time__gte=since).aggregate(
@@ -79,10 +74,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         # One message for every refusal: a caller learns nothing about other people's tokens.
         if token is None or token_refusal(token) is not None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        now = timezone.now()
-        if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-            token.last_used_at = now
+        services.note_token_use(token, timezone.now(), resolution=LAST_USED_RESOLUTION)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

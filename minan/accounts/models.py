@@ -1,3 +1,4 @@
+import hashlib
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
@@ -150,6 +151,11 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.created_at:%Y-%m-%d}"
+
+
+def token_digest(secret: str) -> str:
+    """What an API token row keeps of its secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class ApiToken(models.Model):

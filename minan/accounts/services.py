@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from axes.models import AccessAttempt
+from axes.utils import reset
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -24,8 +26,7 @@ from minan.core.scoping import forget, in_scope, region_within_scope
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from .authentication import token_digest
-from .models import ApiToken, PasswordHistory, RoleGrant, User, UserScope
+from .models import ApiToken, PasswordHistory, RoleGrant, User, UserScope, token_digest
 from .roles import ADMIN_ROLES, CADRE, ROLE_LABELS, SECURITY_ADMIN, SUPERVISION_MEMBER
 
 PROFILE_FIELDS = ("display_name", "phone", "email", "region_id", "institution_id", "expires_at", "is_active")
@@ -160,6 +161,17 @@ def create_user(
     record(
         "user.create", user=actor, request=request, obj=user, changes=diff({}, snapshot(user, PROFILE_FIELDS))
     )
+    return user
+
+
+@transaction.atomic
+def create_account(
+    actor: User | None, *, username: str, display_name: str, password: str, region: Region, role: str
+) -> User:
+    """An account with one role and its home region as scope, created whole or not at all."""
+    user = create_user(actor, username=username, display_name=display_name, password=password, region=region)
+    grant_role(actor, user, role)
+    add_scope(actor, user, region=region)
     return user
 
 
@@ -503,11 +515,15 @@ def _require_unlock(actor: User | None, target: User) -> None:
     require_manageable(actor, target)
 
 
+def clear_login_failures(username: str, ip: str) -> None:
+    """A successful login clears only this account's failures from this address (AXES_RESET_ON_SUCCESS
+    is off), so password spraying across accounts from one address still locks it."""
+    AccessAttempt.objects.filter(username=username, ip_address=ip).delete()
+
+
 @transaction.atomic
 def unlock_user(actor: User | None, target: User, *, request: Any = None) -> None:
     """Lift a login lockout of this account (the lock on a client address expires by itself)."""
-    from axes.utils import reset
-
     _require_unlock(actor, target)
     reset(username=target.username)
     record("user.unlock", user=actor, request=request, obj=target, username="" if actor else "system")
@@ -555,6 +571,13 @@ def issue_token(user: User, *, name: str = "", request: Any = None) -> tuple[Api
         surplus, user, actor=user, reason=f"more than {settings.API_TOKEN_MAX_PER_USER} live", request=request
     )
     return token, secret
+
+
+def note_token_use(token: ApiToken, now: Any, *, resolution: timedelta) -> None:
+    """Keep when a token was last used, written at most once per `resolution` (not on every request)."""
+    if token.last_used_at is None or token.last_used_at < now - resolution:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
 
 
 def visible_tokens(actor: User) -> Any:

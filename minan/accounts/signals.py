@@ -9,6 +9,8 @@ from django.dispatch import receiver
 
 from minan.audit.services import record
 
+from .services import clear_login_failures
+
 
 @receiver(user_logged_in)
 def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -21,11 +23,9 @@ def clear_own_failures(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
 
     Failures on other accounts from the same address keep counting, so a valid login interleaved with
     guesses at other accounts (password spraying) still locks the address."""
-    from axes.models import AccessAttempt
-
     ip = getattr(request, "axes_ip_address", None)
     if ip:
-        AccessAttempt.objects.filter(username=user.get_username(), ip_address=ip).delete()
+        clear_login_failures(user.get_username(), ip)
 
 
 @receiver(user_logged_out)

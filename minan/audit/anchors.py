@@ -20,6 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import keys
+from .hashing import UnknownKey, head_seal
+from .models import AuditChainHead
 
 logger = logging.getLogger("minan.audit.anchor")
 
@@ -66,9 +68,6 @@ def write_anchor(*, force: bool = False, path: Path | None = None) -> dict[str, 
     head yet, or when no anchor file is configured. Never raises into the caller's request: an
     anchor that cannot be written is logged as an error.
     """
-    from .models import AuditChainHead
-    from .services import UnknownKey, head_seal
-
     path = path or anchor_path()
     if path is None:
         return None

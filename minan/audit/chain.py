@@ -1,24 +1,20 @@
-"""Verification and archiving of the audit hash chain."""
+"""Verification of the audit hash chain (archiving, which writes, is `services.archive_before`)."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
-from .anchors import Anchor, AnchorError, read_anchors, write_anchor
+from .anchors import Anchor, AnchorError, read_anchors
+from .hashing import GENESIS_HASH, UnknownKey, compute_hash, head_seal
 from .models import AuditArchive, AuditChainHead, AuditEvent
-from .services import GENESIS_HASH, UnknownKey, compute_hash, hashed_fields, head_seal, record
 
 
 @dataclass
@@ -250,65 +246,3 @@ def _archived_hash(seq: int) -> str | None:
             if row["id"] == seq:
                 return str(row["hash"])
     return ""  # the file lacks a row its range covers: never equal to an anchor's hash
-
-
-def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None) -> AuditArchive | None:
-    """Move the chain prefix older than `cutoff` to a gzipped JSON-lines file.
-
-    Refuses to cut inside the retention period and refuses to archive a broken chain.
-    """
-    minimum = timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS)
-    if cutoff > minimum:
-        raise ValueError(f"audit rows are kept online for {settings.AUDIT_RETENTION_DAYS} days")
-    result = verify_chain()
-    if not result.ok:
-        raise ValueError(f"the audit chain is broken at row {result.bad_id}; archive refused")
-    directory = Path(directory or settings.AUDIT_ARCHIVE_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    with transaction.atomic():
-        first_kept = (
-            AuditEvent.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
-        )
-        rows = AuditEvent.objects.order_by("id")
-        if first_kept is not None:
-            rows = rows.filter(id__lt=first_kept)
-        ids = list(rows.values_list("id", flat=True)[:1])
-        if not ids:
-            return None
-        path = directory / f"audit-{timezone.now():%Y%m%dT%H%M%S}-{ids[0]}.jsonl.gz"
-        digest = hashlib.sha256()
-        count, first_id, last = 0, ids[0], None
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            for event in rows.iterator(chunk_size=5000):
-                # What the hash covers, and the hash: each archived row can be checked on its own.
-                line = json.dumps({**hashed_fields(event), "hash": event.hash}, ensure_ascii=False)
-                fh.write(line + "\n")
-                digest.update(line.encode() + b"\n")
-                count, last = count + 1, event
-        assert last is not None
-        archive = AuditArchive.objects.create(
-            first_id=first_id,
-            last_id=last.pk,
-            last_hash=last.hash,
-            rows=count,
-            path=str(path),
-            sha256=digest.hexdigest(),
-        )
-        rows.filter(id__lte=last.pk)._raw_delete(rows.db)
-        # The keyed event seals the archive's fields: verify starts the online chain from them.
-        fields = {
-            "first_id": archive.first_id,
-            "last_id": archive.last_id,
-            "last_hash": archive.last_hash,
-            "rows": archive.rows,
-            "sha256": archive.sha256,
-        }
-        record(
-            "audit.archive",
-            user=user,
-            obj=archive,
-            changes={name: [None, value] for name, value in fields.items()},
-            detail=f"rows {first_id}–{last.pk} ({count}) → {path.name}",
-        )
-        transaction.on_commit(write_anchor)
-    return archive

@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from minan.core.scoping import ScopedManager
 
+from . import labels
+
 
 class AuditEvent(models.Model):
     """Append-only record of a security event or a write.
@@ -66,15 +68,11 @@ class AuditEvent(models.Model):
 
     @property
     def action_label(self) -> str:
-        from .labels import action_label
-
-        return action_label(self.action)
+        return labels.action_label(self.action)
 
     @property
     def object_label(self) -> str:
-        from .labels import object_label
-
-        return object_label(self.object_type) if self.object_type else ""
+        return labels.object_label(self.object_type) if self.object_type else ""
 
 
 class AuditChainHead(models.Model):

@@ -1,4 +1,4 @@
-"""The only writer of the audit trail.
+"""The only writer of the audit trail, and archiving of its oldest rows (`archive_before`).
 
 `record()` is called by every service after its write, inside the same transaction, and by the
 authentication layer for logins, failures and denials. Rows are chained: each hash is an HMAC,
@@ -9,12 +9,16 @@ on it and never fork the chain; it is sealed with the same key after every write
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from axes.helpers import get_client_ip_address
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,85 +26,45 @@ from django.utils import timezone
 from minan.core.masking import mask_value
 
 from . import keys
-from .models import AuditChainHead, AuditEvent
+from .anchors import write_anchor
+from .chain import verify_chain
+from .hashing import (
+    GENESIS_HASH,
+    UnknownKey,
+    canonical,
+    canonical_fields,
+    compute_hash,
+    hash_of,
+    hashed_fields,
+    head_seal,
+    seal_head,
+)
+from .models import AuditArchive, AuditChainHead, AuditEvent
 
-GENESIS_HASH = "0" * 64
+# Re-exported: callers and tests read the chain's hashing from here.
+__all__ = [
+    "GENESIS_HASH",
+    "UnknownKey",
+    "archive_before",
+    "canonical",
+    "canonical_fields",
+    "client_ip",
+    "compute_hash",
+    "diff",
+    "hash_of",
+    "hashed_fields",
+    "head_seal",
+    "record",
+    "record_denial",
+    "seal_head",
+    "snapshot",
+]
 
 
 def client_ip(request: Any) -> str | None:
     if request is None:
         return None
-    from axes.helpers import get_client_ip_address
-
     return get_client_ip_address(request) or None
-
-
-class UnknownKey(LookupError):
-    """A row or the head names a key id that is not configured."""
-
-
-def hashed_fields(event: AuditEvent) -> dict[str, Any]:
-    """What a row's hash covers (keyed rows also cover their key id): hashed by `canonical`, and written
-    with the hash to each line of an archive, so an archived row can be checked the same way."""
-    at = event.at.astimezone(UTC).isoformat(timespec="microseconds")
-    body = {
-        "id": event.pk,
-        "at": at,
-        "user": event.user_id,
-        "username": event.username,
-        "ip": event.ip,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "result": event.result,
-        "changes": event.changes,
-        "detail": event.detail,
-        "region_path": event.region_path,
-        "prev": event.prev_hash,
-    }
-    if event.key_id:
-        body["key"] = event.key_id
-    return body
-
-
-def canonical_fields(fields: Mapping[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def canonical(event: AuditEvent) -> bytes:
-    """The exact bytes a row's hash covers."""
-    return canonical_fields(hashed_fields(event))
-
-
-def _key(kid: str) -> keys.AuditKey:
-    key = keys.key_by_id(kid)
-    if key is None:
-        raise UnknownKey(kid)
-    return key
-
-
-def compute_hash(event: AuditEvent) -> str:
-    """HMAC under the row's key; plain SHA-256 for legacy rows (empty key id)."""
-    return hash_of(hashed_fields(event))
-
-
-def hash_of(fields: Mapping[str, Any]) -> str:
-    """The hash of a row given its `hashed_fields` (as an archive line holds them)."""
-    kid = fields.get("key", "")
-    if not kid:
-        return hashlib.sha256(canonical_fields(fields)).hexdigest()
-    return _key(kid).sign(canonical_fields(fields))
-
-
-def head_seal(head: AuditChainHead) -> str:
-    """The HMAC over what the head records, under the head's key."""
-    body = f"minan-audit-head|{head.last_id}|{head.last_hash}|{head.count}|{head.legacy_until}"
-    return _key(head.key_id).sign(body.encode())
-
-
-def seal_head(head: AuditChainHead) -> None:
-    head.key_id = keys.current_key().id
-    head.seal = head_seal(head)
 
 
 def _plain(value: Any) -> Any:
@@ -173,8 +137,6 @@ def record(
                     AuditChainHead.objects.create(pk=1, count=0)
                 # The first anchor marks, outside the database, that the trail has begun: an
                 # emptied trail can no longer pass for a new one.
-                from .anchors import write_anchor
-
                 transaction.on_commit(write_anchor)
             except IntegrityError:
                 pass
@@ -208,3 +170,65 @@ def record(
             last_id=head.last_id, last_hash=head.last_hash, key_id=head.key_id, seal=head.seal
         )
     return event
+
+
+def archive_before(cutoff: datetime, directory: Path | None = None, *, user=None) -> AuditArchive | None:
+    """Move the chain prefix older than `cutoff` to a gzipped JSON-lines file.
+
+    Refuses to cut inside the retention period and refuses to archive a broken chain.
+    """
+    minimum = timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    if cutoff > minimum:
+        raise ValueError(f"audit rows are kept online for {settings.AUDIT_RETENTION_DAYS} days")
+    result = verify_chain()
+    if not result.ok:
+        raise ValueError(f"the audit chain is broken at row {result.bad_id}; archive refused")
+    directory = Path(directory or settings.AUDIT_ARCHIVE_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    with transaction.atomic():
+        first_kept = (
+            AuditEvent.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+        )
+        rows = AuditEvent.objects.order_by("id")
+        if first_kept is not None:
+            rows = rows.filter(id__lt=first_kept)
+        ids = list(rows.values_list("id", flat=True)[:1])
+        if not ids:
+            return None
+        path = directory / f"audit-{timezone.now():%Y%m%dT%H%M%S}-{ids[0]}.jsonl.gz"
+        digest = hashlib.sha256()
+        count, first_id, last = 0, ids[0], None
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            for event in rows.iterator(chunk_size=5000):
+                # What the hash covers, and the hash: each archived row can be checked on its own.
+                line = json.dumps({**hashed_fields(event), "hash": event.hash}, ensure_ascii=False)
+                fh.write(line + "\n")
+                digest.update(line.encode() + b"\n")
+                count, last = count + 1, event
+        assert last is not None
+        archive = AuditArchive.objects.create(
+            first_id=first_id,
+            last_id=last.pk,
+            last_hash=last.hash,
+            rows=count,
+            path=str(path),
+            sha256=digest.hexdigest(),
+        )
+        rows.filter(id__lte=last.pk)._raw_delete(rows.db)
+        # The keyed event seals the archive's fields: verify starts the online chain from them.
+        fields = {
+            "first_id": archive.first_id,
+            "last_id": archive.last_id,
+            "last_hash": archive.last_hash,
+            "rows": archive.rows,
+            "sha256": archive.sha256,
+        }
+        record(
+            "audit.archive",
+            user=user,
+            obj=archive,
+            changes={name: [None, value] for name, value in fields.items()},
+            detail=f"rows {first_id}–{last.pk} ({count}) → {path.name}",
+        )
+        transaction.on_commit(write_anchor)
+    return archive

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from .anchors import write_anchor
-from .chain import archive_before
+from .services import archive_before
 
 
 @db_periodic_task(crontab(hour="3", minute="20"))

@@ -2,21 +2,19 @@
 
 Resolution order for a date: an override entry → the `chinesecalendar` package when it covers the
 year → for a year an administrator marked as loaded, Monday–Friday work → otherwise
-`CalendarNotLoaded`. There is never a silent fallback to plain weekdays.
+`CalendarNotLoaded`. There is never a silent fallback to plain weekdays. The writers (loading a year,
+overrides) are in `minan.core.services`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import chinese_calendar
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
-from minan.core.errors import DomainError, NotPermitted
+from minan.core.errors import DomainError
 
 from .models import CalendarOverride, CalendarYear
 
@@ -137,55 +135,3 @@ def missing_year_warning(today: dt.date, warn_from: str | None = None) -> str | 
                 "computed until an administrator enters that year's holidays and 调休 working days."
             ) % {"year": check}
     return None
-
-
-def _require_editor(actor: Any) -> None:
-    if not actor.has_perm("core.change_calendaroverride"):
-        raise NotPermitted(_("You do not have permission to do this."))
-
-
-@transaction.atomic
-def load_year(actor: Any, year: int, source: str, *, request: Any = None) -> CalendarYear:
-    _require_editor(actor)
-    if not 2000 <= year <= 2100:
-        raise DomainError(_("The year must be between 2000 and 2100."), field="year")
-    if not source.strip():
-        raise DomainError(_("Name the notice the arrangement comes from."), field="source")
-    if len(source) > 200:
-        raise DomainError(_("The source notice is limited to 200 characters."), field="source")
-    entry, created = CalendarYear.objects.get_or_create(
-        year=year, defaults={"source": source, "entered_by": actor}
-    )
-    if not created:
-        raise DomainError(
-            _("The year %(year)d is already loaded.") % {"year": year}, code="duplicate", field="year"
-        )
-    record("calendar.load_year", user=actor, request=request, obj=entry, detail=source)
-    return entry
-
-
-@transaction.atomic
-def set_override(
-    actor: Any, day: dt.date, is_workday: bool, name: str = "", *, request: Any = None
-) -> CalendarOverride:
-    _require_editor(actor)
-    before = CalendarOverride.objects.filter(date=day).values_list("is_workday", flat=True).first()
-    entry, _created = CalendarOverride.objects.update_or_create(
-        date=day, defaults={"is_workday": is_workday, "name": name, "entered_by": actor}
-    )
-    record(
-        "calendar.override",
-        user=actor,
-        request=request,
-        obj=entry,
-        changes={"is_workday": [before, is_workday]},
-        detail=f"{day} {name}",
-    )
-    return entry
-
-
-@transaction.atomic
-def delete_override(actor: Any, entry: CalendarOverride, *, request: Any = None) -> None:
-    _require_editor(actor)
-    record("calendar.override_delete", user=actor, request=request, obj=entry, detail=str(entry.date))
-    entry.delete()

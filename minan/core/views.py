@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
 from minan.audit.services import record_denial
-from minan.core import calendar, registry, selectors
+from minan.core import calendar, panels, selectors, services
 from minan.core.errors import DomainError
 from minan.core.forms import CalendarOverrideForm, CalendarYearForm
 from minan.core.models import CalendarOverride, CalendarYear
@@ -86,8 +86,8 @@ class HomeView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["calendar_warning"] = selectors.calendar_warning(self.request.user)
-        context["panel_templates"], panels = registry.home_panels(self.request.user)
-        context.update(panels)
+        context["panel_templates"], shown = panels.home_panels(self.request.user)
+        context.update(shown)
         return context
 
 
@@ -130,13 +130,13 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             if action == "load-year":
                 year_form = CalendarYearForm(request.POST)
                 if year_form.is_valid():
-                    calendar.load_year(request.user, request=request, **year_form.cleaned_data)
+                    services.load_year(request.user, request=request, **year_form.cleaned_data)
                     messages.success(request, _("Saved."))
                     return redirect("core:calendar")
             elif action == "override":
                 override_form = CalendarOverrideForm(request.POST)
                 if override_form.is_valid():
-                    calendar.set_override(
+                    services.set_override(
                         request.user,
                         request=request,
                         day=override_form.cleaned_data["date"],
@@ -148,7 +148,7 @@ class CalendarView(LoginRequiredMixin, TemplateView):
             elif action == "delete-override":
                 entry = CalendarOverride.objects.filter(pk=request.POST.get("id") or 0).first()
                 if entry is not None:
-                    calendar.delete_override(request.user, entry, request=request)
+                    services.delete_override(request.user, entry, request=request)
                     messages.success(request, _("Deleted."))
                 return redirect("core:calendar")
         except DomainError as exc:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -20,16 +18,19 @@ from openpyxl.styles import Font
 
 from minan.accounts.models import User
 from minan.accounts.roles import CADRE
-from minan.audit.services import record
 from minan.core.errors import NotPermitted
-from minan.institutions.excel import MAX_ROWS, ImportRefused, RowError, read_upload, sheet_rows
+from minan.core.xlsx import MAX_ROWS, Columns, RowError, cell_text, read_table, workbook_to_bytes
 from minan.institutions.models import Institution
 
-from .models import DutyAssignment
-from .services import assign_cadre
+from .services import assign_many
 
 USCC, NAME, CADRE_USERNAME, STARTS_ON = "统一社会信用代码", "机构名称", "包保干部账号", "开始日期"
 HEADERS = [USCC, NAME, CADRE_USERNAME + "*", STARTS_ON]
+# Rows are keyed by the column name; every column must be there (a row gives the code or the name), and
+# columns the format does not know are ignored.
+FORMAT = Columns(
+    [(h.rstrip("*"), h) for h in HEADERS], required=(USCC, NAME, CADRE_USERNAME, STARTS_ON), strict=False
+)
 CADRE_SHEET_TITLE = "包保干部"
 
 
@@ -59,17 +60,11 @@ def template_bytes(actor: Any) -> bytes:
         .values_list("username", "display_name")[:MAX_ROWS]
     ):
         cadres.append([username, name])
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return workbook_to_bytes(wb)
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
+    return cell_text(value)
 
 
 def _date(value: Any) -> dt.date | None:
@@ -81,33 +76,7 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _rows(file: Any, filename: str) -> list[tuple[int, dict[str, Any]]]:
-    if Path(filename).suffix.lower() != ".xlsx":
-        raise ImportRefused([RowError(0, "", _("Only .xlsx files can be imported."))])
-    data = read_upload(file)
-    mapping: dict[str, int] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in sheet_rows(data):
-        if not any(_text(c) for c in cells):
-            continue
-        if mapping is None:
-            mapping = {_text(c).rstrip("*"): i for i, c in enumerate(cells) if _text(c)}
-            missing = [h for h in (USCC, NAME, CADRE_USERNAME, STARTS_ON) if h not in mapping]
-            if missing:
-                raise ImportRefused(
-                    [
-                        RowError(line, h, _("Required column “%(column)s” is missing.") % {"column": h})
-                        for h in missing
-                    ]
-                )
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise ImportRefused(
-                [RowError(0, "", _("The file has more than %(max)d data rows.") % {"max": MAX_ROWS})]
-            )
-        rows.append((line, {h: cells[i] if i < len(cells) else None for h, i in mapping.items()}))
-    if mapping is None or not rows:
-        raise ImportRefused([RowError(0, "", _("The file has no data rows."))])
-    return rows
+    return read_table(file, filename, FORMAT.map, MAX_ROWS)
 
 
 def import_assignments(
@@ -185,20 +154,6 @@ def import_assignments(
         if institution is not None and cadre is not None and starts_on is not None:
             planned.append((institution, cadre, starts_on))
     if errors:
-        raise ImportRefused(errors)
-    current = dict(
-        DutyAssignment.objects.filter(institution__in=[p[0] for p in planned], active=True).values_list(
-            "institution_id", "cadre_id"
-        )
-    )
-    assigned = unchanged = 0
-    with transaction.atomic():
-        for institution, cadre, starts_on in planned:
-            if current.get(institution.pk) == cadre.pk:
-                unchanged += 1
-                continue
-            assign_cadre(actor, institution, cadre, starts_on=starts_on, request=request)
-            assigned += 1
-        record("duty.import", user=actor, request=request, object_type="duty.dutyassignment",
-               detail=f"{filename}: {assigned} assigned, {unchanged} unchanged"[:500])  # fmt: skip
+        raise FORMAT.refused(errors)
+    assigned, unchanged = assign_many(actor, planned, source=filename, request=request)
     return ImportOutcome(assigned, unchanged)

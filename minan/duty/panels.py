@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from minan.accounts.models import User
 from minan.core.errors import DomainError
-from minan.core.registry import HomePanel, InstitutionTab
+from minan.core.panels import HomePanel, InstitutionTab
 from minan.regions.paths import county_code
 
 from . import selectors, services

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +26,7 @@ from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution, InstitutionChange
+from minan.notify.services import notify
 from minan.regions.models import Region
 
 from .models import (
@@ -36,6 +39,7 @@ from .models import (
     Recurrence,
     SupervisionGroup,
 )
+from .selectors import add_period, overdue_cutoff, visit_rule
 
 
 def _check(actor: Any, institution: Institution, cadre: User | None) -> None:
@@ -103,6 +107,29 @@ def assign_cadre(
     )
     record("duty.assign", user=actor, request=request, obj=institution, changes={"cadre": [old, cadre.pk]})
     return assignment
+
+
+@transaction.atomic
+def assign_many(
+    actor: Any, planned: Sequence[tuple[Institution, User, date]], *, source: str, request: Any = None
+) -> tuple[int, int]:
+    """Assign checked (institution, cadre, start) rows of an import, all or none, with one `duty.import`
+    event besides each assignment's own; returns (assigned, unchanged)."""
+    current = dict(
+        DutyAssignment.objects.filter(institution__in=[p[0] for p in planned], active=True).values_list(
+            "institution_id", "cadre_id"
+        )
+    )
+    assigned = unchanged = 0
+    for institution, cadre, starts_on in planned:
+        if current.get(institution.pk) == cadre.pk:
+            unchanged += 1
+            continue
+        assign_cadre(actor, institution, cadre, starts_on=starts_on, request=request)
+        assigned += 1
+    record("duty.import", user=actor, request=request, object_type="duty.dutyassignment",
+           detail=f"{source}: {assigned} assigned, {unchanged} unchanged"[:500])  # fmt: skip
+    return assigned, unchanged
 
 
 @transaction.atomic
@@ -422,18 +449,10 @@ def record_visit(
 def remind_overdue_visits() -> int:
     """One low-urgency notification to each cadre with overdue visits, listing them (the digest groups
     it with the cadre's other low-urgency messages). Returns the number of cadres reminded."""
-    from django.urls import reverse
-
-    from minan.notify.services import notify
-
-    from .selectors import overdue_cutoff, visit_rule
-
     rule = visit_rule()
     if rule is None:
         return 0
     cutoff = overdue_cutoff(timezone.localdate(), rule)
-    from django.db.models.functions import Coalesce
-
     rows = (
         DutyAssignment.objects.filter(active=True, cadre__is_active=True)
         .annotate(basis=Coalesce("last_visit_on", "starts_on"))
@@ -444,8 +463,6 @@ def remind_overdue_visits() -> int:
     by_cadre: dict[int, list[DutyAssignment]] = {}
     for row in rows:
         by_cadre.setdefault(row.cadre_id, []).append(row)
-    from .selectors import add_period
-
     for assignments in by_cadre.values():
         listed = [
             {

@@ -21,7 +21,7 @@ from minan.core.forms import add_refusal
 from minan.core.limits import parse_int64
 from minan.core.masking import mask_phone
 from minan.core.views import PermissionPageMixin, ScopedViewMixin, current_user, deny
-from minan.institutions.excel import ImportRefused
+from minan.core.xlsx import ImportRefused, error_table
 from minan.institutions.models import Commissioner, Institution
 from minan.regions.models import Region
 
@@ -307,8 +307,7 @@ class AssignmentImportView(ScopedViewMixin, View):
                     current_user(request), upload, upload.name, request=request
                 )
             except ImportRefused as exc:
-                context.update(problem=exc.message, errors=exc.errors[:200], error_count=len(exc.errors),
-                               errors_hidden=max(len(exc.errors) - 200, 0))  # fmt: skip
+                context.update(problem=exc.message, **error_table(exc.errors))
             except DomainError as exc:
                 context.update(problem=exc.message)
             else:

@@ -7,9 +7,9 @@ class HazardsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: panels read models, which are loaded only after every apps.py.
-        from minan.core import registry
+        from minan.core.panels import register
 
         from . import panels
 
-        registry.register(panels)
+        register(panels)
         from . import facts  # noqa: F401  (registers the hazard figures other modules show)

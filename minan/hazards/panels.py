@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from minan.core.registry import InstitutionTab
+from minan.core.panels import InstitutionTab
 
 from .models import Hazard
 from .selectors import with_overdue

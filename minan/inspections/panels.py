@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 
-from minan.core.registry import InstitutionTab
+from minan.core.panels import InstitutionTab
 
 from . import selectors
 

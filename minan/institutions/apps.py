@@ -7,8 +7,8 @@ class InstitutionsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: panels read models, which are loaded only after every apps.py.
-        from minan.core import registry
+        from minan.core.panels import register
 
         from . import panels
 
-        registry.register(panels)
+        register(panels)

@@ -23,6 +23,7 @@ from minan.core.views import ScopedViewMixin, current_user, deny
 
 from . import classification
 from .models import ClassRule, Institution, RiskClass
+from .services import classification as class_services
 
 VIEW_PERMISSION = "institutions.view_institution"
 
@@ -146,7 +147,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
             class_form = kwargs.get("class_form")
             if class_form is None:
                 initial = (
-                    {name: getattr(editing_class, name) for name in classification.CLASS_FIELDS}
+                    {name: getattr(editing_class, name) for name in class_services.CLASS_FIELDS}
                     if editing_class
                     else None
                 )
@@ -190,7 +191,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
                 class_form = RiskClassForm(request.POST)
                 if class_form.is_valid():
                     try:
-                        classification.save_class(
+                        class_services.save_class(
                             actor, class_form.cleaned_data, instance=editing_class, request=request
                         )
                     except DomainError as exc:
@@ -200,7 +201,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
             elif action == "make-default":
                 target = self._posted(RiskClass)
                 if target is not None:
-                    classification.set_default_class(actor, target, request=request)
+                    class_services.set_default_class(actor, target, request=request)
                 return self._saved(request)
             elif action == "save-rule":
                 editing_rule = self._posted(ClassRule)
@@ -208,7 +209,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
                 if rule_form.is_valid():
                     data = rule_form.cleaned_data
                     try:
-                        classification.save_rule(
+                        class_services.save_rule(
                             actor,
                             risk_class=data["risk_class"],
                             condition=data["condition"],
@@ -224,7 +225,7 @@ class ClassSchemeView(LoginRequiredMixin, TemplateView):
             elif action == "delete-rule":
                 rule = self._posted(ClassRule)
                 if rule is not None:
-                    classification.delete_rule(actor, rule, request=request)
+                    class_services.delete_rule(actor, rule, request=request)
                 messages.success(request, _("Deleted."))
                 return redirect("institutions:classes")
             else:
@@ -263,7 +264,7 @@ class ClassOverrideView(ScopedViewMixin, SingleObjectMixin, View):
         raw = request.POST.get("risk_class", "").strip()
         try:
             if not raw:
-                if classification.clear_override(actor, institution, request=request):
+                if class_services.clear_override(actor, institution, request=request):
                     messages.success(request, _("The manual class was removed; the derived class applies."))
                 else:
                     messages.info(request, _("No class was set by hand."))
@@ -271,7 +272,7 @@ class ClassOverrideView(ScopedViewMixin, SingleObjectMixin, View):
                 risk_class = RiskClass.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
                 if risk_class is None:
                     raise DomainError(_("Choose a class."), field="risk_class")
-                classification.set_override(
+                class_services.set_override(
                     actor, institution, risk_class, request.POST.get("reason", ""), request=request
                 )
                 messages.success(request, _("The class was set by hand."))

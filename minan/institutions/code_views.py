@@ -22,6 +22,7 @@ from minan.core.views import ScopedViewMixin, current_user
 
 from . import codes
 from .models import Institution
+from .services import codes as code_services
 
 
 def _download(data: bytes, content_type: str, filename: str | None = None) -> HttpResponse:
@@ -93,19 +94,21 @@ class _CodeActionView(ScopedViewMixin, SingleObjectMixin, View):
 
 class CodeRotateView(_CodeActionView):
     def act(self, request: HttpRequest, institution: Institution) -> str:
-        codes.rotate_code(current_user(request), institution, request=request)
+        code_services.rotate_code(current_user(request), institution, request=request)
         return _("The public code was replaced. Codes printed before no longer work: print the new one.")
 
 
 class CodeRevokeView(_CodeActionView):
     def act(self, request: HttpRequest, institution: Institution) -> str:
-        codes.revoke_code(current_user(request), institution, request.POST.get("reason", ""), request=request)
+        code_services.revoke_code(
+            current_user(request), institution, request.POST.get("reason", ""), request=request
+        )
         return _("The public code was revoked; it no longer opens the public page.")
 
 
 class CodeRestoreView(_CodeActionView):
     def act(self, request: HttpRequest, institution: Institution) -> str:
-        codes.restore_code(current_user(request), institution, request=request)
+        code_services.restore_code(current_user(request), institution, request=request)
         return _("The public code was restored; it opens the public page again.")
 
 

@@ -4,38 +4,36 @@ Each institution carries a random, unguessable `public_token` (never its id). Th
 `/p/<token>/`; rotating replaces the token (old printed codes answer 404), revoking switches the code
 off, restoring switches it back on with the same token.
 
-The services below are the only writers of the code fields. The rest renders the code: QR images
-(SVG and PNG via segno), the printable A4 sheet (reportlab, with the built-in CID font STSong-Light so
-Chinese needs no font file) and the batch ZIP of a county.
+The writers of the code fields (rotate, revoke, restore) are in `services/codes.py`. This module renders
+the code: QR images (SVG and PNG via segno), the printable A4 sheet (reportlab, Chinese through the
+shared CJK font of `minan.core.pdf`) and the batch ZIP of a county.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from functools import cache
 from io import BytesIO
 from typing import Any
 
 import segno
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 
-from minan.audit.services import record, record_denial
-from minan.core.errors import DomainError, NotPermitted, OutOfScope
+from minan.core import pdf
+from minan.core.pdf import CJK_FONT
 from minan.regions.models import Region
 
-from .models import Institution, new_public_token
+from .models import Institution
 
-CHANGE_PERMISSION = "institutions.change_institution"
 # About 20 ms an institution: 500 stays well inside the web worker timeout; larger sets pick a township.
 BATCH_LIMIT = 500
-REASON_MAX = 200
 
 # Printed on every sheet. The sheet is meant for the public in front of a Chinese institution, so its
 # text is Chinese whatever the language of the person who prints it.
@@ -46,92 +44,7 @@ SHEET_INSTRUCTIONS = (
     "如无法扫码，请在浏览器中输入下方网址。",
 )
 SHEET_NOTICE = "本码由民政部门统一制发，请张贴于机构入口等醒目位置，勿遮挡、勿涂改。"
-SHEET_FOOTER = "民政服务机构安全监管平台 · 生成于 {date}"
-
-
-# --- services -------------------------------------------------------------------------------------------
-
-
-def _target(actor: Any, institution: Institution, request: Any, action: str) -> None:
-    """Refuse (and audit the refusal, outside any transaction) unless the actor may change it."""
-    if actor is None or not actor.has_perm(CHANGE_PERMISSION):
-        record_denial(f"{action}: no permission", user=actor, request=request, obj=institution)
-        raise NotPermitted(_("You do not have permission to do this."))
-    if not Institution.objects.for_user(actor, "change").filter(pk=institution.pk).exists():
-        record_denial(f"{action}: outside the scope", user=actor, request=request, obj=institution)
-        raise OutOfScope(_("The institution is outside your scope."))
-
-
-def _refresh(institution: Institution) -> None:
-    institution.refresh_from_db(fields=["public_token", "public_code_active", "public_token_rotated_at"])
-
-
-def _token_hint(token: str) -> str:
-    # The audit trail names which code was concerned without storing a working code in full.
-    return f"{token[:4]}…"
-
-
-def rotate_code(actor: Any, institution: Institution, request: Any = None) -> Institution:
-    """Give the institution a new token: the old code stops working at once; the code is active."""
-    _target(actor, institution, request, "institution.code_rotate")
-    with transaction.atomic():
-        before = Institution.objects.select_for_update().get(pk=institution.pk)
-        token = new_public_token()
-        Institution.objects.filter(pk=before.pk).update(
-            public_token=token, public_code_active=True, public_token_rotated_at=timezone.now()
-        )
-        _refresh(institution)
-        changes: dict[str, list[Any]] = {
-            "public_token": [_token_hint(before.public_token), _token_hint(token)]
-        }
-        if not before.public_code_active:
-            changes["public_code_active"] = [False, True]
-        record("institution.code_rotate", user=actor, request=request, obj=institution, changes=changes)
-    return institution
-
-
-def revoke_code(actor: Any, institution: Institution, reason: str, request: Any = None) -> Institution:
-    """Switch the code off (the page answers 404) until it is restored or rotated; a reason is required."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("Give a reason for revoking the code."), field="reason")
-    if len(reason) > REASON_MAX:
-        raise DomainError(_("The reason is too long (at most 200 characters)."), field="reason")
-    _target(actor, institution, request, "institution.code_revoke")
-    with transaction.atomic():
-        if not Institution.objects.filter(pk=institution.pk, public_code_active=True).update(
-            public_code_active=False
-        ):
-            raise DomainError(_("The public code is already revoked."), code="conflict")
-        _refresh(institution)
-        record(
-            "institution.code_revoke",
-            user=actor,
-            request=request,
-            obj=institution,
-            changes={"public_code_active": [True, False]},
-            detail=reason,
-        )
-    return institution
-
-
-def restore_code(actor: Any, institution: Institution, request: Any = None) -> Institution:
-    """Switch a revoked code back on, with the same token (codes already printed work again)."""
-    _target(actor, institution, request, "institution.code_restore")
-    with transaction.atomic():
-        if not Institution.objects.filter(pk=institution.pk, public_code_active=False).update(
-            public_code_active=True
-        ):
-            raise DomainError(_("The public code is already active."), code="conflict")
-        _refresh(institution)
-        record(
-            "institution.code_restore",
-            user=actor,
-            request=request,
-            obj=institution,
-            changes={"public_code_active": [False, True]},
-        )
-    return institution
+SHEET_FOOTER = pdf.FOOTER
 
 
 # --- URLs -------------------------------------------------------------------------------------------------
@@ -205,56 +118,14 @@ def region_label(institution: Institution) -> str:
 
 # --- the printable sheet ----------------------------------------------------------------------------------
 
-CJK_FONT = "STSong-Light"
-
-
-@cache
-def _setup_reportlab() -> None:
-    from reportlab import rl_config
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-    # Binary streams: ASCII85 only makes the file larger, and without reportlab's C accelerator it
-    # costs more than everything else on a page.
-    rl_config.useA85 = 0
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Break text into lines no wider than `width` (per character: Chinese has no spaces to break at)."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    lines: list[str] = []
-    line = ""
-    for char in text:
-        if line and stringWidth(line + char, font, size) > width:
-            lines.append(line)
-            line = ""
-        line += char
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _fit(
-    text: str, font: str, sizes: Sequence[float], width: float, max_lines: int
-) -> tuple[float, list[str]]:
-    """The largest size at which the text fits in `max_lines` lines (the smallest size otherwise)."""
-    for size in sizes:
-        lines = _wrap(text, font, size, width)
-        if len(lines) <= max_lines:
-            return size, lines
-    size = sizes[-1]
-    return size, _wrap(text, font, size, width)
+# The hazard notice and the inspection report still import these two names from here; the shared PDF
+# helpers are in minan.core.pdf.
+_setup_reportlab = pdf.register_cjk_font
 
 
 def _draw_sheet(
     canvas: Any, institution: Institution, url: str, png: bytes, region: str, generated: datetime
 ) -> None:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.lib.utils import ImageReader
-
     page_width, page_height = A4
     margin = 20 * mm
     width = page_width - 2 * margin
@@ -266,7 +137,7 @@ def _draw_sheet(
     canvas.drawCentredString(centre, y, SHEET_TITLE)
     canvas.setFillColorRGB(0, 0, 0)
 
-    size, lines = _fit(institution.name, CJK_FONT, (34, 30, 26, 22, 18), width, 2)
+    size, lines = pdf.fit(institution.name, CJK_FONT, (34, 30, 26, 22, 18), width, 2)
     y -= 16 * mm
     for line in lines:
         canvas.setFont(CJK_FONT, size)
@@ -290,7 +161,7 @@ def _draw_sheet(
     for index, text in enumerate(SHEET_INSTRUCTIONS):
         size = 15 if index == 0 else 12
         canvas.setFont(CJK_FONT, size)
-        for line in _wrap(text, CJK_FONT, size, width):
+        for line in pdf.wrap(text, CJK_FONT, size, width):
             canvas.drawCentredString(centre, y, line)
             y -= size * 1.6
         y -= 2 * mm if index == 0 else 0
@@ -300,7 +171,7 @@ def _draw_sheet(
     canvas.setFillColorRGB(0.3, 0.3, 0.3)
     canvas.drawCentredString(centre, margin, SHEET_FOOTER.format(date=generated.strftime("%Y-%m-%d")))
     y = margin + 7 * mm
-    for line in reversed(_wrap(SHEET_NOTICE, CJK_FONT, 10, width)):
+    for line in reversed(pdf.wrap(SHEET_NOTICE, CJK_FONT, 10, width)):
         canvas.drawCentredString(centre, y, line)
         y += 14
     canvas.setFillColorRGB(0, 0, 0)
@@ -313,17 +184,10 @@ def sheet_pdf(institutions: Iterable[Institution], base_url: Any) -> bytes:
 
 def _sheets(rows: list[Institution], base: str, pngs: dict[int, bytes]) -> bytes:
     """The sheets of `rows`; `pngs` holds QR images already rendered, by institution id."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen.canvas import Canvas
-
-    _setup_reportlab()
     labels = region_labels(i.region_path for i in rows)
     generated = timezone.localtime()
     buffer = BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
-    canvas.setTitle(f"{SHEET_TITLE} {rows[0].name}" if len(rows) == 1 else SHEET_TITLE)
-    canvas.setAuthor("MinAn")
-    canvas.setCreator("MinAn")
+    canvas = pdf.canvas(buffer, title=f"{SHEET_TITLE} {rows[0].name}" if len(rows) == 1 else SHEET_TITLE)
     for institution in rows:
         url = public_url(base, institution)
         png = pngs.get(institution.pk) or qr_png(url)

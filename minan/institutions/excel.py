@@ -1,10 +1,11 @@
-"""Excel import and export of the institution registry.
+"""The xlsx file format of the institution registry: template, reading, row checks, export rows.
 
 One column list (`COLUMNS`) serves the downloadable template, the import and the export, so an exported
-file can be read back by the importer. The import is all-or-nothing: `import_institutions()` checks every
-row first and collects every problem as (line, column, message); only a file without problems is written,
-in one transaction, with one audit event. Large files run as a Huey task (`start_import_job`) whose state
-lives in a small JSON file next to the stored upload, so the web process can show progress.
+file can be read back by the importer. The import is all-or-nothing: `validate_rows()` checks every row
+and collects every problem as (line, column, message); `services.imports.import_institutions()` writes a
+file without problems in one transaction, with one audit event, and runs large files as a Huey task
+(`start_import_job`) whose state lives in a small JSON file next to the stored upload. Reading a workbook
+safely, header mapping and the problem list are the shared `minan.core.xlsx`.
 
 The column headers, the choice labels in the file and the instructions sheet are the file format, in
 Chinese by design (templates are filled in and exchanged as Chinese spreadsheets); they are literal
@@ -14,48 +15,55 @@ stay in step with the .po file; error messages are gettext with English msgids l
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-import os
 import re
-import time
-import uuid
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, QuerySet
 from django.utils import translation
 from django.utils.translation import gettext as _
-from huey.contrib.djhuey import db_task
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
 
-from minan.audit.services import diff, record, snapshot
+from minan.core import xlsx
 from minan.core.errors import DomainError
-from minan.core.export import FORMULA_PREFIXES
 from minan.core.identifiers import normalise_uscc
 from minan.core.scoping import in_scope
+from minan.core.xlsx import (
+    FORMULA_PREFIXES,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    ImportRefused,
+    RowError,
+    read_table,
+    read_upload,
+    row_count_hint,
+    sheet_rows,
+)
 from minan.regions.models import Region
 
-from . import services
-from .models import Institution, InstitutionChange, Ownership, Subtype
+from .models import Institution, Ownership, Subtype
+from .services import registry
 
-logger = logging.getLogger(__name__)
+# Re-exported: the device and checklist imports and the import views still read these from here.
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_ROWS",
+    "ImportRefused",
+    "RowError",
+    "read_table",
+    "read_upload",
+    "row_count_hint",
+]
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # a 10 MB xlsx that unpacks beyond this is a zip bomb
-MAX_ROWS = 20_000
 MAX_LINES_FACTOR = 4  # blank lines count too, up to this multiple of MAX_ROWS
-MAX_COLUMNS = 64  # cells read per row; the format has 26 columns
-CREATE_BATCH = 1000
 PROGRESS_EVERY = 500
 ASYNC_ROWS = 1000  # the upload page runs larger files as a background job with a progress page
 
@@ -127,31 +135,6 @@ _DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _INT_RE = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 
 Row = dict[str, Any]  # {"line": n, field: raw cell value, ...}
-
-
-class RowError(NamedTuple):
-    line: int  # as seen in the file, header = 1; 0 = the whole file
-    column: str  # the column's header (without "*"), or "" for the file / the whole row
-    message: str
-
-
-class ImportRefused(DomainError):
-    """The file was refused; `errors` lists every problem found. Nothing was written."""
-
-    code = "import_invalid"
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        super().__init__(_("The file has %(count)d error(s); nothing was imported.") % {"count": len(errors)})
-        self.errors = sorted(errors, key=lambda e: (e.line, _COLUMN_ORDER.get(e.column, -1)))
-
-
-_COLUMN_ORDER = {name: index for index, name in enumerate(COLUMN_NAME.values())}
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    created: int
-    filename: str
 
 
 # --- labels ----------------------------------------------------------------------------------------------
@@ -262,11 +245,6 @@ def _default_label(field: str) -> str:
 def template_bytes(actor: Any = None) -> bytes:
     """The import template: the header row, an instructions sheet, drop-down lists and, for a user, the
     region codes inside their scope."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter, quote_sheetname
-    from openpyxl.worksheet.datavalidation import DataValidation
-
     subtypes = list(Subtype.objects.filter(active=True))
     ownerships = list(Ownership.objects.filter(active=True))
     wb = Workbook()
@@ -360,181 +338,41 @@ def template_bytes(actor: Any = None) -> bytes:
     region_sheet.column_dimensions["A"].width = 16
     region_sheet.column_dimensions["B"].width = 30
 
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    return xlsx.workbook_to_bytes(wb)
 
 
 # --- reading -----------------------------------------------------------------------------------------------
 
-
-def _file_error(message: str) -> ImportRefused:
-    return ImportRefused([RowError(0, "", message)])
-
-
-def read_upload(source: str | Path | bytes | IO[Any]) -> bytes:
-    too_large = _("The file is larger than %(size)d MB.") % {"size": MAX_FILE_BYTES // (1024 * 1024)}
-    if isinstance(source, bytes):
-        data = source
-    elif isinstance(source, (str, Path)):
-        path = Path(source)
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise _file_error(too_large)
-        data = path.read_bytes()
-    else:
-        if (getattr(source, "size", None) or 0) > MAX_FILE_BYTES:  # an UploadedFile knows its size
-            raise _file_error(too_large)
-        if hasattr(source, "seek"):
-            source.seek(0)
-        data = source.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise _file_error(too_large)
-    return bytes(data)
-
-
-def _normalise_header(raw: Any) -> str:
-    text = "" if raw is None else str(raw)
-    return re.sub(r"\s+", "", text).lstrip("\ufeff").rstrip("*＊")
-
-
-def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
-    known = {header.rstrip("*"): field for field, header in COLUMNS}
-    errors: list[RowError] = []
-    mapping: dict[str, int] = {}
-    for index, raw in enumerate(cells):
-        header = _normalise_header(raw)
-        if not header:
-            continue  # columns without a header are ignored (see the instructions sheet)
-        field = known.get(header)
-        if field is None:
-            errors.append(RowError(line, str(raw), _("Unknown column “%(column)s”.") % {"column": raw}))
-        elif field in mapping:
-            errors.append(
-                RowError(line, header, _("Column “%(column)s” appears more than once.") % {"column": raw})
-            )
-        else:
-            mapping[field] = index
-    for field, header in COLUMNS:
-        if field in REQUIRED and field not in mapping:
-            errors.append(
-                RowError(
-                    line,
-                    COLUMN_NAME[field],
-                    _("Required column “%(column)s” is missing.") % {"column": header},
-                )
-            )
-    if errors:
-        raise ImportRefused(errors)
-    return mapping
-
-
-def _check_archive(data: bytes) -> None:
-    """Refuse what is not a zip file, or unpacks to more than MAX_UNPACKED_BYTES (a zip bomb)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise _file_error(_("The workbook is too large when unpacked."))
-    except zipfile.BadZipFile as exc:
-        raise _file_error(_("The file is not a readable XLSX workbook.")) from exc
-
-
-def sheet_rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    unreadable = _("The file is not a readable XLSX workbook.")
-    _check_archive(data)
-    try:
-        # openpyxl parses the XML with defusedxml when it is installed (it is a dependency of MinAn).
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, TypeError) as exc:
-        raise _file_error(unreadable) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        # Read every row whatever the sheet's dimension tag claims: read-only mode stops at the claimed
-        # last row (a wrong tag would drop rows silently) and pads up to it (a tag reaching row 1,048,576
-        # would look like a million blank lines).
-        sheet.reset_dimensions()
-        yield from enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1)
-    finally:
-        workbook.close()
-
-
-def read_table(
-    source: str | Path | bytes | IO[Any],
-    filename: str,
-    header_map: Callable[[int, Sequence[Any]], dict[str, int]],
-    max_rows: int,
-) -> list[tuple[int, dict[str, Any]]]:
-    """(line, {field: raw cell}) for every non-blank data row of an uploaded .xlsx's first sheet; the
-    first non-blank row is the header, which `header_map(line, cells)` turns into {field: column}
-    (raising ImportRefused for missing columns). ImportRefused for problems of the whole file."""
-    if Path(filename).suffix.lower() != ".xlsx":
-        raise ImportRefused([RowError(0, "", _("Only .xlsx files can be imported."))])
-    mapping: dict[str, int] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in sheet_rows(read_upload(source)):
-        if not any(c is not None and str(c).strip() for c in cells):
-            continue
-        if mapping is None:
-            mapping = header_map(line, cells)
-            continue
-        if len(rows) >= max_rows:
-            raise ImportRefused(
-                [RowError(0, "", _("The file has more than %(max)d data rows.") % {"max": max_rows})]
-            )
-        rows.append((line, {f: cells[i] if i < len(cells) else None for f, i in mapping.items()}))
-    if mapping is None or not rows:
-        raise ImportRefused([RowError(0, "", _("The file has no data rows."))])
-    return rows
-
-
-def row_count_hint(data: bytes) -> int | None:
-    """The number of data rows the first sheet claims (its dimension tag), without reading the rows;
-    None when the file is unreadable or does not say. Only a hint: `parse_rows` counts for real."""
-    from openpyxl import load_workbook
-
-    try:
-        _check_archive(data)
-        workbook = load_workbook(io.BytesIO(data), read_only=True)
-    except Exception:
-        return None  # parse_rows says what is wrong
-    try:
-        max_row = workbook.worksheets[0].max_row
-    except Exception:
-        return None
-    finally:
-        workbook.close()
-    return None if max_row is None else max(0, max_row - 1)
+FORMAT = xlsx.Columns(COLUMNS)
 
 
 def parse_rows(file: str | Path | bytes | IO[Any], filename: str) -> list[Row]:
     """Read the first sheet of an .xlsx file into row dicts keyed by field, with the line number as seen
     in the file (header = 1). Raises ImportRefused for problems of the whole file (type, size, headers)."""
     if Path(filename).suffix.lower() != ".xlsx":
-        raise _file_error(_("Only .xlsx files can be imported."))
+        raise xlsx.file_error(_("Only .xlsx files can be imported."))
     data = read_upload(file)
     mapping: dict[str, int] | None = None
     rows: list[Row] = []
     too_many = _("The file has more than %(max)d data rows.") % {"max": MAX_ROWS}
     for line, cells in sheet_rows(data):
         if line > MAX_LINES_FACTOR * MAX_ROWS:
-            raise _file_error(too_many)
+            raise xlsx.file_error(too_many)
         if not any(cell is not None and str(cell).strip() for cell in cells):
             continue  # blank lines are allowed anywhere
         if mapping is None:
-            mapping = _header_map(line, cells)
+            mapping = FORMAT.map(line, cells)
             continue
         if len(rows) >= MAX_ROWS:
-            raise _file_error(too_many)
+            raise xlsx.file_error(too_many)
         row: Row = {"line": line}
         for field, index in mapping.items():
             row[field] = cells[index] if index < len(cells) else None
         rows.append(row)
     if mapping is None:
-        raise _file_error(_("The file is empty."))
+        raise xlsx.file_error(_("The file is empty."))
     if not rows:
-        raise _file_error(_("The file has no data rows."))
+        raise xlsx.file_error(_("The file has no data rows."))
     return rows
 
 
@@ -745,7 +583,7 @@ def _check_row(
 
     uscc = normalise_uscc(_text(row.get("uscc")))
     if uscc:
-        message = services.uscc_error(uscc)
+        message = registry.uscc_error(uscc)
         if message:
             fail("uscc", message)
         elif uscc in seen_usccs:
@@ -769,8 +607,8 @@ def _check_row(
     institution.clean_fields = partial(_clean_fields_loaded_relations, institution)  # type: ignore[method-assign]
     try:
         # The registry's own rules, in one place. The USCC was checked above against the whole file and
-        # the database in one query, so _validate sees none (it would query once per row).
-        services._validate(institution, actor)
+        # the database in one query, so validate() sees none (it would query once per row).
+        registry.validate(institution, actor)
     except DomainError as exc:
         return None, [RowError(line, COLUMN_NAME.get((exc.field or "").removesuffix("_id"), ""), exc.message)]
     institution.uscc = uscc or None
@@ -793,78 +631,8 @@ def validate_rows(
         if progress and done % PROGRESS_EVERY == 0:
             progress(done, total or len(rows))
     if errors:
-        raise ImportRefused(errors)
+        raise FORMAT.refused(errors)
     return institutions
-
-
-# --- writing -----------------------------------------------------------------------------------------------
-
-
-def import_institutions(
-    actor: Any,
-    rows: Sequence[Row],
-    *,
-    filename: str,
-    request: Any = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ImportResult:
-    """Create one institution per row, all or nothing. `actor` None is the system.
-
-    `progress(done, total)` is called every 500 rows checked and after every batch written; total is
-    twice the number of rows (each row is checked, then written).
-    """
-    services._require(actor, "institutions.import_institution")
-    display_name = Path(filename).name
-    total = 2 * len(rows)
-    institutions = validate_rows(actor, rows, progress=progress, total=total)
-    user = actor if getattr(actor, "pk", None) else None
-    try:
-        with transaction.atomic():
-            for start in range(0, len(institutions), CREATE_BATCH):
-                Institution.objects.bulk_create(institutions[start : start + CREATE_BATCH])
-                if progress:
-                    progress(len(rows) + min(start + CREATE_BATCH, len(institutions)), total)
-            # Foreign keys are checked at commit by default (deferred); check them now, inside the
-            # transaction, so that a relation deleted since the check refuses the file here.
-            connection.check_constraints(table_names=[Institution._meta.db_table])
-            if any(i.pk is None for i in institutions):  # a backend that does not return ids
-                ids = dict(
-                    Institution.objects.filter(
-                        public_token__in=[i.public_token for i in institutions]
-                    ).values_list("public_token", "pk")
-                )
-                for institution in institutions:
-                    institution.pk = ids[institution.public_token]
-            InstitutionChange.objects.bulk_create(
-                [
-                    InstitutionChange(
-                        institution=institution,
-                        user=user,
-                        action="import",
-                        changes=diff({}, snapshot(institution, services.FACT_FIELDS)),
-                        reason=display_name[:200],
-                    )  # fmt: skip
-                    for institution in institutions
-                ],
-                batch_size=CREATE_BATCH,
-            )
-            record(
-                "institution.import",
-                user=actor,
-                request=request,
-                username="" if actor is not None else "system",
-                object_type="institutions.institution",
-                detail=f"{len(institutions)} rows from {display_name}",
-            )
-            services._after_facts_changed(institutions, actor, request)
-    except IntegrityError as exc:
-        # Checked a moment ago; someone else registered one of the codes meanwhile.
-        raise _file_error(
-            _(
-                "Another change clashed with this file while it was being written; nothing was imported. Try again."
-            )
-        ) from exc
-    return ImportResult(created=len(institutions), filename=display_name)
 
 
 # --- export ------------------------------------------------------------------------------------------------
@@ -893,93 +661,3 @@ def export_rows(qs: QuerySet[Institution]) -> Iterable[list[Any]]:
                 value = getattr(institution, field)
                 row.append(value if value != "" else None)
         yield row
-
-
-# --- background jobs for large files ------------------------------------------------------------------------
-#
-# Job state is a small JSON file next to the stored upload (MEDIA_ROOT/imports/<id>.json), written by the
-# worker and read by the status view. Not the Django cache: without a shared cache backend (the default is
-# per-process memory) the web process would never see what the Huey worker wrote. Anything that can read
-# the stored upload can read its state.
-
-JOB_KEEP_SECONDS = 24 * 3600
-
-
-def _jobs_dir() -> Path:
-    path = Path(settings.MEDIA_ROOT) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _job_file(job_id: str, suffix: str) -> Path:
-    return _jobs_dir() / f"{uuid.UUID(str(job_id)).hex}{suffix}"
-
-
-def read_job(job_id: str) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(_job_file(job_id, ".json").read_text("utf-8")))
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def write_job(job_id: str, **changes: Any) -> dict[str, Any]:
-    state = read_job(job_id) or {}
-    state.update(changes)
-    target = _job_file(job_id, ".json")
-    temporary = target.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(state, ensure_ascii=False), "utf-8")
-    os.replace(temporary, target)  # readers never see half a file
-    return state
-
-
-def _remove_old_jobs() -> None:
-    cutoff = time.time() - JOB_KEEP_SECONDS
-    for path in _jobs_dir().iterdir():
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def start_import_job(actor: Any, data: bytes, filename: str, rows: int) -> str:
-    """Store the upload and queue its import; returns the job id for the progress page."""
-    _remove_old_jobs()
-    job_id = str(uuid.uuid4())
-    _job_file(job_id, ".xlsx").write_bytes(data)
-    write_job(job_id, user=actor.pk, filename=Path(filename).name, status="pending", done=0, total=2 * rows,
-              rows=rows, created=0, errors=[])  # fmt: skip
-    run_import_job(
-        job_id, actor.pk, Path(filename).name, translation.get_language() or settings.LANGUAGE_CODE
-    )
-    return job_id
-
-
-@db_task()
-def run_import_job(job_id: str, user_id: int, filename: str, language: str) -> None:
-    from minan.accounts.models import User
-
-    upload = _job_file(job_id, ".xlsx")
-    with translation.override(language):
-        try:
-            write_job(job_id, status="running")
-            user = User.objects.get(pk=user_id)
-            rows = parse_rows(upload, filename)
-            write_job(job_id, rows=len(rows), total=2 * len(rows))
-
-            def progress(done: int, total: int) -> None:
-                write_job(job_id, done=done, total=total)
-
-            result = import_institutions(user, rows, filename=filename, progress=progress)
-            write_job(job_id, status="done", done=2 * len(rows), created=result.created)
-        except ImportRefused as exc:
-            write_job(job_id, status="refused", errors=[list(e) for e in exc.errors])
-        except DomainError as exc:
-            write_job(job_id, status="refused", errors=[[0, "", exc.message]])
-        except Exception:
-            logger.exception("institution import job %s failed", job_id)
-            write_job(
-                job_id, status="failed", errors=[[0, "", _("The import failed; nothing was imported.")]]
-            )
-        finally:
-            upload.unlink(missing_ok=True)

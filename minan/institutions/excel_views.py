@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from minan.core import xlsx
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX, xlsx_response
 from minan.core.views import ScopedViewMixin, current_user, deny
@@ -22,6 +23,7 @@ from minan.core.views import ScopedViewMixin, current_user, deny
 from . import excel
 from .models import Institution
 from .selectors import filter_institutions
+from .services import imports
 
 IMPORT_PERMISSION = "institutions.import_institution"
 # Browsers send the xlsx type, or a generic one when no spreadsheet program is registered; the
@@ -70,11 +72,7 @@ class _ImportMixin(ScopedViewMixin):
 
 
 def _error_context(errors: list[Any]) -> dict[str, Any]:
-    return {
-        "errors": errors[:ERRORS_SHOWN],
-        "error_count": len(errors),
-        "errors_hidden": max(0, len(errors) - ERRORS_SHOWN),
-    }
+    return xlsx.error_table(errors, ERRORS_SHOWN)
 
 
 class ImportView(_ImportMixin, View):
@@ -111,13 +109,13 @@ class ImportView(_ImportMixin, View):
             # sheet's own row count decides, and the real count when the sheet does not tell.
             hint = excel.row_count_hint(data)
             if hint is not None and hint > excel.ASYNC_ROWS:
-                job = excel.start_import_job(user, data, filename, hint)
+                job = imports.start_import_job(user, data, filename, hint)
                 return redirect("institutions:import_progress", job=job)
             rows = excel.parse_rows(data, filename)
             if len(rows) > excel.ASYNC_ROWS:
-                job = excel.start_import_job(user, data, filename, len(rows))
+                job = imports.start_import_job(user, data, filename, len(rows))
                 return redirect("institutions:import_progress", job=job)
-            result = excel.import_institutions(user, rows, filename=filename, request=request)
+            result = imports.import_institutions(user, rows, filename=filename, request=request)
         except excel.ImportRefused as exc:
             return self._page(
                 request, status=400, problem=exc.message, filename=filename, **_error_context(exc.errors)
@@ -135,7 +133,7 @@ class ImportView(_ImportMixin, View):
 
 class _JobMixin(_ImportMixin):
     def job_state(self, job: uuid.UUID) -> dict[str, Any]:
-        state = excel.read_job(str(job))
+        state = imports.read_job(str(job))
         if state is None or state.get("user") != current_user(self.request).pk:
             raise Http404  # another person's job is as unknown as a missing one
         total = state.get("total") or 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minan.core.registry import HomePanel
+from minan.core.panels import HomePanel
 
 from .selectors import home_figures
 

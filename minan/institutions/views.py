@@ -15,17 +15,17 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.core import registry
+from minan.core import panels
 from minan.core.errors import DomainError
 from minan.core.forms import add_refusal
 from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 from minan.regions.models import Region
 
-from . import lists, services
 from .forms import CommissionerForm, InstitutionForm, OwnershipForm, PolicyForm, SubtypeForm
 from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskClass, Subtype
 from .selectors import SORTS, filter_institutions, insurance_overview
+from .services import lists, registry
 
 # The page's own tabs, by place; other apps add theirs through the registry (duty 20, hazards 40,
 # inspections 50).
@@ -39,7 +39,7 @@ OWN_TABS = [
 
 
 def tabs() -> list[tuple[str, Any]]:
-    found = OWN_TABS + [(t.order, t.key, t.label) for t in registry.institution_tabs()]
+    found = OWN_TABS + [(t.order, t.key, t.label) for t in panels.institution_tabs()]
     return [(key, label) for _order, key, label in sorted(found, key=lambda t: t[0])]
 
 
@@ -104,7 +104,7 @@ class InstitutionDetailView(ScopedViewMixin, DetailView):
         context.update(
             tab=tab, tabs=all_tabs, later_tabs=LATER_TABS, today=today, classes=RiskClass.objects.all()
         )
-        if (registered := registry.institution_tab(tab)) is not None:
+        if (registered := panels.institution_tab(tab)) is not None:
             context["tab_template"] = registered.template
             context.update(registered.context(user, institution))
         context["can_change"] = user.has_perm("institutions.change_institution")
@@ -138,7 +138,7 @@ class InstitutionCreateView(ScopedViewMixin, View):
         if form.is_valid():
             data = dict(form.cleaned_data)
             try:
-                institution = services.create_institution(current_user(request), request=request, **data)
+                institution = registry.create_institution(current_user(request), request=request, **data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -166,7 +166,7 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
         form = InstitutionForm(request.POST, instance=institution, user=current_user(request))
         if form.is_valid():
             try:
-                services.update_institution(
+                registry.update_institution(
                     current_user(request), institution, request=request, **form.cleaned_data
                 )
             except DomainError as exc:
@@ -189,7 +189,7 @@ class InstitutionActionView(ScopedActionView):
     }
 
     def success_url(self, target: Any, action: str) -> str:
-        registered = registry.institution_action(action)
+        registered = panels.institution_action(action)
         tab = registered[0].key if registered else self.TABS.get(action, "commissioners")
         return reverse("institutions:detail", args=[target.pk]) + f"?tab={tab}"
 
@@ -199,17 +199,17 @@ class InstitutionActionView(ScopedActionView):
             form = CommissionerForm(request.POST, user=actor)
             if not form.is_valid():
                 raise DomainError(_("Choose a role and a person inside your scope."))
-            services.set_commissioner(
+            registry.set_commissioner(
                 actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
             )
         elif action == "remove-commissioner":
-            services.remove_commissioner(actor, target, arg, request=request)
+            registry.remove_commissioner(actor, target, arg, request=request)
         elif action == "add-policy":
             policy_form = PolicyForm(request.POST)
             if not policy_form.is_valid():
                 raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
-            services.add_policy(
-                actor, target, services.PolicyData(**policy_form.cleaned_data), request=request
+            registry.add_policy(
+                actor, target, registry.PolicyData(**policy_form.cleaned_data), request=request
             )
         elif action == "delete-policy":
             policy = InsurancePolicy.objects.filter(
@@ -217,8 +217,8 @@ class InstitutionActionView(ScopedActionView):
             ).first()
             if policy is None:
                 raise DomainError(_("That policy does not exist."))
-            services.delete_policy(actor, policy, request=request)
-        elif (registered := registry.institution_action(action)) is not None:
+            registry.delete_policy(actor, policy, request=request)
+        elif (registered := panels.institution_action(action)) is not None:
             registered[1](request, actor, target, arg)
         else:
             raise DomainError(_("Unknown action."))

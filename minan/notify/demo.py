@@ -7,15 +7,14 @@ from typing import Any
 
 from django.db import transaction
 
+from minan.duty.services import remind_overdue_visits
+from minan.institutions.services.registry import remind_expired_policies
 from minan.regions.models import Region
 
 from .models import Channel, Notification
 
 
 def build(stdout: Any = None) -> None:
-    from minan.duty.services import remind_overdue_visits
-    from minan.institutions.services import remind_expired_policies
-
     if not Channel.objects.exists():
         city, rencheng = Region.objects.get(code="370800"), Region.objects.get(code="370811")
         Channel.objects.create(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,7 +249,7 @@ def notify_many(messages: Sequence[Message]) -> list[Notification]:
 
 
 def _enqueue(ids: Sequence[int], eta: dt.datetime | None = None) -> None:
-    from . import tasks
+    from . import tasks  # cycle: tasks imports this module at load time
 
     for pk in ids:
         if eta is None:
@@ -501,6 +501,15 @@ def save_role_default(
         RoleDefault.objects.update_or_create(role=role, event=event, defaults={"media": cleaned})
     record("notify.role_default", user=actor, request=request, object_type="notify.roledefault",
            object_id=f"{role}:{event or '*'}", changes={"media": [before, cleaned]})  # fmt: skip
+
+
+@transaction.atomic
+def save_role_defaults(
+    actor: User, role: str, changed: Mapping[str, list[str] | None], *, request: Any = None
+) -> None:
+    """Set several defaults of one role ({event: media}) at once: all are saved or none."""
+    for event, media in changed.items():
+        save_role_default(actor, role, event, media, request=request)
 
 
 CHANNEL_FIELDS = ("name", "kind", "url", "per_minute", "events", "active", "region_path")

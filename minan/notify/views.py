@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -292,7 +291,7 @@ class ChannelTestView(ScopedViewMixin, SingleObjectMixin, View):
 
 
 class RoleDefaultsView(PermissionPageMixin, TemplateView):
-    """Administrators' default media per role and event, one form per role (`services.save_role_default`).
+    """Administrators' default media per role and event, one form per role (`services.save_role_defaults`).
 
     Not scoped: role defaults are configuration of the whole deployment, not rows of a region."""
 
@@ -331,9 +330,8 @@ class RoleDefaultsView(PermissionPageMixin, TemplateView):
         if form.is_valid():
             changed = {e: m for e, m in form.chosen_media().items() if current.get(e) != m}
             try:
-                with transaction.atomic():  # the row is saved whole or not at all
-                    for event, media in changed.items():
-                        services.save_role_default(current_user(request), role, event, media, request=request)
+                # The row is saved whole or not at all.
+                services.save_role_defaults(current_user(request), role, changed, request=request)
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:

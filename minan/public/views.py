@@ -16,7 +16,7 @@ from minan.audit.services import client_ip
 from minan.institutions.codes import region_label
 from minan.institutions.models import Institution
 
-from . import scans
+from . import services
 
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -36,7 +36,7 @@ class PublicCodeView(View):
     """`/p/<token>/`, what an institution's QR code opens.
 
     Unknown, rotated and revoked tokens, and closed institutions, answer 404 and are not counted; a
-    valid one is counted in the cache (`scans.record`, no database write). More than
+    valid one is counted in the cache (`services.record`, no database write until a fold). More than
     PUBLIC_RATE_PER_MINUTE requests a minute from one client address answer 429 and are not counted.
     The full public page (disclosures, complaints) comes in a later issue; this one shows a few
     whitelisted fields.
@@ -46,7 +46,7 @@ class PublicCodeView(View):
     template_name = "public/code.html"
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        if not scans.allow(client_ip(request)):
+        if not services.allow(client_ip(request)):
             response = render(request, "public/too_many.html", status=429)
             response["Retry-After"] = "60"
             return response
@@ -57,5 +57,5 @@ class PublicCodeView(View):
         )
         if found is None or not found.public_code_active or found.status == Institution.Status.CLOSED:
             raise Http404
-        scans.record(found.pk)
+        services.record(found.pk)
         return render(request, self.template_name, {"institution": public_fields(found)})

@@ -19,9 +19,9 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts import services as accounts
-from minan.audit.chain import archive_before, verify_chain
+from minan.audit.chain import verify_chain
 from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
-from minan.audit.services import GENESIS_HASH, compute_hash, hash_of, record, seal_head
+from minan.audit.services import GENESIS_HASH, archive_before, compute_hash, hash_of, record, seal_head
 
 pytestmark = pytest.mark.django_db
 

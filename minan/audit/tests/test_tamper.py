@@ -29,9 +29,9 @@ from django.utils import timezone
 
 from minan.audit import keys
 from minan.audit.anchors import read_anchors, write_anchor
-from minan.audit.chain import archive_before, verify_chain
+from minan.audit.chain import verify_chain
 from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
-from minan.audit.services import GENESIS_HASH, canonical, compute_hash, record, seal_head
+from minan.audit.services import GENESIS_HASH, archive_before, canonical, compute_hash, record, seal_head
 from minan.audit.tasks import anchor_audit_head
 
 pytestmark = pytest.mark.django_db

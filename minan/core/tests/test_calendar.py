@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from conftest import login_client
 from minan.audit.models import AuditEvent
-from minan.core import calendar
+from minan.core import services
 from minan.core.calendar import (
     CalendarNotLoaded,
     add_calendar_days,
@@ -50,8 +50,8 @@ def admin(make_user: Callable[..., Any]) -> Any:
 @pytest.fixture
 def loaded_2027(admin: Any) -> None:
     """2027 entered by hand, with 2027-01-01 (Friday, 元旦) as a rest day."""
-    calendar.load_year(admin, 2027, SOURCE_2027)
-    calendar.set_override(admin, D(2027, 1, 1), False, "元旦")
+    services.load_year(admin, 2027, SOURCE_2027)
+    services.set_override(admin, D(2027, 1, 1), False, "元旦")
 
 
 # --- reference cases -------------------------------------------------------------------------
@@ -166,11 +166,11 @@ def test_2026_has_248_working_days(db: Any) -> None:
 
 def test_override_wins_over_the_package(admin: Any) -> None:
     assert add_working_days(D(2026, 9, 30), 5) == D(2026, 10, 13)
-    calendar.set_override(admin, D(2026, 10, 12), False, "测试")
+    services.set_override(admin, D(2026, 10, 12), False, "测试")
     assert not is_workday(D(2026, 10, 12))
     assert add_working_days(D(2026, 9, 30), 5) == D(2026, 10, 14)
     # And the other way round: a package rest day declared a working day.
-    calendar.set_override(admin, D(2026, 10, 7), True, "测试")
+    services.set_override(admin, D(2026, 10, 7), True, "测试")
     assert add_working_days(D(2026, 9, 30), 1) == D(2026, 10, 7)
 
 
@@ -181,7 +181,7 @@ def test_unloaded_year_never_falls_back_to_weekdays(admin: Any) -> None:
         is_workday(D(2003, 6, 2))  # before the package's coverage
     assert exc.value.year == 2003
     # Override entries alone do not make a year loaded: other dates still fail.
-    calendar.set_override(admin, D(2027, 1, 1), False, "元旦")
+    services.set_override(admin, D(2027, 1, 1), False, "元旦")
     assert not is_workday(D(2027, 1, 1))
     with pytest.raises(CalendarNotLoaded):
         is_workday(D(2027, 1, 4))
@@ -195,7 +195,7 @@ def test_loaded_year_counts_monday_to_friday_except_overrides(admin: Any, loaded
     assert [is_workday(d) for d in week] == [True] * 5 + [False] * 2
     assert not is_workday(D(2027, 1, 1))
     # A hypothetical 调休 working Saturday entered by hand counts as a working day.
-    calendar.set_override(admin, D(2027, 1, 9), True, "测试")
+    services.set_override(admin, D(2027, 1, 9), True, "测试")
     assert is_workday(D(2027, 1, 9))
     assert working_days_between(D(2027, 1, 3), D(2027, 1, 10)) == 6
     # 2028 is still not loaded.
@@ -215,7 +215,7 @@ def test_missing_year_warning(admin: Any, settings: Any) -> None:
     # An unloaded current year always warns.
     warning = missing_year_warning(D(2027, 3, 1))
     assert warning is not None and "2027" in warning
-    calendar.load_year(admin, 2027, SOURCE_2027)
+    services.load_year(admin, 2027, SOURCE_2027)
     assert missing_year_warning(D(2026, 11, 28)) is None
     assert missing_year_warning(D(2027, 3, 1)) is None
     assert "2028" in (missing_year_warning(D(2027, 11, 1)) or "")
@@ -233,9 +233,9 @@ def test_load_year_needs_the_change_permission(city_office: Any) -> None:
     assert city_office.has_perm("core.view_calendaroverride")
     assert not city_office.has_perm("core.change_calendaroverride")
     with pytest.raises(NotPermitted):
-        calendar.load_year(city_office, 2027, SOURCE_2027)
+        services.load_year(city_office, 2027, SOURCE_2027)
     with pytest.raises(NotPermitted):
-        calendar.set_override(city_office, D(2026, 10, 12), False, "测试")
+        services.set_override(city_office, D(2026, 10, 12), False, "测试")
     assert not CalendarYear.objects.exists()
     assert not CalendarOverride.objects.exists()
     assert audit_count("calendar.load_year") == 0
@@ -243,15 +243,15 @@ def test_load_year_needs_the_change_permission(city_office: Any) -> None:
 
 
 def test_delete_override_needs_the_change_permission(admin: Any, city_office: Any) -> None:
-    entry = calendar.set_override(admin, D(2026, 10, 12), False, "测试")
+    entry = services.set_override(admin, D(2026, 10, 12), False, "测试")
     with pytest.raises(NotPermitted):
-        calendar.delete_override(city_office, entry)
+        services.delete_override(city_office, entry)
     assert CalendarOverride.objects.filter(pk=entry.pk).exists()
     assert audit_count("calendar.override_delete") == 0
 
 
 def test_load_year_is_audited_once_and_refuses_a_second_load(admin: Any) -> None:
-    entry = calendar.load_year(admin, 2027, SOURCE_2027)
+    entry = services.load_year(admin, 2027, SOURCE_2027)
     assert (entry.year, entry.source, entry.entered_by) == (2027, SOURCE_2027, admin)
     events = AuditEvent.objects.filter(action="calendar.load_year")
     assert events.count() == 1
@@ -259,7 +259,7 @@ def test_load_year_is_audited_once_and_refuses_a_second_load(admin: Any) -> None
     assert (event.user, event.object_type, event.object_id) == (admin, "core.calendaryear", str(entry.pk))
     assert event.detail == SOURCE_2027
     with pytest.raises(DomainError) as exc:
-        calendar.load_year(admin, 2027, "another notice")
+        services.load_year(admin, 2027, "another notice")
     assert exc.value.code == "duplicate"
     assert CalendarYear.objects.get(year=2027).source == SOURCE_2027
     assert audit_count("calendar.load_year") == 1
@@ -270,27 +270,27 @@ def test_load_year_is_audited_once_and_refuses_a_second_load(admin: Any) -> None
 )
 def test_load_year_validates(admin: Any, year: int, source: str) -> None:
     with pytest.raises(DomainError):
-        calendar.load_year(admin, year, source)
+        services.load_year(admin, year, source)
     assert not CalendarYear.objects.exists()
     assert audit_count("calendar.load_year") == 0
 
 
 def test_override_writes_are_audited_once_each(admin: Any) -> None:
-    entry = calendar.set_override(admin, D(2026, 10, 12), False, "测试")
+    entry = services.set_override(admin, D(2026, 10, 12), False, "测试")
     assert audit_count("calendar.override") == 1
     event = AuditEvent.objects.get(action="calendar.override")
     assert event.changes == {"is_workday": [None, False]}
     assert (event.user, event.object_type, event.object_id) == (admin, "core.calendaroverride", str(entry.pk))
 
     # Changing the same date updates the entry and records the old value.
-    again = calendar.set_override(admin, D(2026, 10, 12), True, "测试")
+    again = services.set_override(admin, D(2026, 10, 12), True, "测试")
     assert again.pk == entry.pk and CalendarOverride.objects.count() == 1
     assert audit_count("calendar.override") == 2
     assert AuditEvent.objects.filter(action="calendar.override").latest("pk").changes == {
         "is_workday": [False, True]
     }
 
-    calendar.delete_override(admin, again)
+    services.delete_override(admin, again)
     assert not CalendarOverride.objects.exists()
     assert audit_count("calendar.override_delete") == 1
     assert AuditEvent.objects.get(action="calendar.override_delete").object_id == str(entry.pk)
@@ -348,7 +348,7 @@ def test_admin_loads_a_year_and_deletes_an_override(client: Any, admin: Any) -> 
     response = client.post(url, {"action": "load-year", "year": "2027", "source": SOURCE_2027})
     assert response.status_code == 302
     assert CalendarYear.objects.get().source == SOURCE_2027
-    entry = calendar.set_override(admin, D(2027, 1, 1), False, "元旦")
+    entry = services.set_override(admin, D(2027, 1, 1), False, "元旦")
     response = client.post(url, {"action": "delete-override", "id": str(entry.pk)})
     assert response.status_code == 302
     assert not CalendarOverride.objects.exists()

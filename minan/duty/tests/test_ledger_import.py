@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.audit.models import AuditEvent
+from minan.core.xlsx import ImportRefused
 from minan.duty import importer, services
 from minan.duty.models import DutyAssignment
-from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Commissioner, Institution, Subtype
 
 

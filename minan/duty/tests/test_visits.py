@@ -297,7 +297,7 @@ def test_assignments_and_visits_move_with_the_institution(
     assigned: Any, cadre: User, city_office: Any, tree: dict[str, Any], make_user: Any
 ) -> None:
     from minan.duty.models import DutyAssignment
-    from minan.institutions import services as registry
+    from minan.institutions.services import registry
 
     home = assigned["rc_elderly"]
     services.record_visit(fresh(cadre), home, visited_on=TODAY, checked="巡查")

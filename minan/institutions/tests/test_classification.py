@@ -18,6 +18,7 @@ from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.institutions import classification
 from minan.institutions.models import ClassRule, Institution, InstitutionChange, InsurancePolicy, RiskClass
+from minan.institutions.services import classification as class_services
 
 pytestmark = pytest.mark.django_db
 
@@ -82,13 +83,13 @@ def test_standardised_and_graded_is_default_a(home: Institution) -> None:
 
 
 def test_changing_facts_reclassifies_with_one_event_and_one_history_row(home: Institution) -> None:
-    assert classification.reclassify([home], today=TODAY) == 1
+    assert class_services.reclassify([home], today=TODAY) == 1
     assert code(home.risk_class) == "A"
     before_events = events("institution.reclassify")
     before_rows = InstitutionChange.objects.filter(institution=home, action="class.derived").count()
 
     Institution.objects.filter(pk=home.pk).update(fire_standardised=False)
-    assert classification.reclassify(Institution.objects.filter(pk=home.pk), today=TODAY) == 1
+    assert class_services.reclassify(Institution.objects.filter(pk=home.pk), today=TODAY) == 1
 
     home.refresh_from_db()
     assert code(home.risk_class) == "B"
@@ -103,18 +104,18 @@ def test_changing_facts_reclassifies_with_one_event_and_one_history_row(home: In
     assert rows.first().changes == {"risk_class": ["A", "B"]}  # type: ignore[union-attr]
 
     # Idempotent: nothing changed, nothing written.
-    assert classification.reclassify(Institution.objects.all(), today=TODAY) == 3  # the 3 never classified
+    assert class_services.reclassify(Institution.objects.all(), today=TODAY) == 3  # the 3 never classified
     count_events, count_rows = events("institution.reclassify"), InstitutionChange.objects.count()
-    assert classification.reclassify(Institution.objects.all(), today=TODAY) == 0
+    assert class_services.reclassify(Institution.objects.all(), today=TODAY) == 0
     assert events("institution.reclassify") == count_events
     assert InstitutionChange.objects.count() == count_rows
 
 
 def test_reclassify_is_chunked(institutions: dict[str, Any], monkeypatch: Any) -> None:
-    monkeypatch.setattr(classification, "CHUNK_SIZE", 2)
-    assert classification.reclassify(Institution.objects.all(), today=TODAY) == 4
+    monkeypatch.setattr(class_services, "CHUNK_SIZE", 2)
+    assert class_services.reclassify(Institution.objects.all(), today=TODAY) == 4
     assert Institution.objects.filter(risk_class__code="B").count() == 4
-    assert classification.reclassify(list(Institution.objects.all()), today=TODAY) == 0
+    assert class_services.reclassify(list(Institution.objects.all()), today=TODAY) == 0
 
 
 def test_beds_rule_added_to_class_c(
@@ -122,7 +123,7 @@ def test_beds_rule_added_to_class_c(
 ) -> None:
     Institution.objects.filter(pk=home.pk).update(beds=250)
     with django_capture_on_commit_callbacks(execute=True):
-        classification.save_rule(
+        class_services.save_rule(
             admin, risk_class=cls("C"), condition="beds_at_least", threshold=200, order=5
         )
     # The worker task (immediate in tests) reclassified everyone after the commit.
@@ -206,7 +207,7 @@ def test_classify_many_query_count_is_constant(tree: dict[str, Any]) -> None:
 def test_override_without_reason_is_refused(rencheng_officer: Any, home: Institution) -> None:
     for reason in ("", "   ", "abc"):
         with pytest.raises(DomainError) as excinfo:
-            classification.set_override(rencheng_officer, home, cls("D"), reason)
+            class_services.set_override(rencheng_officer, home, cls("D"), reason)
         assert excinfo.value.field == "reason"
     home.refresh_from_db()
     assert home.class_override is None and home.class_override_reason == ""
@@ -215,8 +216,8 @@ def test_override_without_reason_is_refused(rencheng_officer: Any, home: Institu
 
 
 def test_override_with_reason_wins_and_is_audited(rencheng_officer: Any, home: Institution) -> None:
-    classification.reclassify([home], today=TODAY)
-    classification.set_override(rencheng_officer, home, cls("D"), "  重大活动期间重点监管  ")
+    class_services.reclassify([home], today=TODAY)
+    class_services.set_override(rencheng_officer, home, cls("D"), "  重大活动期间重点监管  ")
     home.refresh_from_db()
     assert home.effective_class == cls("D")
     assert code(home.risk_class) == "A"  # the derived class is kept
@@ -225,13 +226,13 @@ def test_override_with_reason_wins_and_is_audited(rencheng_officer: Any, home: I
     assert event.user == rencheng_officer and event.changes == {"class_override": [None, "D"]}
     assert InstitutionChange.objects.filter(institution=home, action="class.override").count() == 1
     # Reclassification leaves the override alone.
-    assert classification.reclassify([home], today=TODAY) == 0
+    assert class_services.reclassify([home], today=TODAY) == 0
 
-    assert classification.clear_override(rencheng_officer, home) is True
+    assert class_services.clear_override(rencheng_officer, home) is True
     home.refresh_from_db()
     assert code(home.effective_class) == "A"
     assert events("institution.class_override_clear") == 1
-    assert classification.clear_override(rencheng_officer, home) is False
+    assert class_services.clear_override(rencheng_officer, home) is False
 
 
 def test_override_out_of_scope_and_without_permission(
@@ -239,10 +240,10 @@ def test_override_out_of_scope_and_without_permission(
 ) -> None:
     zc = institutions["zc_elderly"]
     with pytest.raises(OutOfScope):
-        classification.set_override(rencheng_officer, zc, cls("D"), "越权设置等级")
+        class_services.set_override(rencheng_officer, zc, cls("D"), "越权设置等级")
     inspector = make_user("insp", roles=["inspector"], region=tree["rencheng"])
     with pytest.raises(NotPermitted):
-        classification.set_override(inspector, institutions["rc_elderly"], cls("D"), "无权设置等级")
+        class_services.set_override(inspector, institutions["rc_elderly"], cls("D"), "无权设置等级")
     assert Institution.objects.filter(class_override__isnull=False).count() == 0
     assert events("institution.class_override") == 0
 
@@ -296,53 +297,53 @@ def class_data(**overrides: Any) -> dict[str, Any]:
 
 def test_scheme_validation(admin: Any) -> None:
     with pytest.raises(DomainError) as excinfo:
-        classification.save_class(admin, class_data(is_default=True))
+        class_services.save_class(admin, class_data(is_default=True))
     assert excinfo.value.code == "two_defaults"
     with pytest.raises(DomainError) as excinfo:
-        classification.save_class(admin, class_data(is_default=False), instance=cls("A"))
+        class_services.save_class(admin, class_data(is_default=False), instance=cls("A"))
     assert excinfo.value.code == "no_default"
     for colour in ("red", "#12345", "#GGGGGG", ""):
         with pytest.raises(DomainError) as excinfo:
-            classification.save_class(admin, class_data(colour=colour))
+            class_services.save_class(admin, class_data(colour=colour))
         assert excinfo.value.field == "colour"
     with pytest.raises(DomainError) as excinfo:
-        classification.save_class(admin, class_data(code="A"))
+        class_services.save_class(admin, class_data(code="A"))
     assert excinfo.value.field == "code"
     with pytest.raises(DomainError) as excinfo:
-        classification.save_rule(admin, risk_class=cls("C"), condition="beds_at_least", threshold=None)
+        class_services.save_rule(admin, risk_class=cls("C"), condition="beds_at_least", threshold=None)
     assert excinfo.value.field == "threshold"
     with pytest.raises(DomainError) as excinfo:
-        classification.save_rule(admin, risk_class=cls("C"), condition="not_fire_standardised", threshold=3)
+        class_services.save_rule(admin, risk_class=cls("C"), condition="not_fire_standardised", threshold=3)
     assert excinfo.value.field == "threshold"
     with pytest.raises(DomainError):
-        classification.save_rule(admin, risk_class=cls("C"), condition="moon_phase", threshold=1)
+        class_services.save_rule(admin, risk_class=cls("C"), condition="moon_phase", threshold=1)
     assert RiskClass.objects.count() == 4
     assert events("riskclass.change") == events("classrule.change") == 0
 
 
 def test_scheme_editing_needs_permission(rencheng_officer: Any) -> None:
     with pytest.raises(NotPermitted):
-        classification.save_class(rencheng_officer, class_data())
+        class_services.save_class(rencheng_officer, class_data())
     with pytest.raises(NotPermitted):
-        classification.delete_rule(rencheng_officer, ClassRule.objects.first())  # type: ignore[arg-type]
+        class_services.delete_rule(rencheng_officer, ClassRule.objects.first())  # type: ignore[arg-type]
 
 
 def test_scheme_editing_is_audited(admin: Any, django_capture_on_commit_callbacks: Any) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        new = classification.save_class(admin, class_data())
+        new = class_services.save_class(admin, class_data())
     assert len(callbacks) == 1  # reclassification handed to the worker after commit
     assert new.colour == "#112233" and events("riskclass.change") == 1
-    classification.set_default_class(admin, new)
+    class_services.set_default_class(admin, new)
     assert list(RiskClass.objects.filter(is_default=True)) == [new]
     rule = ClassRule.objects.filter(condition="star_grade_below").get()
-    classification.delete_rule(admin, rule)
+    class_services.delete_rule(admin, rule)
     assert not ClassRule.objects.filter(pk=rule.pk).exists()
     event = AuditEvent.objects.get(action="classrule.delete")
     assert event.user == admin and event.changes["condition"] == ["star_grade_below", None]
 
 
 def test_scheme_page(client: Any, admin: Any, rencheng_officer: Any, institutions: dict[str, Any]) -> None:
-    classification.reclassify(Institution.objects.all(), today=TODAY)
+    class_services.reclassify(Institution.objects.all(), today=TODAY)
     login_client(client, rencheng_officer)
     response = client.get(reverse("institutions:classes"))
     assert response.status_code == 200

@@ -25,7 +25,8 @@ from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.institutions import codes
 from minan.institutions.models import Institution, ScanDaily
-from minan.public import scans as public_scans
+from minan.institutions.services import codes as code_services
+from minan.public import services as public_scans
 
 pytestmark = pytest.mark.django_db
 
@@ -188,9 +189,9 @@ def test_revoke_answers_404_and_restore_brings_the_same_code_back(
 
 def test_rotating_a_revoked_code_reactivates_it(rencheng_officer: Any, institutions: dict[str, Any]) -> None:
     home = institutions["rc_elderly"]
-    codes.revoke_code(rencheng_officer, home, "暂停")
+    code_services.revoke_code(rencheng_officer, home, "暂停")
     old = home.public_token
-    codes.rotate_code(rencheng_officer, home)
+    code_services.rotate_code(rencheng_officer, home)
     home.refresh_from_db()
     assert home.public_code_active is True and home.public_token != old
     [event] = code_events("institution.code_rotate")
@@ -203,7 +204,7 @@ def test_revoke_without_reason_is_refused_and_nothing_changes(
     home = institutions["rc_elderly"]
     token = home.public_token
     with pytest.raises(DomainError) as refused:
-        codes.revoke_code(rencheng_officer, home, "   ")
+        code_services.revoke_code(rencheng_officer, home, "   ")
     assert refused.value.field == "reason"
     login_client(client, rencheng_officer)
     response = client.post(reverse("institutions:code_revoke", args=[home.pk]), {"reason": ""})
@@ -220,10 +221,10 @@ def test_revoking_twice_and_restoring_an_active_code_are_refused(
 ) -> None:
     home = institutions["rc_elderly"]
     with pytest.raises(DomainError):
-        codes.restore_code(rencheng_officer, home)
-    codes.revoke_code(rencheng_officer, home, "整改")
+        code_services.restore_code(rencheng_officer, home)
+    code_services.revoke_code(rencheng_officer, home, "整改")
     with pytest.raises(DomainError):
-        codes.revoke_code(rencheng_officer, home, "再次")
+        code_services.revoke_code(rencheng_officer, home, "再次")
     assert len(code_events("institution.code_revoke")) == 1 and code_events("institution.code_restore") == []
 
 
@@ -238,7 +239,7 @@ def test_a_rencheng_officer_cannot_touch_a_zoucheng_code(
     for name in ("code_svg", "code_png", "code_sheet"):
         assert client.get(reverse(f"institutions:{name}", args=[other.pk])).status_code == 404
     with pytest.raises(OutOfScope):
-        codes.rotate_code(rencheng_officer, other)
+        code_services.rotate_code(rencheng_officer, other)
     other.refresh_from_db()
     assert other.public_token == token and other.public_code_active is True
     assert other.public_token_rotated_at is None
@@ -257,7 +258,7 @@ def test_a_reader_without_change_permission_cannot_rotate(
     login_client(client, cadre)
     assert client.post(reverse("institutions:code_rotate", args=[home.pk])).status_code == 403
     with pytest.raises(NotPermitted):
-        codes.rotate_code(cadre, home)
+        code_services.rotate_code(cadre, home)
     home.refresh_from_db()
     assert home.public_token == token
     # A reader may still download the code of an institution in scope.
@@ -358,7 +359,7 @@ def test_batch_reads_only_the_users_scope_and_skips_dead_codes(
     )
     assert code_events("export") == []
     # Without a region: the whole scope, i.e. 任城区 only; a revoked code and a closed institution are left out.
-    codes.revoke_code(rencheng_officer, institutions["rc_funeral"], "停业")
+    code_services.revoke_code(rencheng_officer, institutions["rc_funeral"], "停业")
     response = client.get(reverse("institutions:codes_pdf"))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert page_count(response.content) == 1
@@ -446,7 +447,7 @@ def test_panel_offers_the_actions_only_to_those_who_may_change(
     assert reverse("institutions:code_restore", args=[home.pk]) not in html
     assert reverse("institutions:codes_zip") + "?region=370811" in html
     assert 'data-code-state="active"' in html
-    codes.revoke_code(rencheng_officer, home, "停业")
+    code_services.revoke_code(rencheng_officer, home, "停业")
     html = _panel(rencheng_officer, home)
     assert (
         'data-code-state="revoked"' in html and reverse("institutions:code_restore", args=[home.pk]) in html

@@ -18,12 +18,15 @@ from conftest import login_client
 from minan.accounts import roles
 from minan.audit.models import AuditEvent
 from minan.core import scoping
+from minan.core import xlsx as core_xlsx
 from minan.core.errors import NotPermitted
 from minan.core.export import XLSX
 from minan.core.identifiers import uscc_check_character
-from minan.institutions import excel, services
-from minan.institutions.excel import COLUMNS, HEADERS, ImportRefused, import_institutions, parse_rows
+from minan.institutions import excel
+from minan.institutions.excel import COLUMNS, HEADERS, ImportRefused, parse_rows
 from minan.institutions.models import Institution, InstitutionChange, Ownership, Subtype
+from minan.institutions.services import imports, registry
+from minan.institutions.services.imports import import_institutions
 
 pytestmark = pytest.mark.django_db
 
@@ -214,11 +217,11 @@ def test_file_limits(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImportRefused) as info:
         parse_rows(xlsx(twenty_rows()[:4]), "a.xlsx")
     assert lines(info) == [0] and "3" in info.value.errors[0].message
-    monkeypatch.setattr(excel, "MAX_UNPACKED_BYTES", 1000)  # a zip bomb is refused before it is read
+    monkeypatch.setattr(core_xlsx, "MAX_UNPACKED_BYTES", 1000)  # a zip bomb is refused before it is read
     with pytest.raises(ImportRefused) as info:
         parse_rows(xlsx(twenty_rows()[:1]), "a.xlsx")
     assert lines(info) == [0]
-    monkeypatch.setattr(excel, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(core_xlsx, "MAX_FILE_BYTES", 100)
     with pytest.raises(ImportRefused) as info:
         parse_rows(xlsx(twenty_rows()[:1]), "a.xlsx")
     assert "MB" in info.value.errors[0].message
@@ -374,7 +377,7 @@ def test_import_needs_the_permission(make_user: Any, tree: Any) -> None:
 
 def test_checking_does_not_query_per_row(city_office: Any, tree: Any) -> None:
     """Region, subtype, ownership and duplicate look-ups are batched, and full_clean() inside
-    services._validate does not re-query the related rows it was given."""
+    registry._validate does not re-query the related rows it was given."""
 
     def count(n: int) -> int:
         rows = parse_rows(xlsx([good_row(i) for i in range(1, n + 1)]), "a.xlsx")
@@ -478,11 +481,11 @@ def test_a_refused_background_import_lists_the_errors(client: Any, city_office: 
 def test_status_fragment_polls_while_running(client: Any, city_office: Any, tree: Any) -> None:
     login_client(client, city_office)
     job = "00000000-0000-0000-0000-000000000000"
-    excel.write_job(job, user=city_office.pk, status="running", done=300, total=2400, rows=1200, errors=[])
+    imports.write_job(job, user=city_office.pk, status="running", done=300, total=2400, rows=1200, errors=[])
     response = client.get(reverse("institutions:import_status", kwargs={"job": job}))
     content = response.content.decode()
     assert 'hx-trigger="every 1s"' in content and 'value="12"' in content
-    excel.write_job(job, done=2400)  # written; the reclassification is still running
+    imports.write_job(job, done=2400)  # written; the reclassification is still running
     content = client.get(reverse("institutions:import_status", kwargs={"job": job})).content.decode()
     assert 'hx-trigger="every 1s"' in content and 'value="100"' in content
 
@@ -535,7 +538,7 @@ def test_an_export_reads_back_value_for_value(client: Any, city_office: Any, tre
         row["name"] = "副本" + row["name"]
         row["uscc"] = uscc(int(row["uscc"][8:16]) + 1000)
     assert import_institutions(city_office, rows, filename="export.xlsx").created == 20
-    fields = [name.removesuffix("_id") for name in services.FACT_FIELDS if name not in ("name", "uscc")]
+    fields = [name.removesuffix("_id") for name in registry.FACT_FIELDS if name not in ("name", "uscc")]
     original = Institution.objects.get(name="测试养老院0003")
     copy = Institution.objects.get(name="副本测试养老院0003")
     assert {f: getattr(copy, f) for f in fields} == {f: getattr(original, f) for f in fields}

@@ -11,8 +11,8 @@ import time_machine
 from minan.accounts.models import UserScope
 from minan.audit.models import AuditEvent
 from minan.duty import services as duty
-from minan.institutions import services as registry
 from minan.institutions.models import InsurancePolicy
+from minan.institutions.services import registry
 from minan.notify.models import Notification
 
 

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from minan.institutions.models import Institution, ScanDaily, ScanFlush
-from minan.public import scans
+from minan.public import services as scans
 from minan.public.tasks import flush_scans
 
 pytestmark = pytest.mark.django_db

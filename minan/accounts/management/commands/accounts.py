@@ -1,7 +1,6 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from minan.accounts import services
 from minan.accounts.models import User
@@ -52,16 +51,14 @@ class Command(BaseCommand):
             if region is None:
                 raise CommandError(f"unknown region {options['region']}")
             try:
-                with transaction.atomic():
-                    user = services.create_user(
-                        None,
-                        username=options["username"],
-                        display_name=options["name"],
-                        password=options["password"],
-                        region=region,
-                    )
-                    services.grant_role(None, user, options["role"])
-                    services.add_scope(None, user, region=region)
+                user = services.create_account(
+                    None,
+                    username=options["username"],
+                    display_name=options["name"],
+                    password=options["password"],
+                    region=region,
+                    role=options["role"],
+                )
             except DomainError as exc:
                 raise CommandError(exc.message) from exc
             self.stdout.write(f"created {user.username} ({ROLE_LABELS[options['role']]}) at {region}")

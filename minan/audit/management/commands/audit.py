@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from minan.audit import keys
 from minan.audit.anchors import anchor_path, write_anchor
-from minan.audit.chain import archive_before, verify_chain
-from minan.audit.services import record
+from minan.audit.chain import verify_chain
+from minan.audit.services import archive_before, record
 
 
 class Command(BaseCommand):

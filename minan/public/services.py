@@ -1,4 +1,5 @@
-"""Counting scans of the public codes without a database write per scan, and a per-address rate limit.
+"""The public app's writes: counting scans of the public codes without a database write per scan (folded
+into daily rows), and a per-address rate limit.
 
 A scan of a valid code increments a counter in the cache, keyed by a five-minute time bucket and the
 institution. `flush()` folds the counters of closed buckets into `ScanDaily` (one row per institution

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted
 
-from .models import Institution, Ownership, Subtype
+from ..models import Institution, Ownership, Subtype
 
 
 def _require(actor: Any, perm: str) -> None:

@@ -1,5 +1,6 @@
-"""Writes to the institution registry. Every write checks permission and scope, validates, writes in
-one transaction, keeps the institution's history and records an audit event."""
+"""Writes to the institution registry (facts, commissioners, insurance policies). Every write checks
+permission and scope, validates, writes in one transaction, keeps the institution's history and records
+an audit event."""
 
 from __future__ import annotations
 
@@ -8,19 +9,25 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from minan.accounts.models import User
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.identifiers import check_uscc, normalise_uscc
-from minan.core.scoping import in_scope
+from minan.core.scoping import ScopedModel, in_scope
+from minan.duty.models import DutyAssignment
+from minan.notify.services import notify
 from minan.regions.models import Region
 
-from .models import Commissioner, Institution, InstitutionChange, InsurancePolicy
+from ..models import Commissioner, Institution, InstitutionChange, InsurancePolicy
+from .classification import reclassify
 
 # Facts a person edits (history and audit compare these).
 FACT_FIELDS = (
@@ -45,12 +52,12 @@ def uscc_error(value: str) -> str | None:
     return _("A unified social credit code has 18 characters of 0–9 and A–Y (no I, O, S, V, Z).")
 
 
-def _require(actor: Any, perm: str) -> None:
+def require(actor: Any, perm: str) -> None:
     if actor is not None and not actor.has_perm(perm):
         raise NotPermitted(_("You do not have permission to do this."))
 
 
-def _validate(institution: Institution, actor: Any) -> None:
+def validate(institution: Institution, actor: Any) -> None:
     """Field checks plus the registry's own rules; raises DomainError naming the field."""
     region: Region = institution.region
     if region.level not in (Region.Level.COUNTY, Region.Level.TOWNSHIP):
@@ -98,10 +105,8 @@ def _history(
     )  # fmt: skip
 
 
-def _after_facts_changed(institutions: list[Institution], actor: Any, request: Any) -> None:
+def after_facts_changed(institutions: list[Institution], actor: Any, request: Any) -> None:
     """Facts define the risk class: reclassify right away (also nightly)."""
-    from .classification import reclassify
-
     reclassify(institutions, actor=actor, request=request)
 
 
@@ -110,17 +115,17 @@ def create_institution(
     actor: Any, *, name: str, kind: str, region: Region, request: Any = None, **fields: Any
 ) -> Institution:
     """Create an institution; `actor` None is the system (demo data, an operator's import)."""
-    _require(actor, "institutions.add_institution")
+    require(actor, "institutions.add_institution")
     unknown = set(fields) - EDITABLE
     if unknown:
         raise DomainError(_("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
     institution = Institution(name=name, kind=kind, region=region, region_path=region.region_path, **fields)
-    _validate(institution, actor)
+    validate(institution, actor)
     institution.save()
     changes = diff({}, snapshot(institution, FACT_FIELDS))
     _history(institution, actor, "create", changes)
     record("institution.create", user=actor, request=request, obj=institution, changes=changes)
-    _after_facts_changed([institution], actor, request)
+    after_facts_changed([institution], actor, request)
     return institution
 
 
@@ -128,7 +133,7 @@ def create_institution(
 def update_institution(
     actor: Any, institution: Institution, *, request: Any = None, **fields: Any
 ) -> Institution:
-    _require(actor, "institutions.change_institution")
+    require(actor, "institutions.change_institution")
     locked = (
         Institution.objects.for_user(actor, "change").select_for_update().filter(pk=institution.pk).first()
     )
@@ -141,7 +146,7 @@ def update_institution(
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.region_path = locked.region.region_path
-    _validate(locked, actor)
+    validate(locked, actor)
     changes = diff(before, snapshot(locked, FACT_FIELDS))
     if not changes:
         return locked
@@ -150,17 +155,13 @@ def update_institution(
         _move_dependants(locked)
     _history(locked, actor, "update", changes)
     record("institution.update", user=actor, request=request, obj=locked, changes=changes)
-    _after_facts_changed([locked], actor, request)
+    after_facts_changed([locked], actor, request)
     return locked
 
 
 def _move_dependants(institution: Institution) -> None:
     """Rows that belong to the institution (commissioners, policies, 包保 assignments and visits, …)
     carry its place for scoping: they move with it, or the new county would not see them."""
-    from django.contrib.auth import get_user_model
-
-    from minan.core.scoping import ScopedModel
-
     for relation in institution._meta.related_objects:
         model = relation.related_model
         if (
@@ -178,7 +179,7 @@ def _move_dependants(institution: Institution) -> None:
 
 
 def _institution_for_change(actor: Any, institution: Institution) -> Institution:
-    _require(actor, "institutions.change_institution")
+    require(actor, "institutions.change_institution")
     if (
         actor is not None
         and not Institution.objects.for_user(actor, "change").filter(pk=institution.pk).exists()
@@ -202,11 +203,8 @@ def set_commissioner(
         raise DomainError(_("Unknown commissioner role."), field="role")
     if not person.is_active:
         raise DomainError(_("The person's account is disabled."), field="user")
-    if actor is not None:
-        from minan.accounts.models import User
-
-        if not User.objects.for_user(actor).filter(pk=person.pk).exists():
-            raise DomainError(_("Choose a person inside your scope."), field="user")
+    if actor is not None and not User.objects.for_user(actor).filter(pk=person.pk).exists():
+        raise DomainError(_("Choose a person inside your scope."), field="user")
     current = Commissioner.objects.filter(institution=institution, role=role).first()
     old = current.user_id if current else None
     if current is None:
@@ -272,7 +270,7 @@ def add_policy(
     _history(institution, actor, "insurance", {"policy": [None, f"{data.insurer} {data.number}"]})
     record("institution.insurance", user=actor, request=request, obj=institution,
            detail=f"{data.insurer} {data.number} {data.starts_on}–{data.ends_on}")  # fmt: skip
-    _after_facts_changed([institution], actor, request)
+    after_facts_changed([institution], actor, request)
     return policy
 
 
@@ -284,7 +282,7 @@ def delete_policy(actor: Any, policy: InsurancePolicy, *, request: Any = None) -
     record("institution.insurance_delete", user=actor, request=request, obj=institution,
            detail=f"{policy.insurer} {policy.number}")  # fmt: skip
     policy.delete()
-    _after_facts_changed([institution], actor, request)
+    after_facts_changed([institution], actor, request)
 
 
 # --- insurance expiry reminder (综合责任保险) ---------------------------------------------------------------
@@ -293,13 +291,6 @@ def delete_policy(actor: Any, policy: InsurancePolicy, *, request: Any = None) -
 def remind_expired_policies(today: dt.date | None = None) -> int:
     """Tell each institution whose newest policy has expired — its staff accounts and its responsible
     cadre — once per policy. Run daily by the worker; returns the number of policies reminded."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import OuterRef, Subquery
-    from django.urls import reverse
-
-    from minan.duty.models import DutyAssignment
-    from minan.notify.services import notify
-
     today = today or timezone.localdate()
     newest = InsurancePolicy.objects.filter(institution=OuterRef("institution")).order_by("-ends_on", "-pk")
     due = (

@@ -1,7 +1,7 @@
 """What each app adds to the pages that gather several apps: the home page and the institution page.
 
 Apps register here from `AppConfig.ready()`, so core never imports a domain app and a new app adds its
-panel or tab without editing core or the registry's other users. A context function returns None when
+panel or tab without editing core or the other apps. A context function returns None when
 its panel has nothing for this user (no permission, nothing in scope); then the panel is not shown.
 """
 
