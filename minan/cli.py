@@ -23,6 +23,7 @@ COMMANDS = {
 
 def run_django(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minan.settings")
+    # Imported here: the launcher reads its own commands and help without loading Django.
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(argv)

@@ -28,6 +28,7 @@ from minan.core.export import xlsx_response
 from minan.core.forms import add_refusal
 from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
+from minan.institutions.models import Institution
 
 from . import services
 from .forms import (
@@ -328,8 +329,6 @@ class UserDetailView(ScopedViewMixin, DetailView):
     context_object_name = "target"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from minan.institutions.models import Institution
-
         context = super().get_context_data(**kwargs)
         user = current_user(self.request)
         target = self.object

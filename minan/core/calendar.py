@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 
 import chinese_calendar
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from minan.core.errors import DomainError
@@ -123,8 +124,6 @@ def add_calendar_days(start: dt.date, n: int) -> dt.date:
 
 def missing_year_warning(today: dt.date, warn_from: str | None = None) -> str | None:
     """From `warn_from` (MM-DD, default 11-01) warn when next year's calendar is not loaded."""
-    from django.conf import settings
-
     month, day = (int(part) for part in (warn_from or settings.CALENDAR_WARN_FROM).split("-"))
     # Compare (month, day) pairs rather than building a date: "02-29" is a valid setting in every year.
     year = today.year + 1 if (today.month, today.day) >= (month, day) else today.year

@@ -23,6 +23,9 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from .errors import DomainError
 
@@ -65,8 +68,6 @@ def _too_large(name: str, limit: int, size: tuple[int, int] | None) -> Refused:
 def _image(data: bytes, name: str, not_image: str) -> tuple[bytes, str, str]:
     """The re-encoded image (bytes, content type, extension), or Refused (with `not_image` when the
     bytes are no intact JPEG or PNG)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     limit = int(settings.MAX_IMAGE_PIXELS)
     size = None
     try:
@@ -100,8 +101,6 @@ def _image(data: bytes, name: str, not_image: str) -> tuple[bytes, str, str]:
 
 def _pdf_names(reader: Any) -> Iterator[str]:
     """Every dictionary key and name value reachable from the trailer, each object visited once."""
-    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
-
     seen: set[tuple[int, int]] = set()
     stack: list[Any] = [reader.trailer]
     visited = 0
@@ -128,8 +127,6 @@ def _pdf_names(reader: Any) -> Iterator[str]:
 
 def _pdf(data: bytes, name: str) -> None:
     """Nothing if the bytes are a plain PDF document; Refused otherwise."""
-    from pypdf import PdfReader
-
     invalid = _("%(name)s is not a valid PDF document.") % {"name": name}
     active = _("%(name)s contains scripts, launch actions or embedded files; such PDFs are not accepted.") % {
         "name": name

@@ -2,6 +2,7 @@ from typing import Any, ClassVar
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
@@ -107,8 +108,6 @@ class DutyVisitSerializer(ScopedModelSerializer):
         fields = ["id", "institution", "cadre", "cadre_name", "visited_on", "checked", "findings", "photos"]
 
     def get_photos(self, obj: DutyVisit) -> list[str]:
-        from django.urls import reverse
-
         return [reverse("duty:visit_photo", args=[p.pk]) for p in obj.photos.all()]
 
 

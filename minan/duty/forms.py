@@ -11,9 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from minan.accounts.models import User
-from minan.accounts.roles import ROLE_CHOICES
+from minan.accounts.roles import ROLE_CHOICES, SUPERVISION_MEMBER
+from minan.regions.models import Region
 
-from .models import DutyItem, DutyPost, Recurrence
+from .models import DutyItem, DutyPost, GroupCounty, Recurrence
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -69,11 +70,6 @@ class SupervisionGroupForm(forms.Form):
     )
 
     def __init__(self, *args: Any, user: Any, group: Any = None, **kwargs: Any) -> None:
-        from minan.accounts.models import User
-        from minan.accounts.roles import SUPERVISION_MEMBER
-        from minan.regions.models import Region
-
-        from .models import GroupCounty
 
         super().__init__(*args, **kwargs)
         people = (

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
 from minan.accounts.models import User
-from minan.institutions.models import Institution
+from minan.core import figures
+from minan.institutions.models import Commissioner, Institution
 from minan.regions import selectors as regions
 from minan.regions.paths import county_code
 
-from .models import DutyAssignment, DutyItem, Recurrence
+from .models import DutyAssignment, DutyItem, DutyPost, GroupCounty, Recurrence
 
 
 def unassigned(user: Any) -> Any:
@@ -171,8 +172,6 @@ def my_institutions(user: Any) -> list[VisitDue]:
 def institution_facts(code: str, ids: list[int]) -> dict[int, int] | None:
     """Per-institution figures other modules provide (`open_hazards`, `open_alarms`) through
     `minan.core.figures`; None while no module provides the figure."""
-    from minan.core import figures
-
     return figures.values(code, ids)
 
 
@@ -203,7 +202,6 @@ def coverage_figures(user: Any, today: dt.date | None = None) -> tuple[CountyCov
     """% of operating institutions with an active cadre and % whose cadre visited this calendar month,
     in total and per county, inside the user's scope. Two grouped queries (institutions, and active
     assignments with the `last_visit_on` rollup) plus the county names; no per-row subquery."""
-    from django.db.models.functions import Substr
 
     today = today or timezone.localdate()
     county = Substr("region_path", 1, COUNTY_PATH_LENGTH)
@@ -263,7 +261,6 @@ class LedgerRow:
 
 def ledger_counties(user: Any, kind: str) -> list[tuple[str, str, int]]:
     """(county code, name, institutions not closed) of one sector in the user's scope: one grouped query."""
-    from django.db.models.functions import Substr
 
     counts = (
         Institution.objects.for_user(user)
@@ -283,11 +280,6 @@ def ledger(user: Any, kind: str, county: str = "") -> list[LedgerRow]:
     """The 一行一册 ledger of one sector: every institution (not closed) in the user's scope — or in
     one county of it — with its cadre, supervision group, four commissioners, the cadre's last duty
     visit, open hazards and class. Query count is constant in the number of institutions."""
-    from django.db.models import Prefetch
-
-    from minan.institutions.models import Commissioner
-
-    from .models import GroupCounty
 
     active = DutyAssignment.objects.filter(active=True).select_related("cadre")
     scoped = Institution.objects.for_user(user).filter(kind=kind)
@@ -336,9 +328,6 @@ def posts_for(user: Any) -> Any:
     """The posts a person holds — through one of their roles (`DutyPost.role`) or by being named a
     holder — with their numbered duties prefetched; the person's duty list is the union of these lists.
     Posts are reference data (not scoped); `user` is the person whose list it is."""
-    from django.db.models import Prefetch
-
-    from .models import DutyPost
 
     if not getattr(user, "pk", None):
         return DutyPost.objects.none()

@@ -6,4 +6,4 @@ class FirewatchConfig(AppConfig):
     label = "firewatch"
 
     def ready(self) -> None:
-        from .alarms import facts  # noqa: F401  (registers the open-alarm figure other modules show)
+        from .alarms import facts  # noqa: F401  (imported here: registers the open-alarm figure once models are loaded)

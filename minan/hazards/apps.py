@@ -12,4 +12,4 @@ class HazardsConfig(AppConfig):
         from . import panels
 
         register(panels)
-        from . import facts  # noqa: F401  (registers the hazard figures other modules show)
+        from . import facts  # noqa: F401  (imported here: registers the hazard figures once models are loaded)

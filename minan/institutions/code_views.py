@@ -6,6 +6,7 @@ Every view reads through `ScopedViewMixin`: an institution outside the user's sc
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.db.models import Q
@@ -67,8 +68,6 @@ class CodeSheetView(_CodeImageView):
 
 def _disposition(kind: str, filename: str, *, fallback: str) -> str:
     """A Content-Disposition header with an ASCII fallback and the UTF-8 name (RFC 6266)."""
-    from urllib.parse import quote
-
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 

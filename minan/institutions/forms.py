@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from minan.accounts.models import User
 from minan.regions.models import Region
 
 from .models import Commissioner, Institution, Ownership, Subtype
@@ -63,8 +64,6 @@ class CommissionerForm(forms.Form):
     user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(label=_("person"), queryset=None)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        from minan.accounts.models import User
-
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = User.objects.for_user(user).filter(is_active=True)  # type: ignore[attr-defined]
 

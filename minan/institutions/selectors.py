@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from minan.accounts.models import User
@@ -37,9 +38,6 @@ def with_flags(qs: QuerySet[Institution]) -> Any:
     counts = (
         Commissioner.objects.filter(institution=OuterRef("pk")).values("institution").annotate(n=Count("id"))
     )
-    from django.db.models import IntegerField, Subquery
-    from django.db.models.functions import Coalesce
-
     return qs.annotate(
         insured=Exists(valid),
         commissioner_count=Coalesce(Subquery(counts.values("n"), output_field=IntegerField()), 0),

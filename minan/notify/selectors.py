@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from minan.regions.models import Region
+
 from . import events
 from .models import Delivery, Medium
 
@@ -26,8 +28,6 @@ def filter_deliveries(queryset: QuerySet[Delivery], params: Any) -> QuerySet[Del
 
 def channel_values(channel: Any) -> dict[str, Any]:
     """A channel's editable values (the secret excepted), as the form and the API's PATCH start from."""
-    from minan.regions.models import Region
-
     return {
         "name": channel.name,
         "kind": channel.kind,

@@ -4,6 +4,7 @@ from django.db.models import Count, Q
 from django.views.generic import DetailView, ListView
 
 from minan.core.views import ScopedViewMixin
+from minan.institutions.models import Institution
 
 from .models import Region
 
@@ -31,8 +32,6 @@ class RegionDetailView(ScopedViewMixin, DetailView):
     slug_url_kwarg = "code"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        from minan.institutions.models import Institution
-
         context = super().get_context_data(**kwargs)
         region = self.object
         user = self.request.user

@@ -132,3 +132,135 @@ def test_the_rule_catches_an_unscoped_read(tmp_path: Path) -> None:
         "        return Hazard.objects.all()\n"  # caught
     )
     assert unscoped_reads(sample, {"Hazard"}) == [("Hazard", 5), ("Hazard", 6)]
+
+
+# --- writers ------------------------------------------------------------------------------------------
+# Services are the only writers: outside a module named services.py (or a services/ package), migrations,
+# tests and demo builders, no call writes to the database. Calls that look like writes but are not
+# (a dict's update, a PDF canvas's save) are told apart by what they are called on; the few writes
+# that are not a service's are listed with their reason.
+
+WRITES = {
+    "save",
+    "create",
+    "update",
+    "delete",
+    "bulk_create",
+    "bulk_update",
+    "get_or_create",
+    "update_or_create",
+}
+QUERYSET_HINTS = (".objects", "filter(", "exclude(", ".all(", "select_for_update(", "_set.", ".scopes.")
+NOT_MODELS = ("session", "cache", "canvas", "workbook", "wb", "storage")
+ALLOWED_WRITERS: dict[str, str] = {}
+
+
+def writer_module(path: Path) -> bool:
+    parts = path.relative_to(ROOT).parts
+    return (
+        path.name == "services.py"
+        or "services" in parts
+        or "migrations" in parts
+        or "tests" in parts
+        or path.name.startswith("demo")
+        or parts[0] == "demo"
+    )
+
+
+def writes_in(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITES
+        ):
+            continue
+        receiver = ast.unparse(node.func.value)
+        on_queryset = any(hint in receiver for hint in QUERYSET_HINTS)
+        on_instance = (
+            node.func.attr in {"save", "delete"} and not node.args and not receiver.endswith(NOT_MODELS)
+        )
+        if on_queryset or on_instance:
+            found.append(f"{receiver}.{node.func.attr}(…) at line {node.lineno}")
+    return found
+
+
+def test_only_services_write() -> None:
+    unexpected = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if writer_module(path) or rel in ALLOWED_WRITERS:
+            continue
+        unexpected += [f"minan/{rel}: {w}" for w in writes_in(path)]
+    assert not unexpected, "\n".join(unexpected)
+
+
+def test_the_writer_rule_catches_a_write(tmp_path: Path) -> None:
+    sample = tmp_path / "views.py"
+    sample.write_text(
+        "def post(self, request):\n"
+        "    context.update(a=1)\n"  # a dict: not a write
+        "    Hazard.objects.filter(pk=1).update(status='closed')\n"
+        "    hazard.save()\n"
+        "    request.session.save()\n"  # the session: not a model
+    )
+    assert writes_in(sample) == [
+        "Hazard.objects.filter(pk=1).update(…) at line 3",
+        "hazard.save(…) at line 4",
+    ]
+
+
+# --- imports inside functions ---------------------------------------------------------------------------
+# Imports belong at the top of a module, where a reader sees what a module depends on and the import
+# contracts see it too. One inside a function needs a reason on the line above or on the same line.
+
+REASON = re.compile(r"#.*\b(cycle|imported here|optional|lazy)\b", re.IGNORECASE)
+
+
+def function_imports_without_reason(path: Path) -> list[int]:
+    """Lines of imports inside functions with no reason on their line or in the comment just above the
+    group of imports they belong to."""
+    lines = path.read_text().splitlines()
+    found = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        imports = [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+        covered = {line for n in imports for line in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
+        for inner in imports:
+            if REASON.search(lines[inner.lineno - 1]):
+                continue
+            above = inner.lineno - 1  # 1-based line just above
+            while above in covered or (above > 0 and not lines[above - 1].strip()):
+                above -= 1
+            if not (
+                above > 0 and lines[above - 1].strip().startswith("#") and REASON.search(lines[above - 1])
+            ):
+                found.append(inner.lineno)
+    return sorted(set(found))
+
+
+def test_imports_inside_functions_say_why() -> None:
+    unexpected = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        unexpected += [
+            f"minan/{path.relative_to(ROOT).as_posix()}:{n}" for n in function_imports_without_reason(path)
+        ]
+    assert not unexpected, "imports inside functions without a reason:\n" + "\n".join(unexpected)
+
+
+def test_the_import_rule_reads_the_reason_above_a_group(tmp_path: Path) -> None:
+    sample = tmp_path / "x.py"
+    sample.write_text(
+        "def a():\n"
+        "    # Imported here: the app registry is not ready at import time.\n"
+        "    from minan.core import registry\n"
+        "\n"
+        "    from . import panels\n"
+        "def b():\n"
+        "    from minan.core import registry\n"
+        "def c():\n"
+        "    import psycopg  # optional: only with PostgreSQL\n"
+    )
+    assert function_imports_without_reason(sample) == [7]

@@ -6,13 +6,13 @@ from typing import Any
 
 from django import template
 
+from minan.institutions.codes import public_url
+
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def public_code_url(context: Any, institution: Any) -> str:
-    from minan.institutions.codes import public_url
-
     request = context.get("request")
     return public_url(request, institution) if request is not None else ""
 

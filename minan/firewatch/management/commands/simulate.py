@@ -31,6 +31,7 @@ from minan.accounts.models import User
 from minan.accounts.roles import CITY_SAFETY_OFFICE
 from minan.firewatch.devices.services import credentials
 from minan.firewatch.models import Device
+from minan.firewatch.simulator.gb_devices import run_gb_devices
 from minan.firewatch.simulator.json_devices import HttpSender, MqttSender, Plan, Sender, SimDevice, run
 from minan.notify import crypto
 from minan.regions.models import Region
@@ -271,13 +272,6 @@ class Command(BaseCommand):
             )
             return None
         host, _sep, port = address.rpartition(":")
-        try:
-            from minan.firewatch.simulator.gb_devices import run_gb_devices
-        except ImportError:
-            self.stderr.write(
-                _("The GB/T 26875.3 simulator is not available: GB/T 26875.3 devices are skipped.")
-            )
-            return None
         specs = [{"address": d.gb_address, "component": d.gb_component, "kind": d.type} for d in devices]
         if stray > 0:
             specs.append({"address": stray, "component": "", "kind": Device.Type.TRANSMITTER})
