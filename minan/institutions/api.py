@@ -13,6 +13,7 @@ from minan.core.masking import mask_phone
 from minan.core.views import current_user
 from minan.regions.models import Region
 
+from . import rules
 from .models import Institution, Ownership, Subtype
 from .selectors import filter_institutions
 from .services import registry
@@ -84,7 +85,7 @@ class InstitutionWriteSerializer(ScopedModelSerializer):
 
     def validate_uscc(self, value: str | None) -> str | None:
         if value:
-            message = registry.uscc_error(value)
+            message = rules.uscc_error(value)
             if message:
                 raise serializers.ValidationError(message)
             return value.strip().upper()

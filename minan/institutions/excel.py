@@ -49,8 +49,8 @@ from minan.core.xlsx import (
 )
 from minan.regions.models import Region
 
+from . import rules
 from .models import Institution, Ownership, Subtype
-from .services import registry
 
 # Re-exported: the device and checklist imports and the import views still read these from here.
 __all__ = [
@@ -583,7 +583,7 @@ def _check_row(
 
     uscc = normalise_uscc(_text(row.get("uscc")))
     if uscc:
-        message = registry.uscc_error(uscc)
+        message = rules.uscc_error(uscc)
         if message:
             fail("uscc", message)
         elif uscc in seen_usccs:
@@ -608,7 +608,7 @@ def _check_row(
     try:
         # The registry's own rules, in one place. The USCC was checked above against the whole file and
         # the database in one query, so validate() sees none (it would query once per row).
-        registry.validate(institution, actor)
+        rules.validate(institution, actor)
     except DomainError as exc:
         return None, [RowError(line, COLUMN_NAME.get((exc.field or "").removesuffix("_id"), ""), exc.message)]
     institution.uscc = uscc or None

@@ -377,7 +377,7 @@ def test_import_needs_the_permission(make_user: Any, tree: Any) -> None:
 
 def test_checking_does_not_query_per_row(city_office: Any, tree: Any) -> None:
     """Region, subtype, ownership and duplicate look-ups are batched, and full_clean() inside
-    registry._validate does not re-query the related rows it was given."""
+    rules.validate does not re-query the related rows it was given."""
 
     def count(n: int) -> int:
         rows = parse_rows(xlsx([good_row(i) for i in range(1, n + 1)]), "a.xlsx")
