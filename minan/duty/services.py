@@ -27,6 +27,7 @@ from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads
 from minan.institutions.models import Institution, InstitutionChange
 from minan.notify.services import notify
+from minan.regions import paths as region_paths
 from minan.regions.models import Region
 
 from .models import (
@@ -174,7 +175,7 @@ def sync_group_scope(user: User) -> None:
 
 def _common_path(paths: Sequence[str]) -> str:
     """The deepest region path that contains all `paths` (the group's place)."""
-    parts = [p.strip("/").split("/")[:-1] for p in paths]  # each county's parent chain
+    parts = [region_paths.codes(p)[:-1] for p in paths]  # each county's parent chain
     common: list[str] = []
     for level in zip(*parts, strict=False):
         if len(set(level)) != 1:

@@ -29,6 +29,7 @@ from reportlab.lib.utils import ImageReader
 from minan.core import pdf
 from minan.core.pdf import CJK_FONT
 from minan.regions.models import Region
+from minan.regions.paths import codes as codes_of
 
 from .models import Institution
 
@@ -106,10 +107,13 @@ def qr_png(url: str) -> bytes:
 
 def region_labels(region_paths: Iterable[str]) -> dict[str, str]:
     """{region_path: "山东省济宁市任城区古槐街道"} for the given paths, with one query."""
-    paths = set(region_paths)
-    codes = {code for path in paths for code in path.split("/") if code}
-    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
-    return {path: "".join(names.get(code, "") for code in path.split("/") if code) for path in paths}
+    chains = {path: codes_of(path) for path in set(region_paths)}
+    names = dict(
+        Region.objects.filter(code__in={c for chain in chains.values() for c in chain}).values_list(
+            "code", "name"
+        )
+    )
+    return {path: "".join(names.get(code, "") for code in chain) for path, chain in chains.items()}
 
 
 def region_label(institution: Institution) -> str:

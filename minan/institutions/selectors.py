@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from minan.accounts.models import User
+from minan.regions import paths
 from minan.regions import selectors as regions
 from minan.regions.models import Region
 
@@ -76,10 +77,9 @@ def counts_by_county(user: Any) -> list[tuple[str, str, int, dict[str, int]]]:
     rows = Institution.objects.for_user(user).values("region_path", "kind").annotate(n=Count("id")).order_by()
     per_county: dict[str, dict[str, int]] = {}
     for row in rows:
-        parts = row["region_path"].strip("/").split("/")
-        if len(parts) < 3:
+        if not paths.county_of(row["region_path"]):
             continue
-        county = parts[2]
+        county = paths.county_code(row["region_path"])
         per_county.setdefault(county, {})
         per_county[county][row["kind"]] = per_county[county].get(row["kind"], 0) + row["n"]
     names = regions.names(per_county)
@@ -97,8 +97,7 @@ def insurance_overview(user: Any, *, days: int = 30) -> dict[str, Any]:
     insured = operating.filter(insured=True).count()
     per_county: dict[str, list[int]] = {}
     for path, is_insured in operating.values_list("region_path", "insured"):
-        parts = path.strip("/").split("/")
-        county = parts[2] if len(parts) > 2 else parts[-1]
+        county = paths.county_code(path)
         counts = per_county.setdefault(county, [0, 0])
         counts[0] += 1
         counts[1] += int(bool(is_insured))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from minan.core.masking import mask_phone
+from minan.regions import paths
 from minan.regions.models import Region
 
 from . import crypto
@@ -39,7 +40,7 @@ def secret_masked(channel: Channel) -> str:
 
 def region_code(region_path: str) -> str:
     """The code of the place a path ends at: `370000/370800/370811/` → `370811`."""
-    return region_path.rstrip("/").rsplit("/", 1)[-1]
+    return paths.own_code(region_path)
 
 
 def region_names(paths: set[str]) -> dict[str, str]:

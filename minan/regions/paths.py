@@ -10,6 +10,12 @@ def codes(path: str) -> list[str]:
     return [code for code in path.split("/") if code]
 
 
+def own_code(path: str) -> str:
+    """The code of the place a path ends at: `370000/370800/370811/` → `370811`."""
+    found = codes(path)
+    return found[-1] if found else ""
+
+
 def ancestor(path: str, depth: int) -> str:
     """The path of the region at `depth` above or at this one (the path itself when it is not that deep)."""
     return "".join(f"{code}/" for code in codes(path)[:depth]) or "/"

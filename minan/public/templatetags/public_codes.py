@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from minan.institutions.codes import public_url
+from minan.regions import paths
 
 register = template.Library()
 
@@ -20,5 +21,4 @@ def public_code_url(context: Any, institution: Any) -> str:
 @register.simple_tag
 def county_code(institution: Any) -> str:
     """The county-level code of an institution (third segment of its region path), or ""."""
-    parts = [code for code in institution.region_path.split("/") if code]
-    return parts[2] if len(parts) > 2 else ""
+    return paths.county_code(institution.region_path) if paths.county_of(institution.region_path) else ""

@@ -36,3 +36,9 @@ def test_the_county() -> None:
     assert paths.county_code(TOWN) == "370811"
     assert paths.county_code("370000/370800/") == "370800"  # above: the deepest code there is
     assert paths.county_code("") == ""
+
+
+def test_own_code_is_where_the_path_ends() -> None:
+    assert paths.own_code(TOWN) == TOWN.rstrip("/").rsplit("/", 1)[-1]
+    assert paths.own_code("370000/370800/370811/") == "370811"
+    assert paths.own_code("") == ""
