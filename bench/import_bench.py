@@ -112,6 +112,7 @@ def main() -> None:
     from minan.accounts import roles
     from minan.accounts.models import User
     from minan.audit.models import AuditEvent
+    from minan.core.xlsx import ImportRefused
     from minan.institutions import excel
     from minan.institutions.models import Institution
     from minan.institutions.services import imports, registry
@@ -161,7 +162,7 @@ def main() -> None:
     def refused() -> list[Any]:
         try:
             imports.import_institutions(None, excel.parse_rows(bad_file, "bad.xlsx"), filename="bad.xlsx")
-        except excel.ImportRefused as exc:
+        except ImportRefused as exc:
             return list(exc.errors)
         raise AssertionError("the file with 3 bad rows was imported")
 

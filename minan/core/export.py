@@ -10,30 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from minan.audit.services import record
-
-# Re-exported for the callers that still import the xlsx helpers from here; new code imports minan.core.xlsx.
-from minan.core.xlsx import (
-    FORMULA_PREFIXES,
-    Sheet,
-    cell_text,
-    sheets_bytes,
-    spellings,
-    squash,
-    workbook_bytes,
-)
-
-__all__ = [
-    "FORMULA_PREFIXES",
-    "XLSX",
-    "Sheet",
-    "cell_text",
-    "sheets_bytes",
-    "sheets_response",
-    "spellings",
-    "squash",
-    "workbook_bytes",
-    "xlsx_response",
-]
+from minan.core.xlsx import Sheet, sheets_bytes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -318,13 +318,3 @@ def _first_match(
 def classify(institution: Institution, today: dt.date | None = None) -> tuple[RiskClass | None, str]:
     """The derived class and reason of one institution (None when the scheme has no default)."""
     return classify_many([institution], today).get(institution.pk, (None, ""))
-
-
-def __getattr__(name: str) -> Any:
-    """`classification.reclassify` still answers for callers not yet switched to the services module."""
-    if name == "reclassify":
-        # cycle: services.classification imports this module; only reached after both are loaded
-        from .services.classification import reclassify
-
-        return reclassify
-    raise AttributeError(name)

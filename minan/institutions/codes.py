@@ -122,10 +122,6 @@ def region_label(institution: Institution) -> str:
 
 # --- the printable sheet ----------------------------------------------------------------------------------
 
-# The hazard notice and the inspection report still import these two names from here; the shared PDF
-# helpers are in minan.core.pdf.
-_setup_reportlab = pdf.register_cjk_font
-
 
 def _draw_sheet(
     canvas: Any, institution: Institution, url: str, png: bytes, region: str, generated: datetime

@@ -40,28 +40,14 @@ from minan.core.xlsx import (
     FORMULA_PREFIXES,
     MAX_FILE_BYTES,
     MAX_ROWS,
-    ImportRefused,
     RowError,
-    read_table,
     read_upload,
-    row_count_hint,
     sheet_rows,
 )
 from minan.regions.models import Region
 
 from . import rules
 from .models import Institution, Ownership, Subtype
-
-# Re-exported: the device and checklist imports and the import views still read these from here.
-__all__ = [
-    "MAX_FILE_BYTES",
-    "MAX_ROWS",
-    "ImportRefused",
-    "RowError",
-    "read_table",
-    "read_upload",
-    "row_count_hint",
-]
 
 MAX_LINES_FACTOR = 4  # blank lines count too, up to this multiple of MAX_ROWS
 PROGRESS_EVERY = 500

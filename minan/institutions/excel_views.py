@@ -80,7 +80,7 @@ class ImportView(_ImportMixin, View):
 
     def _page(self, request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
         context.setdefault("errors", [])
-        context.update(max_mb=excel.MAX_FILE_BYTES // (1024 * 1024), max_rows=excel.MAX_ROWS)
+        context.update(max_mb=xlsx.MAX_FILE_BYTES // (1024 * 1024), max_rows=xlsx.MAX_ROWS)
         return render(request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -96,18 +96,18 @@ class ImportView(_ImportMixin, View):
             problem = _("Only .xlsx files can be imported.")
         elif (upload.content_type or "").split(";")[0].strip().lower() not in ACCEPTED_CONTENT_TYPES:
             problem = _("The file is not an Excel workbook (.xlsx).")
-        elif (upload.size or 0) > excel.MAX_FILE_BYTES:
+        elif (upload.size or 0) > xlsx.MAX_FILE_BYTES:
             problem = _("The file is larger than %(size)d MB.") % {
-                "size": excel.MAX_FILE_BYTES // (1024 * 1024)
+                "size": xlsx.MAX_FILE_BYTES // (1024 * 1024)
             }
         if problem or upload is None:
             return self._page(request, status=400, problem=problem)
         filename = Path(upload.name or "upload.xlsx").name
         try:
-            data = upload.read(excel.MAX_FILE_BYTES + 1)
+            data = upload.read(xlsx.MAX_FILE_BYTES + 1)
             # A large file goes to the background job straight away (reading it takes seconds); the
             # sheet's own row count decides, and the real count when the sheet does not tell.
-            hint = excel.row_count_hint(data)
+            hint = xlsx.row_count_hint(data)
             if hint is not None and hint > excel.ASYNC_ROWS:
                 job = imports.start_import_job(user, data, filename, hint)
                 return redirect("institutions:import_progress", job=job)
@@ -116,7 +116,7 @@ class ImportView(_ImportMixin, View):
                 job = imports.start_import_job(user, data, filename, len(rows))
                 return redirect("institutions:import_progress", job=job)
             result = imports.import_institutions(user, rows, filename=filename, request=request)
-        except excel.ImportRefused as exc:
+        except xlsx.ImportRefused as exc:
             return self._page(
                 request, status=400, problem=exc.message, filename=filename, **_error_context(exc.errors)
             )
@@ -141,7 +141,7 @@ class _JobMixin(_ImportMixin):
         state["finished"] = state.get("status") in {"done", "refused", "failed"}
         state["checking"] = (state.get("done") or 0) < (state.get("rows") or 0)
         state["job"] = str(job)
-        errors = [excel.RowError(*e) for e in state.get("errors") or []]
+        errors = [xlsx.RowError(*e) for e in state.get("errors") or []]
         state.update(_error_context(errors))
         return state
 

@@ -23,8 +23,8 @@ from django.views.generic import ListView
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX, sheets_response
 from minan.core.views import ScopedViewMixin, current_user, deny
+from minan.core.xlsx import ImportRefused, error_table
 from minan.firewatch.models import Alarm, Device, DeviceEvent, Signal
-from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Institution
 
 from . import selectors
@@ -299,8 +299,9 @@ class DeviceImportView(_ImportMixin, View):
         try:
             result = sheets.import_devices(current_user(request), upload, filename, request=request)
         except ImportRefused as exc:
+            # Every problem is listed (the device file has at most MAX_ROWS rows).
             return self._page(request, form, status=400, problem=exc.message, filename=filename,
-                              errors=exc.errors, error_count=len(exc.errors))  # fmt: skip
+                              **error_table(exc.errors, shown=len(exc.errors)))  # fmt: skip
         except NotPermitted as exc:
             raise PermissionDenied from exc
         except DomainError as exc:

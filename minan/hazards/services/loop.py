@@ -25,8 +25,8 @@ from minan.duty.models import DutyAssignment
 from minan.hazards.models import Category, Clause, Hazard, HazardEvent, HazardFile, Source
 from minan.hazards.selectors import deadline_days, may_supervise, valid_supervisors, visible_hazard
 from minan.hazards.workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, PLAN_FIELDS, Move
-from minan.institutions import classification
 from minan.institutions.models import Institution
+from minan.institutions.services.classification import reclassify
 
 from .deadlines import end_pause
 
@@ -127,7 +127,7 @@ def add_finding(
 
 def facts_changed(institution: Institution, actor: Any, request: Any) -> None:
     """Open hazards are facts of the institution's risk class: reclassify it."""
-    classification.reclassify(Institution.objects.filter(pk=institution.pk), actor=actor, request=request)
+    reclassify(Institution.objects.filter(pk=institution.pk), actor=actor, request=request)
 
 
 def _refuse(move: Move, rule: str, message: str, field: str | None = None) -> DomainError:

@@ -23,7 +23,7 @@ from minan.core.errors import DomainError
 from minan.core.export import sheets_response
 from minan.core.forms import add_refusal
 from minan.core.views import PermissionPageMixin, current_user
-from minan.institutions.excel import ImportRefused
+from minan.core.xlsx import ImportRefused, error_table
 from minan.institutions.models import Institution
 
 from ..models import ChecklistItem, ChecklistSection, ChecklistTemplate, Kind
@@ -296,8 +296,7 @@ class ChecklistImportView(DraftMixin, View):
                     current_user(request), template, upload, upload.name, request=request
                 )
             except ImportRefused as exc:
-                context.update(problem=exc.message, errors=exc.errors[:200], error_count=len(exc.errors),
-                               errors_hidden=max(len(exc.errors) - 200, 0))  # fmt: skip
+                context.update(problem=exc.message, **error_table(exc.errors))
             except DomainError as exc:
                 context.update(problem=exc.message)
             else:

@@ -13,7 +13,7 @@ Rows whose 分组 cell is empty belong to the section above (merged cells read t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -21,9 +21,8 @@ from typing import IO, Any
 from django.utils.translation import gettext as _
 
 from minan.core.errors import NotPermitted
-from minan.core.export import Sheet, cell_text, sheets_bytes, spellings, squash
+from minan.core.xlsx import Columns, RowError, Sheet, cell_text, read_table, sheets_bytes, spellings, squash
 from minan.hazards.models import Category
-from minan.institutions.excel import ImportRefused, RowError, read_table
 
 from ..models import ChecklistItem, ChecklistTemplate
 from . import services
@@ -48,14 +47,13 @@ COLUMNS: list[tuple[str, str]] = [
     ("basis", "依据"),
     ("hazard_category", "隐患类别"),
 ]
-HEADERS = [header for _field, header in COLUMNS]
-HEADER_OF = dict(COLUMNS)
-FIELD_OF = {header: name for name, header in COLUMNS} | {
-    "编号": "code",
-    "检查项": "question",
-    "检查项目": "question",
-}
 REQUIRED = ("section", "code", "question")
+# The header row: the headers above or these other spellings.
+FORMAT = Columns(
+    COLUMNS, aliases={"编号": "code", "检查项": "question", "检查项目": "question"}, required=REQUIRED
+)
+HEADERS = FORMAT.headers
+HEADER_OF = FORMAT.names
 SHEET_TITLE = "检查项"
 INFO_SHEET_TITLE = "检查表信息"
 
@@ -218,37 +216,7 @@ def _decimal_cell(value: Any) -> Any:
 
 
 def _rows(file: Any, name: str) -> list[tuple[int, dict[str, Any]]]:
-    return read_table(file, name, _header_map, MAX_ROWS)
-
-
-def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
-    errors: list[RowError] = []
-    mapping: dict[str, int] = {}
-    for index, raw in enumerate(cells):
-        header = re.sub(r"\s+", "", _text(raw)).lstrip("\ufeff").rstrip("*＊")
-        if not header:
-            continue
-        name = FIELD_OF.get(header)
-        if name is None:
-            errors.append(RowError(line, header, _("Unknown column “%(column)s”.") % {"column": header}))
-        elif name in mapping:
-            errors.append(
-                RowError(line, header, _("Column “%(column)s” appears more than once.") % {"column": header})
-            )
-        else:
-            mapping[name] = index
-    for name in REQUIRED:
-        if name not in mapping:
-            errors.append(
-                RowError(
-                    line,
-                    HEADER_OF[name],
-                    _("Required column “%(column)s” is missing.") % {"column": HEADER_OF[name]},
-                )
-            )
-    if errors:
-        raise ImportRefused(errors)
-    return mapping
+    return read_table(file, name, FORMAT.map, MAX_ROWS)
 
 
 def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[services.PlannedSection]:
@@ -309,8 +277,7 @@ def check_rows(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[services.Plan
                 planned.append(by_title[section_title])
             by_title[section_title].items.append(check.values)
     if errors:
-        position = {header: index for index, header in enumerate(HEADERS)}
-        raise ImportRefused(sorted(errors, key=lambda e: (e.line, position.get(e.column, -1))))
+        raise FORMAT.refused(errors)
     return planned
 
 

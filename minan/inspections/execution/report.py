@@ -3,7 +3,7 @@ start and finish time, result and points, every item with its answer and note, t
 hazards they created or joined, thumbnails of the photos of failed items, and the two signatures.
 
 The report goes to a Chinese institution, so its text is Chinese whatever the language of the person who
-prints it (like the rectification notice, `minan.hazards.notice`, whose font setup it shares: the
+prints it (like the rectification notice, `minan.hazards.notice`; both use the shared `minan.core.pdf`: the
 built-in CID font STSong-Light, no font file). It lists the items of the checklist version the
 inspection was carried out on, never a later one.
 """
@@ -13,32 +13,21 @@ from __future__ import annotations
 import datetime as dt
 from io import BytesIO
 from typing import Any
-from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageOps
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import (
-    Image,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import Image, KeepTogether, Spacer, Table, TableStyle
 
-from minan.institutions.codes import CJK_FONT, _setup_reportlab
+from minan.core import pdf
 
 from ..models import Answer, ChecklistItem, Inspection
 
 TITLE = "检查报告"
-FOOTER = "民政服务机构安全监管平台　生成于 {date}"
+FOOTER = "民政服务机构安全监管平台　生成于 {date}"  # a full-width space; pdf.FOOTER has " · "
 KINDS = {
     "duty": "包保督查",
     "sector": "行业检查",
@@ -99,21 +88,10 @@ def _thumbnail(stored: Any, width_mm: float, *, flatten: bool = False) -> Any:
 
 def report_pdf(inspection: Inspection) -> bytes:
     """The report of a submitted inspection (`inspection` carries institution, template and lead)."""
-    _setup_reportlab()
-    body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=10.5, leading=16, wordWrap="CJK")
+    styles = pdf.styles(10.5, 16, small_size=8.5, small_leading=11)
+    body, label, small = styles.body, styles.label, styles.small
     cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=13)
-    title = ParagraphStyle("title", parent=body, fontSize=20, leading=28, alignment=TA_CENTER)
     heading = ParagraphStyle("heading", parent=body, fontSize=13, leading=20, spaceBefore=6, spaceAfter=4)
-    label = ParagraphStyle("label", parent=body, textColor=colors.HexColor("#333333"))
-    small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11, textColor=colors.grey)
-
-    def para(text: Any, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(escape(str(text if text not in (None, "") else "—")).replace("\n", "<br/>"), style)
-
-    grid_style = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]
 
     items = list(
         ChecklistItem.objects.filter(template_id=inspection.template_id)
@@ -144,35 +122,32 @@ def report_pdf(inspection: Inspection) -> bytes:
         ("得分", points),
         ("机构代表", inspection.representative),
     ]
-    fact_table = Table([[para(k, label), para(v)] for k, v in facts], colWidths=[30 * mm, None])
-    fact_table.setStyle(
-        TableStyle([*grid_style, ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f2f2f2"))])
-    )
+    fact_table = pdf.fact_table(facts, styles, label_width_mm=30)
 
-    rows = [[para(h, cell) for h in ("分组", "编号", "检查内容", "检查情况", "备注")]]
+    rows = [[pdf.para(h, cell) for h in ("分组", "编号", "检查内容", "检查情况", "备注")]]
     failed: list[tuple[ChecklistItem, Answer]] = []
     for item in items:
         given = answers.get(item.pk)
         rows.append([
-            para(item.section.title, cell), para(item.code, cell), para(item.question, cell),
-            para(answer_text(item, given), cell), para(given.note if given else "", cell),
+            pdf.para(item.section.title, cell), pdf.para(item.code, cell), pdf.para(item.question, cell),
+            pdf.para(answer_text(item, given), cell), pdf.para(given.note if given else "", cell),
         ])  # fmt: skip
         if given is not None and given.outcome == Answer.Outcome.FAIL:
             failed.append((item, given))
     item_table = Table(rows, colWidths=[24 * mm, 14 * mm, 66 * mm, 32 * mm, 34 * mm], repeatRows=1)
     item_table.setStyle(
-        TableStyle([*grid_style, ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2"))])
+        TableStyle([*pdf.GRID_STYLE, ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(pdf.SHADE_COLOUR))])
     )
 
     story: list[Any] = [
-        para(TITLE, title),
-        para(f"编号：第 {inspection.pk} 号", ParagraphStyle("right", parent=body, alignment=2)),
+        pdf.para(TITLE, styles.title),
+        pdf.para(f"编号：第 {inspection.pk} 号", styles.right),
         Spacer(1, 4 * mm),
         fact_table,
         Spacer(1, 4 * mm),
-        para("检查项目", heading),
+        pdf.para("检查项目", heading),
         item_table,
-        para("发现的问题", heading),
+        pdf.para("发现的问题", heading),
     ]
     if failed:
         for number, (item, given) in enumerate(failed, start=1):
@@ -183,21 +158,21 @@ def report_pdf(inspection: Inspection) -> bytes:
             else:
                 linked = f"（已登记为隐患 #{given.hazard_id}）"
             note = f"：{given.note}" if given.note else ""
-            story.append(para(f"{number}. {item.code} {item.question}{note}{linked}"))
+            story.append(pdf.para(f"{number}. {item.code} {item.question}{note}{linked}", body))
     else:
-        story.append(para("未发现问题。"))
+        story.append(pdf.para("未发现问题。", body))
 
     thumbs: list[Any] = []
     for item, given in failed:
         for photo in given.photos.all():
             image = _thumbnail(photo.file, THUMB_MM)
             taken = f" 拍摄于 {_time(photo.taken_at)}" if photo.taken_at else ""
-            caption = para(f"{item.code}{taken}", small)
+            caption = pdf.para(f"{item.code}{taken}", small)
             thumbs.append(
-                [image, caption] if image is not None else [para("（照片无法读取）", small), caption]
+                [image, caption] if image is not None else [pdf.para("（照片无法读取）", small), caption]
             )
     if thumbs:
-        story.append(para("问题照片", heading))
+        story.append(pdf.para("问题照片", heading))
         cells = [thumbs[i : i + THUMBS_PER_ROW] for i in range(0, len(thumbs), THUMBS_PER_ROW)]
         for line in cells:
             line += [""] * (THUMBS_PER_ROW - len(line))
@@ -206,17 +181,17 @@ def report_pdf(inspection: Inspection) -> bytes:
         story.append(photo_table)
 
     if inspection.summary:
-        story += [para("检查小结", heading), para(inspection.summary)]
+        story += [pdf.para("检查小结", heading), pdf.para(inspection.summary, body)]
 
     def signature(stored: Any) -> Any:
         image = _thumbnail(stored, 50, flatten=True) if stored else None
-        return image if image is not None else para("（未签名）")
+        return image if image is not None else pdf.para("（未签名）", body)
 
     signatures = Table(
         [
-            [para("检查人签名", label), para("机构代表签名", label)],
+            [pdf.para("检查人签名", label), pdf.para("机构代表签名", label)],
             [signature(inspection.inspector_signature), signature(inspection.representative_signature)],
-            [para(inspection.lead.display_name), para(inspection.representative)],
+            [pdf.para(inspection.lead.display_name, body), pdf.para(inspection.representative, body)],
         ],
         colWidths=[85 * mm, 85 * mm],
     )
@@ -225,12 +200,6 @@ def report_pdf(inspection: Inspection) -> bytes:
         Spacer(1, 6 * mm),
         KeepTogether([signatures]),
         Spacer(1, 8 * mm),
-        para(FOOTER.format(date=timezone.localdate().isoformat()), small),
+        pdf.para(FOOTER.format(date=timezone.localdate().isoformat()), small),
     ]
-    buffer = BytesIO()
-    doc = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=18 * mm,
-        title=f"{TITLE} #{inspection.pk}", author="MinAn", creator="MinAn",
-    )  # fmt: skip
-    doc.build(story)
-    return buffer.getvalue()
+    return pdf.build(story, title=f"{TITLE} #{inspection.pk}", top_mm=18, bottom_mm=18)

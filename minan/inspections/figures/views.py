@@ -16,8 +16,9 @@ from django.views import View
 
 from minan.audit.services import record
 from minan.core.errors import DomainError
-from minan.core.export import XLSX, Sheet, sheets_bytes
+from minan.core.export import XLSX
 from minan.core.views import ScopedViewMixin, current_user
+from minan.core.xlsx import Sheet, sheets_bytes
 
 from ..models import Inspection
 from . import selectors

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,10 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.audit.services import diff, record, snapshot
-from minan.core import limits
-from minan.core.export import cell_text, sheets_bytes, spellings, squash
+from minan.core import limits, xlsx
+from minan.core.xlsx import RowError, cell_text, read_table, sheets_bytes, spellings, squash
 from minan.firewatch.models import Device
-from minan.institutions.excel import ImportRefused, RowError, read_table
 from minan.institutions.models import Institution
 
 from .registry import (
@@ -64,11 +63,20 @@ COLUMNS: list[tuple[str, str]] = [
     ("thresholds", "阈值(JSON)"),
 ]
 EXPORT_ONLY = ["状态", "最后信号", "维护至", "在用"]
-HEADERS = [header for _field, header in COLUMNS]
-COLUMN_NAME = {field: header.rstrip("*") for field, header in COLUMNS}
-FIELD_OF = {header.rstrip("*"): field for field, header in COLUMNS} | {"机构名称": "institution",
-            "统一社会信用代码": "institution", "序列号": "serial", "IMEI": "serial", "房间": "room"}  # fmt: skip
-REQUIRED = frozenset(field for field, header in COLUMNS if header.endswith("*"))
+# The header row: the headers above (without "*") or these other spellings; the export-only columns skipped.
+FORMAT = xlsx.Columns(
+    COLUMNS,
+    aliases={
+        "机构名称": "institution",
+        "统一社会信用代码": "institution",
+        "序列号": "serial",
+        "IMEI": "serial",
+        "房间": "room",
+    },
+    ignore=EXPORT_ONLY,
+)
+HEADERS = FORMAT.headers
+COLUMN_NAME = FORMAT.names
 TYPE_NAMES = {
     "smoke": "感烟火灾探测器", "heat": "感温火灾探测器", "call_point": "手动火灾报警按钮",
     "panel": "火灾报警控制器", "transmitter": "用户信息传输装置", "electrical": "电气火灾监控探测器",
@@ -161,40 +169,10 @@ def _thresholds(value: Any) -> dict[str, Any]:
     return dict(parsed)
 
 
-def _header_map(line: int, cells: Sequence[Any]) -> dict[str, int]:
-    errors: list[RowError] = []
-    mapping: dict[str, int] = {}
-    for index, raw in enumerate(cells):
-        header = (
-            re.sub(r"\s+", "", cell_text(raw))
-            .lstrip("\ufeff")
-            .rstrip("*＊")
-            .replace("（", "(")
-            .replace("）", ")")
-        )
-        if not header or header in EXPORT_ONLY:
-            continue
-        name = FIELD_OF.get(header)
-        if name is None:
-            errors.append(RowError(line, header, _("Unknown column “%(column)s”.") % {"column": header}))
-        elif name in mapping:
-            errors.append(
-                RowError(line, header, _("Column “%(column)s” appears more than once.") % {"column": header})
-            )
-        else:
-            mapping[name] = index
-    for name in sorted(REQUIRED - set(mapping), key=list(COLUMN_NAME).index):
-        errors.append(RowError(line, COLUMN_NAME[name],
-                               _("Required column “%(column)s” is missing.") % {"column": COLUMN_NAME[name]}))  # fmt: skip
-    if errors:
-        raise ImportRefused(errors)
-    return mapping
-
-
 def read_rows(file: str | Path | bytes | IO[Any], filename: str) -> list[tuple[int, dict[str, Any]]]:
     """(line, {field: raw cell}) for every non-blank data row of the first sheet; ImportRefused for
     problems of the whole file."""
-    return read_table(file, filename, _header_map, MAX_ROWS)
+    return read_table(file, filename, FORMAT.map, MAX_ROWS)
 
 
 @dataclass
@@ -340,8 +318,7 @@ def check_import(actor: Any, rows: list[tuple[int, dict[str, Any]]]) -> list[_Pl
             errors.append(RowError(p.line, COLUMN_NAME["panel"],
                                    _("Choose a fire-alarm control panel of the same institution.")))  # fmt: skip
     if errors:
-        position = {header: index for index, header in enumerate(COLUMN_NAME.values())}
-        raise ImportRefused(sorted(errors, key=lambda e: (e.line, position.get(e.column, -1))))
+        raise FORMAT.refused(errors)
     return planned
 
 

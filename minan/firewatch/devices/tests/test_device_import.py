@@ -15,10 +15,10 @@ from openpyxl import Workbook, load_workbook
 from conftest import login_client
 from minan.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
+from minan.core.xlsx import ImportRefused
 from minan.firewatch.devices.services import sheets
 from minan.firewatch.models import Device
 from minan.firewatch.tests.device_helpers import raw, register
-from minan.institutions.excel import ImportRefused
 from minan.institutions.models import Institution
 
 pytestmark = pytest.mark.django_db

@@ -20,6 +20,7 @@ from minan.accounts.models import User
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX
+from minan.core.xlsx import ImportRefused
 from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause
 from minan.inspections.checklists import services as checklists
@@ -27,7 +28,6 @@ from minan.inspections.checklists import xlsx as checklist_xlsx
 from minan.inspections.checklists.selectors import current_template
 from minan.inspections.execution import services
 from minan.inspections.models import ChecklistItem, ChecklistSection, ChecklistTemplate, Inspection
-from minan.institutions.excel import ImportRefused
 
 pytestmark = pytest.mark.django_db
 
