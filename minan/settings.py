@@ -425,7 +425,7 @@ if REDIS_URL:
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "huey.sqlite3")})
 
-# The cache holds public-code scan counters and rate-limit counts (minan/public/scans.py): Redis when
+# The cache holds public-code scan counters and rate-limit counts (minan/public/services.py): Redis when
 # REDIS_URL is set (shared by every process; the worker folds the counters), else each process's memory.
 CACHES = {
     "default": {
