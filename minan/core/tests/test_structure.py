@@ -264,3 +264,24 @@ def test_the_import_rule_reads_the_reason_above_a_group(tmp_path: Path) -> None:
         "    import psycopg  # optional: only with PostgreSQL\n"
     )
     assert function_imports_without_reason(sample) == [7]
+
+
+def test_views_open_no_transaction() -> None:
+    """A page or API handler calls one service, which owns the transaction; none opens its own."""
+    pages = [
+        p
+        for p in sorted(ROOT.rglob("*.py"))
+        if (READERS.search(p.name) or "views" in p.parent.parts[-1:])
+        and "tests" not in p.parts
+        and "selectors" not in p.name
+    ]
+    assert len(pages) > 30
+    opened = [
+        f"minan/{p.relative_to(ROOT).as_posix()}:{n.lineno}"
+        for p in pages
+        for n in ast.walk(ast.parse(p.read_text()))
+        if isinstance(n, ast.Attribute)
+        and n.attr in {"atomic", "on_commit"}
+        and ast.unparse(n.value) == "transaction"
+    ]
+    assert not opened, opened
