@@ -1,17 +1,14 @@
-"""Notifications in the Jining demo: the daily reminders run once (so inboxes have content) and two
-example channels, switched off (their addresses are placeholders). Idempotent."""
+"""Notifications in the Jining demo: two example channels, switched off (their addresses are
+placeholders). Idempotent. (`minan demo-data` then runs the daily reminders once, so inboxes have
+content.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
-from minan.duty.services import remind_overdue_visits
-from minan.institutions.services.registry import remind_expired_policies
 from minan.regions.models import Region
 
-from .models import Channel, Notification
+from .models import Channel
 
 
 def build(stdout: Any = None) -> None:
@@ -27,12 +24,3 @@ def build(stdout: Any = None) -> None:
             url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=REPLACE-ME", active=False,
             events=["duty.visits_overdue"],
         )  # fmt: skip
-    if Notification.objects.exists():
-        return
-    with transaction.atomic():
-        policies = remind_expired_policies()
-        cadres = remind_overdue_visits()
-    if stdout is not None:
-        stdout.write(
-            f"notifications: {policies} expired policies reminded, {cadres} cadres told of overdue visits"
-        )

@@ -17,14 +17,16 @@ from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
-from minan.duty.services import assign_cadre
+from minan.duty.services import assign_cadre, remind_overdue_visits
 from minan.firewatch import demo as firewatch_demo
 from minan.hazards import demo as hazards_demo
 from minan.inspections import demo as inspections_demo
 from minan.inspections import demo_runs as inspection_runs
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
+from minan.institutions.services.registry import remind_expired_policies
 from minan.notify import demo as notify_demo
+from minan.notify.models import Notification
 from minan.regions.models import Region
 from minan.regions.services import load_regions
 
@@ -67,6 +69,7 @@ class Command(BaseCommand):
             hazards_demo.build(self.stdout)
             inspections_demo.build(self.stdout)  # plans and their tasks
             notify_demo.build(self.stdout)
+            self._first_reminders()
             firewatch_demo.seed_devices(self.stdout)
             firewatch_demo.seed_alarm_history(self.stdout)
             # Last: after the hazards demo and the plans demo, whose open tasks it carries out.
@@ -75,6 +78,16 @@ class Command(BaseCommand):
             f"regions: {result.created} created, {result.updated} updated; users created: {created}"
         )
         self._print_accounts()
+
+    def _first_reminders(self) -> None:
+        """The daily reminders, run once so that inboxes have content (not again once any exists)."""
+        if Notification.objects.exists():
+            return
+        policies = remind_expired_policies()
+        cadres = remind_overdue_visits()
+        self.stdout.write(
+            f"notifications: {policies} expired policies reminded, {cadres} cadres told of overdue visits"
+        )
 
     def _users(self) -> int:
         created = 0
