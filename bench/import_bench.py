@@ -37,7 +37,7 @@ def uscc(serial: int, county: str) -> str:
 def workbook(rows: list[list[Any]]) -> bytes:
     from openpyxl import Workbook
 
-    from minan.institutions.excel import HEADERS
+    from minan.institutions.imports.xlsx import HEADERS
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("机构")
@@ -51,7 +51,7 @@ def workbook(rows: list[list[Any]]) -> bytes:
 
 def make_rows(towns: list[Any], start: int, prefix: str) -> list[list[Any]]:
     """ROWS valid rows in COLUMNS order, spread over `towns`; every column filled."""
-    from minan.institutions.excel import COLUMNS
+    from minan.institutions.imports.xlsx import COLUMNS
 
     kinds = [
         ("养老服务", "养老院 / 养老中心"),
@@ -113,9 +113,10 @@ def main() -> None:
     from minan.accounts.models import User
     from minan.audit.models import AuditEvent
     from minan.core.xlsx import ImportRefused
-    from minan.institutions import excel
+    from minan.institutions.imports import services as imports
+    from minan.institutions.imports import xlsx as excel
     from minan.institutions.models import Institution
-    from minan.institutions.services import imports, registry
+    from minan.institutions.services import registry
     from minan.regions.models import Region
 
     if PERMISSION not in roles.ROLE_PERMISSIONS[roles.COUNTY_OFFICER]:

@@ -8,7 +8,7 @@ import datetime as dt
 from django.db.models import Count, Q
 
 from minan.core import figures
-from minan.institutions import classification
+from minan.institutions.classification import derive as classification
 
 from .models import Hazard
 from .workflow import OPEN_STATES, overdue_q

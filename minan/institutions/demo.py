@@ -14,9 +14,9 @@ from minan.accounts.models import User
 from minan.core.identifiers import ORG_WEIGHTS, USCC_ALPHABET, uscc_check_character
 from minan.regions.models import Region
 
+from .classification.services import reclassify
 from .models import Commissioner, Institution, Ownership, Subtype
 from .services import registry
-from .services.classification import reclassify
 
 PER_COUNTY = 28
 ELDERLY_WORDS = [

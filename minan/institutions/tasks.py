@@ -6,10 +6,10 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from .classification.services import reclassify, reclassify_all_async  # noqa: F401  (registers the task)
+from .imports.services import run_import_job  # noqa: F401  (registers the import task with the worker)
 from .models import Institution
 from .services import registry
-from .services.classification import reclassify, reclassify_all_async  # noqa: F401  (registers the task)
-from .services.imports import run_import_job  # noqa: F401  (registers the import task with the worker)
 
 
 @db_periodic_task(crontab(hour="1", minute="30"))

@@ -1,6 +1,9 @@
 from django.urls import path
 
-from . import class_views, code_views, excel_views, views
+from . import views
+from .classification import views as classification
+from .codes import views as codes
+from .imports import views as imports
 
 app_name = "institutions"
 urlpatterns = [
@@ -13,21 +16,21 @@ urlpatterns = [
     path("<int:pk>/do/<slug:action>/", views.InstitutionActionView.as_view(), name="action"),
     path("<int:pk>/do/<slug:action>/<str:arg>/", views.InstitutionActionView.as_view(), name="action_arg"),
     # 一院一码
-    path("<int:pk>/code.svg", code_views.CodeSvgView.as_view(), name="code_svg"),
-    path("<int:pk>/code.png", code_views.CodePngView.as_view(), name="code_png"),
-    path("<int:pk>/sheet.pdf", code_views.CodeSheetView.as_view(), name="code_sheet"),
-    path("<int:pk>/code/rotate/", code_views.CodeRotateView.as_view(), name="code_rotate"),
-    path("<int:pk>/code/revoke/", code_views.CodeRevokeView.as_view(), name="code_revoke"),
-    path("<int:pk>/code/restore/", code_views.CodeRestoreView.as_view(), name="code_restore"),
-    path("codes/batch.zip", code_views.CodesZipView.as_view(), name="codes_zip"),
-    path("codes/batch.pdf", code_views.CodesPdfView.as_view(), name="codes_pdf"),
+    path("<int:pk>/code.svg", codes.CodeSvgView.as_view(), name="code_svg"),
+    path("<int:pk>/code.png", codes.CodePngView.as_view(), name="code_png"),
+    path("<int:pk>/sheet.pdf", codes.CodeSheetView.as_view(), name="code_sheet"),
+    path("<int:pk>/code/rotate/", codes.CodeRotateView.as_view(), name="code_rotate"),
+    path("<int:pk>/code/revoke/", codes.CodeRevokeView.as_view(), name="code_revoke"),
+    path("<int:pk>/code/restore/", codes.CodeRestoreView.as_view(), name="code_restore"),
+    path("codes/batch.zip", codes.CodesZipView.as_view(), name="codes_zip"),
+    path("codes/batch.pdf", codes.CodesPdfView.as_view(), name="codes_pdf"),
     # Classification
-    path("classes/", class_views.ClassSchemeView.as_view(), name="classes"),
-    path("<int:pk>/class/", class_views.ClassOverrideView.as_view(), name="class_override"),
+    path("classes/", classification.ClassSchemeView.as_view(), name="classes"),
+    path("<int:pk>/class/", classification.ClassOverrideView.as_view(), name="class_override"),
     # Excel
-    path("import/", excel_views.ImportView.as_view(), name="import"),
-    path("import/template.xlsx", excel_views.ImportTemplateView.as_view(), name="import_template"),
-    path("import/<uuid:job>/", excel_views.ImportProgressView.as_view(), name="import_progress"),
-    path("import/<uuid:job>/status/", excel_views.ImportStatusView.as_view(), name="import_status"),
-    path("export.xlsx", excel_views.ExportView.as_view(), name="export"),
+    path("import/", imports.ImportView.as_view(), name="import"),
+    path("import/template.xlsx", imports.ImportTemplateView.as_view(), name="import_template"),
+    path("import/<uuid:job>/", imports.ImportProgressView.as_view(), name="import_progress"),
+    path("import/<uuid:job>/status/", imports.ImportStatusView.as_view(), name="import_status"),
+    path("export.xlsx", imports.ExportView.as_view(), name="export"),
 ]

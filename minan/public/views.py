@@ -13,7 +13,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from minan.audit.services import client_ip
-from minan.institutions.codes import region_label
+from minan.institutions.codes.render import region_label
 from minan.institutions.models import Institution
 
 from . import services

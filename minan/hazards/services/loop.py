@@ -25,8 +25,8 @@ from minan.duty.models import DutyAssignment
 from minan.hazards.models import Category, Clause, Hazard, HazardEvent, HazardFile, Source
 from minan.hazards.selectors import deadline_days, may_supervise, valid_supervisors, visible_hazard
 from minan.hazards.workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, PLAN_FIELDS, Move
+from minan.institutions.classification.services import reclassify
 from minan.institutions.models import Institution
-from minan.institutions.services.classification import reclassify
 
 from .deadlines import end_pause
 

@@ -25,9 +25,9 @@ from minan.duty.models import DutyAssignment
 from minan.notify.services import notify
 from minan.regions.models import Region
 
+from ..classification.services import reclassify
 from ..models import Commissioner, Institution, InstitutionChange, InsurancePolicy
 from ..rules import validate
-from .classification import reclassify
 
 # Facts a person edits (history and audit compare these).
 FACT_FIELDS = (

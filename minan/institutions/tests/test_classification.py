@@ -16,9 +16,9 @@ from conftest import login_client
 from minan.accounts import roles
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.institutions import classification
+from minan.institutions.classification import derive as classification
+from minan.institutions.classification import services as class_services
 from minan.institutions.models import ClassRule, Institution, InstitutionChange, InsurancePolicy, RiskClass
-from minan.institutions.services import classification as class_services
 
 pytestmark = pytest.mark.django_db
 

@@ -23,9 +23,9 @@ from django.utils import timezone
 from conftest import login_client
 from minan.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.institutions import codes
+from minan.institutions.codes import render as codes
+from minan.institutions.codes import services as code_services
 from minan.institutions.models import Institution, ScanDaily
-from minan.institutions.services import codes as code_services
 from minan.public import services as public_scans
 
 pytestmark = pytest.mark.django_db

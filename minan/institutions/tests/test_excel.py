@@ -23,11 +23,12 @@ from minan.core.errors import NotPermitted
 from minan.core.export import XLSX
 from minan.core.identifiers import uscc_check_character
 from minan.core.xlsx import ImportRefused
-from minan.institutions import excel
-from minan.institutions.excel import COLUMNS, HEADERS, parse_rows
+from minan.institutions.imports import services as imports
+from minan.institutions.imports import xlsx as excel
+from minan.institutions.imports.services import import_institutions
+from minan.institutions.imports.xlsx import COLUMNS, HEADERS, parse_rows
 from minan.institutions.models import Institution, InstitutionChange, Ownership, Subtype
-from minan.institutions.services import imports, registry
-from minan.institutions.services.imports import import_institutions
+from minan.institutions.services import registry
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from minan.institutions.codes import public_url
+from minan.institutions.codes.render import public_url
 from minan.regions import paths
 
 register = template.Library()

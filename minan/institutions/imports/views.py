@@ -20,10 +20,10 @@ from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX, xlsx_response
 from minan.core.views import ScopedViewMixin, current_user, deny
 
-from . import excel
-from .models import Institution
-from .selectors import filter_institutions
-from .services import imports
+from ..models import Institution
+from ..selectors import filter_institutions
+from . import services as imports
+from . import xlsx as excel
 
 IMPORT_PERMISSION = "institutions.import_institution"
 # Browsers send the xlsx type, or a generic one when no spreadsheet program is registered; the

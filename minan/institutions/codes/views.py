@@ -21,9 +21,9 @@ from minan.audit.services import record
 from minan.core.errors import DomainError
 from minan.core.views import ScopedViewMixin, current_user
 
-from . import codes
-from .models import Institution
-from .services import codes as code_services
+from ..models import Institution
+from . import render as codes
+from . import services as code_services
 
 
 def _download(data: bytes, content_type: str, filename: str | None = None) -> HttpResponse:

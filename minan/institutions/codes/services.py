@@ -1,5 +1,5 @@
 """Writes of the institution's public code (一院一码): rotate, revoke, restore. Rendering the code is
-in `minan.institutions.codes`."""
+in `minan.institutions.codes.render`."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import ClassRule, Institution, InsurancePolicy, RiskClass
+from ..models import ClassRule, Institution, InsurancePolicy, RiskClass
 
 Condition = ClassRule.Condition
 FactSource = Callable[[list[int], dt.date], dict[int, int]]

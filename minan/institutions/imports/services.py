@@ -1,7 +1,7 @@
 """Writes of the registry's xlsx import: all rows created in one transaction with one audit event, and the
 background job (state in a small JSON file next to the stored upload) that runs large files.
 
-The file format and the row checks are in `minan.institutions.excel`.
+The file format and the row checks are in `minan.institutions.imports.xlsx`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError
 from minan.core.xlsx import ImportRefused, file_error
 
-from .. import excel
-from ..excel import Row, parse_rows
 from ..models import Institution, InstitutionChange
-from . import registry
+from ..services import registry
+from . import xlsx as excel
+from .xlsx import Row, parse_rows
 
 logger = logging.getLogger(__name__)
 

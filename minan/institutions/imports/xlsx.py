@@ -46,8 +46,8 @@ from minan.core.xlsx import (
 )
 from minan.regions.models import Region
 
-from . import rules
-from .models import Institution, Ownership, Subtype
+from .. import rules
+from ..models import Institution, Ownership, Subtype
 
 MAX_LINES_FACTOR = 4  # blank lines count too, up to this multiple of MAX_ROWS
 PROGRESS_EVERY = 500

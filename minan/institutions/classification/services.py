@@ -1,6 +1,6 @@
 """Writes of the risk classification: storing derived classes, classes set by hand, scheme editing.
 
-How a class is derived (facts, scheme, rules in words) is in `minan.institutions.classification`.
+How a class is derived (facts, scheme, rules in words) is in `minan.institutions.classification.derive`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from huey.contrib.djhuey import db_task
 from minan.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 
-from ..classification import (
+from ..models import ClassRule, Institution, InstitutionChange, RiskClass
+from .derive import (
     BOOLEAN_CONDITIONS,
     COLOUR_RE,
     MIN_REASON_LENGTH,
@@ -33,7 +34,6 @@ from ..classification import (
     load_scheme,
     rule_text,
 )
-from ..models import ClassRule, Institution, InstitutionChange, RiskClass
 
 CHUNK_SIZE = 500
 

@@ -4,7 +4,7 @@ Each institution carries a random, unguessable `public_token` (never its id). Th
 `/p/<token>/`; rotating replaces the token (old printed codes answer 404), revoking switches the code
 off, restoring switches it back on with the same token.
 
-The writers of the code fields (rotate, revoke, restore) are in `services/codes.py`. This module renders
+The writers of the code fields (rotate, revoke, restore) are in `codes/services.py`. This module renders
 the code: QR images (SVG and PNG via segno), the printable A4 sheet (reportlab, Chinese through the
 shared CJK font of `minan.core.pdf`) and the batch ZIP of a county.
 """
@@ -31,7 +31,7 @@ from minan.core.pdf import CJK_FONT
 from minan.regions.models import Region
 from minan.regions.paths import codes as codes_of
 
-from .models import Institution
+from ..models import Institution
 
 # About 20 ms an institution: 500 stays well inside the web worker timeout; larger sets pick a township.
 BATCH_LIMIT = 500

@@ -21,9 +21,9 @@ from minan.core.errors import DomainError
 from minan.core.forms import add_refusal
 from minan.core.views import ScopedViewMixin, current_user, deny
 
-from . import classification
-from .models import ClassRule, Institution, RiskClass
-from .services import classification as class_services
+from ..models import ClassRule, Institution, RiskClass
+from . import derive as classification
+from . import services as class_services
 
 VIEW_PERMISSION = "institutions.view_institution"
 
