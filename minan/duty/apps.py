@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class DutyConfig(AppConfig):
@@ -12,3 +13,9 @@ class DutyConfig(AppConfig):
         from . import panels
 
         register(panels)
+
+        # Imported here: the events read notify's models, loaded only after every apps.py.
+        from minan.notify.events import register as notification_event
+        from minan.notify.models import Urgency
+
+        notification_event("duty.visits_overdue", gettext_lazy("Duty visits overdue"), Urgency.LOW)

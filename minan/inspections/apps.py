@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class InspectionsConfig(AppConfig):
@@ -12,3 +13,9 @@ class InspectionsConfig(AppConfig):
         from . import panels
 
         register(panels)
+
+        # Imported here: the events read notify's models, loaded only after every apps.py.
+        from minan.notify.events import register as notification_event
+        from minan.notify.models import Urgency
+
+        notification_event("inspections.missed", gettext_lazy("Inspection task missed"), Urgency.NORMAL)

@@ -1,7 +1,8 @@
 """The events modules notify about. Each has a label, a default urgency and a template
 `notify/events/<code>.txt` (first line: subject; the rest: body), rendered in the recipient's language.
 
-Modules register their own events with `register()` in their AppConfig.ready() or at import.
+Each module registers its own events with `register()` in its AppConfig.ready(); notify registers
+its own two below.
 """
 
 from __future__ import annotations
@@ -36,10 +37,3 @@ def choices() -> list[tuple[str, str]]:
 
 register("notify.test", _("Test message"), Urgency.NORMAL)
 register("notify.delivery_failed", _("A message could not be delivered"), Urgency.NORMAL)
-register("institutions.insurance_expired", _("Liability insurance expired"), Urgency.NORMAL)
-register("duty.visits_overdue", _("Duty visits overdue"), Urgency.LOW)
-register("hazards.reminder", _("Hazard deadline approaching"), Urgency.NORMAL)
-register("hazards.overdue", _("Hazard overdue"), Urgency.NORMAL)
-register("inspections.missed", _("Inspection task missed"), Urgency.NORMAL)
-register("firewatch.alarm", _("Fire-monitoring alarm"), Urgency.NORMAL)
-register("firewatch.alarms", _("Several fire-monitoring alarms of one institution"), Urgency.NORMAL)
