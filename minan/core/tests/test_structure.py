@@ -1,7 +1,7 @@
 """Rules of the code's shape, checked on the source (the import contracts are in pyproject.toml and run
 with `lint-imports` in `make lint`).
 
-Scoped reads: in views, API, forms and selectors a scoped model is read only through
+Scoped reads: in views, API, forms, selectors and panels a scoped model is read only through
 `Model.objects.for_user(user, action)`. A few patterns are safe by construction and accepted without a
 listing; anything else is listed below with the reason it may read past the scope.
 """
@@ -17,7 +17,7 @@ from django.apps import apps
 from minan.core.scoping import ScopedModel
 
 ROOT = Path(__file__).resolve().parents[2]  # the minan package
-READERS = re.compile(r"(views|api|forms|selectors)\.py$")
+READERS = re.compile(r"(views|api|forms|selectors|panels)\.py$")
 
 # (file under minan/, model): why this read may go past the user's scope.
 ALLOWED_UNSCOPED = {
@@ -27,6 +27,10 @@ ALLOWED_UNSCOPED = {
     ("duty/selectors.py", "DutyAssignment"): "recipients (cadres_of) and the 包保 ledger's assignments of "
     "institutions already read through for_user()",
     ("duty/selectors.py", "Commissioner"): "prefetch of the commissioners of scoped institutions",
+    (
+        "duty/panels.py",
+        "DutyAssignment",
+    ): "the assignment history of an institution already read through for_user()",
     ("duty/views.py", "User"): "prefetch of the members of scoped supervision groups",
     ("hazards/criteria/views.py", "Hazard"): "whether any hazard anywhere cites a clause before deleting it",
     (
