@@ -111,7 +111,7 @@ def main() -> None:
 
     from minan.accounts import roles
     from minan.accounts.models import User
-    from minan.audit.models import AuditEvent
+    from minan.core.audit.models import AuditEvent
     from minan.core.xlsx import ImportRefused
     from minan.institutions.imports import services as imports
     from minan.institutions.imports import xlsx as excel

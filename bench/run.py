@@ -38,8 +38,8 @@ def main() -> None:
     _django.load_demo()
 
     from minan.accounts.models import User
-    from minan.audit.models import AuditEvent
-    from minan.audit.services import record
+    from minan.core.audit.models import AuditEvent
+    from minan.core.audit.services import record
     from minan.institutions.models import Institution
     from minan.regions.models import Region
 
@@ -108,7 +108,7 @@ def main() -> None:
         f"audit write: plain insert {base_w * 1e6:.0f} µs, record() {chain_w * 1e6:.0f} µs, "
         f"ratio {chain_w / base_w:.2f} ({1 / chain_w:.0f} chained writes/s, one writer)"
     )
-    from minan.audit.chain import verify_chain
+    from minan.core.audit.chain import verify_chain
 
     # The baseline rows are not part of the chain; remove them before verifying.
     plain = AuditEvent.objects.filter(action="bench.plain")

@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from minan.accounts.api import ApiTokenViewSet, MeView, ObtainTokenView, UserViewSet
-from minan.audit.api import AuditEventViewSet
+from minan.core.audit.api import AuditEventViewSet
 from minan.duty.api import DutyAssignmentViewSet, DutyPostViewSet, DutyVisitViewSet, SupervisionGroupViewSet
 from minan.firewatch.alarms.api import AlarmBoardViewSet, AlarmViewSet
 from minan.firewatch.devices.api import DeviceViewSet, UnregisteredSenderViewSet

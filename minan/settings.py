@@ -78,7 +78,7 @@ INSTALLED_APPS = [
     "minan.core",
     "minan.regions",
     "minan.accounts",
-    "minan.audit",
+    "minan.core.audit",
     "minan.institutions",
     "minan.duty",
     "minan.public",

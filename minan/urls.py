@@ -11,7 +11,7 @@ urlpatterns = [
     path("inspections/", include("minan.inspections.urls")),
     path("firewatch/", include("minan.firewatch.urls")),
     path("notify/", include("minan.notify.urls")),
-    path("audit/", include("minan.audit.urls")),
+    path("audit/", include("minan.core.audit.urls")),
     path("p/", include("minan.public.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("minan.api_urls")),

@@ -7,7 +7,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 
 from .services import clear_login_failures
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from minan.audit.services import record_denial
+from minan.core.audit.services import record_denial
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import permission_for
 

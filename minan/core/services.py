@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted
 
 from .models import CalendarOverride, CalendarYear

@@ -16,8 +16,8 @@ from django.views import View
 from django.views.generic import TemplateView
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.audit.services import record_denial
 from minan.core import calendar, panels, selectors, services
+from minan.core.audit.services import record_denial
 from minan.core.errors import DomainError
 from minan.core.forms import CalendarOverrideForm, CalendarYearForm
 from minan.core.models import CalendarOverride, CalendarYear

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from minan.accounts import services as accounts
 from minan.accounts.models import User, UserScope
 from minan.accounts.roles import CADRE, ROLE_LABELS, SUPERVISION_MEMBER
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads

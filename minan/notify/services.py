@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from minan.accounts.models import User
 from minan.accounts.roles import ROLE_LABELS, SYSTEM_ADMIN
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import in_scope
 

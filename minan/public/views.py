@@ -12,7 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from minan.audit.services import client_ip
+from minan.core.audit.services import client_ip
 from minan.institutions.codes.render import region_label
 from minan.institutions.models import Institution
 

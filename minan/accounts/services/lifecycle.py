@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 
 from ..models import User
 from .managing import _require, require_manageable

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, OutOfScope
 
 from ..models import PasswordHistory, User

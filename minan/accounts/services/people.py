@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import forget, in_scope, region_within_scope
 from minan.institutions.models import Institution

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError
 
 from ..models import User

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 
 from ..models import ApiToken, User, token_digest

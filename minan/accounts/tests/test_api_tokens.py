@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from conftest import PASSWORD, login_client
 from minan.accounts import services
 from minan.accounts.models import ApiToken, User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.accounts import services
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted, OutOfScope
 
 pytestmark = pytest.mark.django_db

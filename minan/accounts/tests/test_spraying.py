@@ -10,7 +10,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 
 from conftest import PASSWORD
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import RoleGrant, User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

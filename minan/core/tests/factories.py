@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 
 from minan.accounts import services as account_services
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.duty.models import DutyAssignment, DutyVisit, DutyVisitPhoto, SupervisionGroup
 from minan.firewatch.models import Alarm, Device, UnregisteredSender
 from minan.hazards.models import Extension, Hazard, HazardFile, Pause, Revisit, RevisitDraw

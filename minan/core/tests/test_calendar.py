@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
 from minan.core import services
+from minan.core.audit.models import AuditEvent
 from minan.core.calendar import (
     CalendarNotLoaded,
     add_calendar_days,

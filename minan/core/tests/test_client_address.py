@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from minan.audit.services import client_ip
+from minan.core.audit.services import client_ip
 from minan.core.clients import client_address
 
 

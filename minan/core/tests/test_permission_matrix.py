@@ -38,8 +38,8 @@ from rest_framework.views import APIView
 
 from conftest import login_client
 from minan.accounts.roles import INSTITUTION_STAFF, ROLE_PERMISSIONS
-from minan.audit.models import AuditEvent
 from minan.core.api import ACTION_FOR_METHOD
+from minan.core.audit.models import AuditEvent
 from minan.core.scoping import permission_for
 from minan.core.tests import factories
 from minan.core.tests.factories import Place

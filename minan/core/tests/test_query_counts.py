@@ -58,7 +58,7 @@ def test_list_query_counts_do_not_grow_with_rows(
 
 
 def test_audit_list_query_count(client: Any, audit_admin: Any) -> None:
-    from minan.audit.services import record
+    from minan.core.audit.services import record
 
     login_client(client, audit_admin)
     for i in range(3):

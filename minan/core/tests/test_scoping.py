@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.accounts import services
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted, OutOfScope
 from minan.institutions.models import Institution
 from minan.regions.models import Region

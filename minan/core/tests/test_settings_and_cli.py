@@ -93,7 +93,7 @@ def test_help_table_matches_the_project_commands() -> None:
 @pytest.mark.django_db
 def test_demo_data_is_idempotent() -> None:
     from minan.accounts.models import User
-    from minan.audit.chain import verify_chain
+    from minan.core.audit.chain import verify_chain
     from minan.institutions.models import Institution
     from minan.regions.models import Region
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, OutOfScope
 from minan.duty import selectors, services
 from minan.duty.models import DutyAssignment

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import selectors, services
 from minan.duty.models import DutyItem, DutyPost, Recurrence

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.duty import services
 from minan.duty.models import GroupCounty, SupervisionGroup

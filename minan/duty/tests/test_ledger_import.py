@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.xlsx import ImportRefused
 from minan.duty import importer, services
 from minan.duty.models import DutyAssignment

@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import selectors, services
 from minan.duty.models import DutyItem, DutyVisit, DutyVisitPhoto, Recurrence

@@ -22,8 +22,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from minan.audit.services import record_denial
 from minan.core.api import ScopedViewSet
+from minan.core.audit.services import record_denial
 from minan.core.views import current_user
 from minan.firewatch.models import Alarm, AlarmEvent
 

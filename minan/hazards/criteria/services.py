@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, ProtectedError
 from django.utils.translation import gettext as _
 
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted
 from minan.hazards.models import Clause, CriteriaSet, Hazard
 

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
 from minan.core import calendar
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.hazards.models import Hazard, HazardEvent, Revisit, RevisitDraw
 from minan.hazards.selectors import deadline_days

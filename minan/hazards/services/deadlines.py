@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
 from minan.core import calendar
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted
 from minan.hazards.models import Extension, Hazard, HazardEvent, Pause
 from minan.hazards.selectors import may_decide_pause, may_supervise, visible_hazard

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
 from minan.core import calendar
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.uploads import check_uploads
 from minan.duty.models import DutyAssignment

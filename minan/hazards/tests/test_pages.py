@@ -24,7 +24,7 @@ from pypdf import PdfWriter
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.hazards import workflow
 from minan.hazards.models import Clause, Hazard, HazardEvent, HazardFile
 from minan.hazards.revisits import services as revisit_services

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from minan.accounts import services as accounts
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
 from minan.core import calendar
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
 from minan.hazards.models import Clause, Hazard, HazardEvent

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
-from minan.audit.services import record_denial
+from minan.core.audit.services import record_denial
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.forms import add_refusal
 from minan.core.limits import parse_int64

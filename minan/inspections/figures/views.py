@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError
 from minan.core.export import XLSX
 from minan.core.views import ScopedViewMixin, current_user

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from huey.contrib.djhuey import db_task
 
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 
 from ..models import ClassRule, Institution, InstitutionChange, RiskClass

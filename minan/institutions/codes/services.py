@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record, record_denial
+from minan.core.audit.services import record, record_denial
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 
 from ..models import Institution, new_public_token

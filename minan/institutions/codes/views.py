@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic.detail import SingleObjectMixin
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError
 from minan.core.views import ScopedViewMixin, current_user
 

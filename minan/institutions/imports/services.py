@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from huey.contrib.djhuey import db_task
 
 from minan.accounts.models import User
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError
 from minan.core.xlsx import ImportRefused, file_error
 

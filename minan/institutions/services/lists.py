@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted
 
 from ..models import Institution, Ownership, Subtype

@@ -14,7 +14,7 @@ from django.utils import translation
 
 from conftest import login_client
 from minan.accounts import roles
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.institutions.classification import derive as classification
 from minan.institutions.classification import services as class_services

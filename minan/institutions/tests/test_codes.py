@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.institutions.codes import render as codes
 from minan.institutions.codes import services as code_services

@@ -16,9 +16,9 @@ from openpyxl import Workbook, load_workbook
 
 from conftest import login_client
 from minan.accounts import roles
-from minan.audit.models import AuditEvent
 from minan.core import scoping
 from minan.core import xlsx as core_xlsx
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
 from minan.core.export import XLSX
 from minan.core.identifiers import uscc_check_character

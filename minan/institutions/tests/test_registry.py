@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, OutOfScope
 from minan.institutions.models import Commissioner, Institution, InstitutionChange, Subtype
 from minan.institutions.services import registry

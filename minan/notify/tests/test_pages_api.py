@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.notify import crypto, events, services, transports
 from minan.notify.models import (
     Channel,

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from minan.accounts.models import UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.institutions.models import InsurancePolicy
 from minan.institutions.services import registry

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
 from minan.regions import services
 from minan.regions.management.commands.regions import JINING_FILE

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.firewatch.models import Alarm, EscalationChain
 from minan.institutions.models import Institution

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.firewatch.models import Alarm, AlarmEvent, Device, Signal
 

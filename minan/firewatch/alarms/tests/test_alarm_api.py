@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.test import APIClient
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.firewatch.models import Alarm
 from minan.firewatch.tests.board_helpers import alarm, device, fire
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.firewatch.alarms import kinds
 from minan.firewatch.alarms.services import chains, escalation, findings, handling
 from minan.firewatch.ingest.services import SignalIn, record_signal

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.firewatch.alarms.services import chains
 from minan.firewatch.models import EscalationChain
 from minan.regions.models import Region

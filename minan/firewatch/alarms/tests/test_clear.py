@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from rest_framework.test import APIClient
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.firewatch.alarms.services import handling
 from minan.firewatch.ingest.services import SignalIn, record_signal, sweep_offline

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.duty.models import DutyAssignment
 from minan.firewatch.alarms.services import chains, escalation, findings, handling

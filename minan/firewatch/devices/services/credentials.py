@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import NotPermitted, OutOfScope
 from minan.firewatch.models import Device
 from minan.notify import crypto

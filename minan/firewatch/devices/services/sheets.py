@@ -21,8 +21,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import diff, record, snapshot
 from minan.core import limits, xlsx
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.xlsx import RowError, cell_text, read_table, sheets_bytes, spellings, squash
 from minan.firewatch.models import Device
 from minan.institutions.models import Institution

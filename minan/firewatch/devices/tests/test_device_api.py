@@ -9,7 +9,7 @@ import pytest
 from django.utils.translation import gettext as _
 from rest_framework.test import APIClient
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.firewatch.devices.services import credentials
 from minan.firewatch.models import Device
 from minan.firewatch.tests.device_helpers import raw, register

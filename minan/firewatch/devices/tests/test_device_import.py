@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
 from minan.core.xlsx import ImportRefused
 from minan.firewatch.devices.services import sheets

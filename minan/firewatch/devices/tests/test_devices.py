@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted, OutOfScope
 from minan.core.navigation import menu_for
 from minan.firewatch import demo

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.firewatch.devices.services import credentials
 from minan.firewatch.ingest.push import MAX_BODY_BYTES
 from minan.firewatch.models import Alarm, Device, Signal

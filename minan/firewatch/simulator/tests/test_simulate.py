@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils.translation import gettext
 
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.management.commands.serve import local_url
 from minan.firewatch.devices.services import credentials
 from minan.firewatch.management.commands.simulate import SIMULATOR_USERNAME, Command

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause, CriteriaSet, Hazard

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
 from minan.hazards.models import Hazard, HazardEvent, Revisit

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.core.export import XLSX
 from minan.core.xlsx import ImportRefused

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.hazards.models import Hazard, HazardEvent
 from minan.hazards.services import loop as hazards
 from minan.hazards.tests.test_pages import pdf_text

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from conftest import login_client
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.inspections.execution import services
 from minan.inspections.experts import services as experts

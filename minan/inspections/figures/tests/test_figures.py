@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User
-from minan.audit.labels import action_label
-from minan.audit.models import AuditEvent
+from minan.core.audit.labels import action_label
+from minan.core.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.hazards.models import Hazard
 from minan.inspections import demo_runs

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.accounts.models import User, UserScope
-from minan.audit.services import record
+from minan.core.audit.services import record
 from minan.core.errors import DomainError, OutOfScope
 from minan.duty.models import DutyAssignment
 from minan.institutions.models import Institution

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import diff, record, snapshot
+from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.institutions.models import Institution, RiskClass

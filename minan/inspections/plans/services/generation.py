@@ -13,8 +13,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.audit.services import record
 from minan.core import calendar
+from minan.core.audit.services import record
 from minan.core.errors import DomainError
 from minan.institutions.models import RiskClass
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts.models import User, UserScope
-from minan.audit.models import AuditEvent
+from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError
 from minan.duty import services as duty
 from minan.inspections.execution import services

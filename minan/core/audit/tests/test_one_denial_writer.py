@@ -10,7 +10,7 @@ import minan
 
 ROOT = Path(minan.__file__).parent
 # The writer itself, and the label the audit pages show for the action.
-ALLOWED = {ROOT / "audit" / "services.py", ROOT / "audit" / "labels.py"}
+ALLOWED = {ROOT / "core" / "audit" / "services.py", ROOT / "core" / "audit" / "labels.py"}
 
 
 def test_permission_denied_is_written_only_by_record_denial() -> None:

@@ -2,7 +2,7 @@
 
 `record()` is called by every service after its write, inside the same transaction, and by the
 authentication layer for logins, failures and denials. Rows are chained: each hash is an HMAC,
-under the current audit key (minan.audit.keys), over the row's content and the previous hash. The
+under the current audit key (minan.core.audit.keys), over the row's content and the previous hash. The
 chain head row is updated first so that, on PostgreSQL and on SQLite alike, concurrent writers queue
 on it and never fork the chain; it is sealed with the same key after every write.
 """

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class AuditConfig(AppConfig):
-    name = "minan.audit"
+    name = "minan.core.audit"
     label = "audit"

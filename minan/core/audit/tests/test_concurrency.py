@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from minan.audit.chain import verify_chain
-from minan.audit.models import AuditEvent
-from minan.audit.services import record
+from minan.core.audit.chain import verify_chain
+from minan.core.audit.models import AuditEvent
+from minan.core.audit.services import record
 
 WRITERS = 4
 EACH = 25
@@ -59,7 +59,7 @@ def test_concurrent_writers_keep_one_chain() -> None:
 WRITER_SCRIPT = """
 import django, sys
 django.setup()
-from minan.audit.services import record
+from minan.core.audit.services import record
 for i in range(int(sys.argv[1])):
     record("test.concurrent", object_type="test", object_id=str(i), username=sys.argv[2])
 """
@@ -72,7 +72,7 @@ def test_concurrent_processes_on_sqlite_file_keep_one_chain(tmp_path: object) ->
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[4]
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(MINAN_ENV="test", MINAN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="minan.settings")
     subprocess.run(
@@ -192,9 +192,9 @@ def test_verify_never_reports_a_false_break_while_writers_append() -> None:
 VERIFY_DURING_APPEND_SCRIPT = """
 import django
 django.setup()
-from minan.audit.chain import verify_chain
-from minan.audit.services import record
-from minan.audit.tests.test_concurrency import _append, append_between_reads
+from minan.core.audit.chain import verify_chain
+from minan.core.audit.services import record
+from minan.core.audit.tests.test_concurrency import _append, append_between_reads
 for i in range(5):
     record("test.before", object_type="test", object_id=str(i), username="t")
 with append_between_reads(_append):
@@ -211,7 +211,7 @@ def test_an_append_between_verify_reads_is_not_a_break_on_a_sqlite_file(tmp_path
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[4]
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("MINAN_AUDIT")}
     env.update(MINAN_ENV="test", MINAN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="minan.settings")
     subprocess.run(

@@ -27,15 +27,15 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from minan.audit import keys
-from minan.audit.anchors import read_anchors, write_anchor
-from minan.audit.chain import verify_chain
-from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
-from minan.audit.services import GENESIS_HASH, archive_before, canonical, compute_hash, record, seal_head
-from minan.audit.tasks import anchor_audit_head
+from minan.core.audit import keys
+from minan.core.audit.anchors import read_anchors, write_anchor
+from minan.core.audit.chain import verify_chain
+from minan.core.audit.models import AuditArchive, AuditChainHead, AuditEvent
+from minan.core.audit.services import GENESIS_HASH, archive_before, canonical, compute_hash, record, seal_head
+from minan.core.audit.tasks import anchor_audit_head
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def make_events(n: int, action: str = "test.event") -> list[AuditEvent]:
@@ -302,7 +302,7 @@ def _make_legacy(n: int) -> list[AuditEvent]:
 
 def test_the_migration_keeps_existing_rows_verifiable_as_legacy() -> None:
     legacy = _make_legacy(3)
-    migration = importlib.import_module("minan.audit.migrations.0002_keyed_chain")
+    migration = importlib.import_module("minan.core.audit.migrations.0002_keyed_chain")
     migration.record_legacy_boundary(django_apps, None)
     assert AuditChainHead.objects.get(pk=1).legacy_until == legacy[-1].pk
     result = verify_chain()

@@ -19,9 +19,9 @@ from rest_framework.test import APIClient
 
 from conftest import login_client
 from minan.accounts import services as accounts
-from minan.audit.chain import verify_chain
-from minan.audit.models import AuditArchive, AuditChainHead, AuditEvent
-from minan.audit.services import GENESIS_HASH, archive_before, compute_hash, hash_of, record, seal_head
+from minan.core.audit.chain import verify_chain
+from minan.core.audit.models import AuditArchive, AuditChainHead, AuditEvent
+from minan.core.audit.services import GENESIS_HASH, archive_before, compute_hash, hash_of, record, seal_head
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from minan.audit import keys
-from minan.audit.anchors import anchor_path, write_anchor
-from minan.audit.chain import verify_chain
-from minan.audit.services import archive_before, record
+from minan.core.audit import keys
+from minan.core.audit.anchors import anchor_path, write_anchor
+from minan.core.audit.chain import verify_chain
+from minan.core.audit.services import archive_before, record
 
 
 class Command(BaseCommand):

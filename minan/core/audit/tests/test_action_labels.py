@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from minan.audit.labels import ACTION_LABELS
+from minan.core.audit.labels import ACTION_LABELS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the minan package
 # record("x.y", ...) and record("x.create" if creating else "x.change", ...)
 RECORD = re.compile(r'record\(\s*"([a-z_]+\.[a-z_.]+)"(?:\s+if\s+\w+\s+else\s+"([a-z_]+\.[a-z_.]+)")?')
 
