@@ -19,3 +19,7 @@ class DutyConfig(AppConfig):
         from minan.notify.models import Urgency
 
         notification_event("duty.visits_overdue", gettext_lazy("Duty visits overdue"), Urgency.LOW)
+        # The key keeps its first name: people's notification settings refer to it.
+        notification_event(
+            "institutions.insurance_expired", gettext_lazy("Liability insurance expired"), Urgency.NORMAL
+        )

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +25,8 @@ from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads
-from minan.institutions.models import Institution, InstitutionChange
+from minan.institutions.models import Institution, InstitutionChange, InsurancePolicy
+from minan.institutions.services import registry
 from minan.notify.services import notify
 from minan.regions import paths as region_paths
 from minan.regions.models import Region
@@ -475,3 +476,38 @@ def remind_overdue_visits() -> int:
         with transaction.atomic():
             notify([assignments[0].cadre], "duty.visits_overdue", {"rows": listed}, link=reverse("duty:mine"))
     return len(by_cadre)
+
+
+def remind_expired_policies(today: date | None = None) -> int:
+    """Tell each institution whose newest liability policy (综合责任保险) has expired — its accounts and
+    its responsible cadre — once per policy. Run daily by the worker; returns the number reminded.
+
+    It lives with 包保 because the responsible cadre is among those told; the registry stamps the
+    policy (`claim_expiry_reminder`), so two workers never remind twice."""
+    today = today or timezone.localdate()
+    newest = InsurancePolicy.objects.filter(institution=OuterRef("institution")).order_by("-ends_on", "-pk")
+    due = (
+        InsurancePolicy.objects.filter(ends_on__lt=today, expiry_reminded_at__isnull=True)
+        .exclude(institution__status=Institution.Status.CLOSED)
+        .filter(pk=Subquery(newest.values("pk")[:1]))
+        .select_related("institution")
+    )
+    reminded = 0
+    for policy in due:
+        institution = policy.institution
+        with transaction.atomic():
+            cadres = DutyAssignment.objects.filter(institution=institution, active=True).values("cadre")
+            recipients = list(
+                User.objects.filter(Q(institution=institution) | Q(pk__in=cadres), is_active=True)
+            )
+            if not registry.claim_expiry_reminder(policy, recipients=len(recipients)):
+                continue
+            notify(
+                recipients, "institutions.insurance_expired",
+                {"institution": institution.name, "insurer": policy.insurer, "number": policy.number,
+                 "ends_on": policy.ends_on.isoformat()},
+                link=reverse("institutions:detail", args=[institution.pk]) + "?tab=insurance",
+                place=institution.region_path,
+            )  # fmt: skip
+        reminded += 1
+    return reminded

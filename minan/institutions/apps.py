@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy
 
 
 class InstitutionsConfig(AppConfig):
@@ -13,11 +12,3 @@ class InstitutionsConfig(AppConfig):
         from . import panels
 
         register(panels)
-
-        # Imported here: the events read notify's models, loaded only after every apps.py.
-        from minan.notify.events import register as notification_event
-        from minan.notify.models import Urgency
-
-        notification_event(
-            "institutions.insurance_expired", gettext_lazy("Liability insurance expired"), Urgency.NORMAL
-        )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from minan.accounts.models import User
 from minan.regions.models import Region
 
 from .models import Commissioner, Institution, Ownership, Subtype
@@ -65,7 +65,7 @@ class CommissionerForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = User.objects.for_user(user).filter(is_active=True)  # type: ignore[attr-defined]
+        self.fields["user"].queryset = get_user_model().objects.for_user(user).filter(is_active=True)  # type: ignore[attr-defined]
 
 
 class PolicyForm(forms.Form):

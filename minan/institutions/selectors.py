@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from minan.accounts.models import User
 from minan.regions import paths
 from minan.regions import selectors as regions
 from minan.regions.models import Region
@@ -136,9 +136,21 @@ def home_figures(user: Any) -> dict[str, Any]:
         "by_kind": [(label, by_kind.get(value, 0)) for value, label in Institution.Kind.choices],
         "operating": institutions.filter(status=Institution.Status.OPERATING).count(),
         "counties": Region.objects.for_user(user).filter(level=Region.Level.COUNTY).count(),
-        "users": User.objects.for_user(user).filter(is_active=True).count(),
+        "users": get_user_model().objects.for_user(user).filter(is_active=True).count(),
         "by_county": counts_by_county(user),
         "kinds": Institution.Kind.choices,
         "can_see_institutions": user.has_perm("institutions.view_institution"),
         "can_see_users": user.has_perm("accounts.view_user"),
     }
+
+
+def kinds_in_region(user: Any, region: Any) -> list[tuple[str, int]]:
+    """(kind label, count) of the institutions in the user's scope inside a region, kinds that have any."""
+    counts = dict(
+        Institution.objects.for_user(user)
+        .filter(region_path__startswith=region.region_path)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [(label, counts[value]) for value, label in Institution.Kind.choices if counts.get(value)]

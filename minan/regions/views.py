@@ -1,10 +1,10 @@
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.views.generic import DetailView, ListView
 
+from minan.core import panels
 from minan.core.views import ScopedViewMixin
-from minan.institutions.models import Institution
 
 from .models import Region
 
@@ -36,11 +36,7 @@ class RegionDetailView(ScopedViewMixin, DetailView):
         region = self.object
         user = self.request.user
         context["children"] = Region.objects.for_user(user).filter(parent=region)
-        context["institution_counts"] = (
-            Institution.objects.for_user(user)
-            .filter(region_path__startswith=region.region_path)
-            .values("kind")
-            .annotate(n=Count("id"))
-            .order_by("kind")
-        )
+        # What other apps count in this region (institutions by kind, …) comes from their panels.
+        context["panel_templates"], shown = panels.region_panels(user, region)
+        context.update(shown)
         return context

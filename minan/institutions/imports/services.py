@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 from huey.contrib.djhuey import db_task
 
-from minan.accounts.models import User
 from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError
 from minan.core.xlsx import ImportRefused, file_error
@@ -176,7 +176,7 @@ def run_import_job(job_id: str, user_id: int, filename: str, language: str) -> N
     with translation.override(language):
         try:
             write_job(job_id, status="running")
-            user = User.objects.get(pk=user_id)
+            user = get_user_model().objects.get(pk=user_id)
             rows = parse_rows(upload, filename)
             write_job(job_id, rows=len(rows), total=2 * len(rows))
 

@@ -4,7 +4,6 @@ an audit event."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,17 +11,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from minan.accounts.models import User
 from minan.core.audit.services import diff, record, snapshot
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import ScopedModel
-from minan.duty.models import DutyAssignment
-from minan.notify.services import notify
 from minan.regions.models import Region
 
 from ..classification.services import reclassify
@@ -152,7 +146,7 @@ def set_commissioner(
         raise DomainError(_("Unknown commissioner role."), field="role")
     if not person.is_active:
         raise DomainError(_("The person's account is disabled."), field="user")
-    if actor is not None and not User.objects.for_user(actor).filter(pk=person.pk).exists():
+    if actor is not None and not get_user_model().objects.for_user(actor).filter(pk=person.pk).exists():
         raise DomainError(_("Choose a person inside your scope."), field="user")
     current = Commissioner.objects.filter(institution=institution, role=role).first()
     old = current.user_id if current else None
@@ -237,40 +231,14 @@ def delete_policy(actor: Any, policy: InsurancePolicy, *, request: Any = None) -
 # --- insurance expiry reminder (综合责任保险) ---------------------------------------------------------------
 
 
-def remind_expired_policies(today: dt.date | None = None) -> int:
-    """Tell each institution whose newest policy has expired — its staff accounts and its responsible
-    cadre — once per policy. Run daily by the worker; returns the number of policies reminded."""
-    today = today or timezone.localdate()
-    newest = InsurancePolicy.objects.filter(institution=OuterRef("institution")).order_by("-ends_on", "-pk")
-    due = (
-        InsurancePolicy.objects.filter(ends_on__lt=today, expiry_reminded_at__isnull=True)
-        .exclude(institution__status=Institution.Status.CLOSED)
-        .filter(pk=Subquery(newest.values("pk")[:1]))
-        .select_related("institution")
+def claim_expiry_reminder(policy: InsurancePolicy, *, recipients: int) -> bool:
+    """Stamp an expired policy as reminded, once: False when another worker has claimed it first. The
+    caller tells the recipients in the same transaction (`duty.services.remind_expired_policies`)."""
+    if not InsurancePolicy.objects.filter(pk=policy.pk, expiry_reminded_at__isnull=True).update(
+        expiry_reminded_at=timezone.now()
+    ):
+        return False
+    record(
+        "insurance.expiry_reminder", obj=policy.institution, detail=f"{policy.number} {recipients} recipients"
     )
-    users = get_user_model().objects
-    reminded = 0
-    for policy in due:
-        institution = policy.institution
-        with transaction.atomic():
-            # Claim the policy first: two workers never remind twice.
-            if not InsurancePolicy.objects.filter(pk=policy.pk, expiry_reminded_at__isnull=True).update(
-                expiry_reminded_at=timezone.now()
-            ):
-                continue
-            cadres = DutyAssignment.objects.filter(institution=institution, active=True).values("cadre")
-            recipients = list(users.filter(Q(institution=institution) | Q(pk__in=cadres), is_active=True))
-            notify(
-                recipients, "institutions.insurance_expired",
-                {"institution": institution.name, "insurer": policy.insurer, "number": policy.number,
-                 "ends_on": policy.ends_on.isoformat()},
-                link=reverse("institutions:detail", args=[institution.pk]) + "?tab=insurance",
-                place=institution.region_path,
-            )  # fmt: skip
-            record(
-                "insurance.expiry_reminder",
-                obj=institution,
-                detail=f"{policy.number} {len(recipients)} recipients",
-            )
-        reminded += 1
-    return reminded
+    return True

@@ -17,14 +17,13 @@ from minan.accounts import services as accounts
 from minan.accounts.models import User
 from minan.accounts.roles import ADMIN_ROLES, ROLE_LABELS
 from minan.duty import demo as duty_demo
-from minan.duty.services import assign_cadre, remind_overdue_visits
+from minan.duty.services import assign_cadre, remind_expired_policies, remind_overdue_visits
 from minan.firewatch import demo as firewatch_demo
 from minan.hazards import demo as hazards_demo
 from minan.inspections import demo as inspections_demo
 from minan.inspections import demo_runs as inspection_runs
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
-from minan.institutions.services.registry import remind_expired_policies
 from minan.notify import demo as notify_demo
 from minan.notify.models import Notification
 from minan.regions.models import Region
