@@ -13,10 +13,14 @@ from minan.institutions.models import Institution
 
 pytestmark = pytest.mark.django_db
 
-ELDERLY, CHILD, FUNERAL = (str(Institution.Kind(k).label) for k in ("elderly_care", "child_welfare", "funeral"))
+ELDERLY, CHILD, FUNERAL = (
+    str(Institution.Kind(k).label) for k in ("elderly_care", "child_welfare", "funeral")
+)
 
 
-def test_the_city_page_counts_every_kind_by_its_label(city_office: Any, institutions: Any, client: Any) -> None:
+def test_the_city_page_counts_every_kind_by_its_label(
+    city_office: Any, institutions: Any, client: Any
+) -> None:
     response = login_client(client, city_office).get(reverse("regions:detail", args=["370800"]))
     assert response.context["institutions_by_kind"] == [(ELDERLY, 2), (CHILD, 1), (FUNERAL, 1)]
     body = response.content.decode()
