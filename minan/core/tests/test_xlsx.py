@@ -67,6 +67,32 @@ def test_a_lenient_format_ignores_unknown_columns_and_can_require_unstarred_ones
     ]
 
 
+def test_a_format_may_ignore_the_case_of_headers() -> None:
+    english = Columns([("code", "code"), ("name", "name")], aliases={"名称": "name"}, ignore_case=True)
+    assert english.map(1, [" Code ", "NAME"]) == {"code": 0, "name": 1}
+    assert refused(lambda: english.map(1, ["CODE", "Code", "Note"])) == [
+        (1, "Code", _("Column “%(column)s” appears more than once.") % {"column": "Code"}),
+        (1, "Note", _("Unknown column “%(column)s”.") % {"column": "Note"}),
+    ]
+    assert refused(lambda: FORMAT.map(1, ["imei", "机构"])) == [
+        (1, "imei", _("Unknown column “%(column)s”.") % {"column": "imei"}),
+        (1, "序列号", _("Required column “%(column)s” is missing.") % {"column": "序列号"}),
+    ]
+
+
+def test_an_import_may_word_its_own_summary() -> None:
+    class RegionFileRefused(ImportRefused):
+        def summary(self, count: int) -> str:
+            return f"{count} problem(s) in the region file"
+
+    errors = [RowError(3, "", "b"), RowError(2, "", "a")]
+    assert RegionFileRefused(errors).message == "2 problem(s) in the region file"
+    assert RegionFileRefused(errors).errors == [RowError(2, "", "a"), RowError(3, "", "b")]
+    assert ImportRefused(errors).message == _("The file has %(count)d error(s); nothing was imported.") % {
+        "count": 2
+    }
+
+
 def test_read_table_keeps_file_line_numbers_and_skips_blank_lines() -> None:
     data = workbook([], ["序列号", "机构"], ["S-1", "甲"], [], [None, "  "], ["S-2"])
     assert xlsx.read_table(data, "a.xlsx", FORMAT.map, 10) == [
@@ -119,6 +145,17 @@ def test_whole_file_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     assert refused(lambda: xlsx.read_upload(good)) == [
         (0, "", _("The file is larger than %(size)d MB.") % {"size": 0})
     ]
+
+
+def test_read_upload_takes_a_limit_and_text_files() -> None:
+    too_large = [(0, "", _("The file is larger than %(size)d MB.") % {"size": 1})]
+    megabyte = 1024 * 1024
+    assert xlsx.read_upload(io.BytesIO(b"x" * megabyte), megabyte) == b"x" * megabyte
+    assert refused(lambda: xlsx.read_upload(io.BytesIO(b"x" * (megabyte + 1)), megabyte)) == too_large
+    assert refused(lambda: xlsx.read_upload(b"x" * (megabyte + 1), megabyte)) == too_large
+    assert xlsx.read_upload(io.StringIO("代码,名称\n")) == "代码,名称\n".encode()
+    # A text file is limited by its bytes in UTF-8, not by its characters.
+    assert refused(lambda: xlsx.read_upload(io.StringIO("名" * (megabyte // 2)), megabyte)) == too_large
 
 
 def test_cell_text_and_spellings() -> None:
