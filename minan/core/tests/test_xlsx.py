@@ -6,6 +6,8 @@ import io
 from typing import Any
 
 import pytest
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 
@@ -156,6 +158,25 @@ def test_read_upload_takes_a_limit_and_text_files() -> None:
     assert xlsx.read_upload(io.StringIO("代码,名称\n")) == "代码,名称\n".encode()
     # A text file is limited by its bytes in UTF-8, not by its characters.
     assert refused(lambda: xlsx.read_upload(io.StringIO("名" * (megabyte // 2)), megabyte)) == too_large
+
+
+def test_the_error_table_partial_lists_every_problem_by_line_and_column() -> None:
+    """The one partial (import_errors.html) of every import page: institutions, duty, devices, checklists."""
+    errors = [
+        RowError(3, "机构", "“某养老院”不在您的管辖范围内。"),
+        RowError(7, "", "该行在表头之外还有数据。"),
+    ]
+    with translation.override("zh-hans"):
+        html = render_to_string("import_errors.html", xlsx.error_table(errors))
+        short = render_to_string("import_errors.html", xlsx.error_table(errors, shown=1))
+        nothing = render_to_string("import_errors.html", xlsx.error_table([]))
+    assert "<caption>发现 2 个问题，未导入任何数据。</caption>" in html
+    assert "<tr><td>3</td><td>机构</td><td>“某养老院”不在您的管辖范围内。</td></tr>" in html
+    assert "<tr><td>7</td><td>—</td><td>该行在表头之外还有数据。</td></tr>" in html
+    assert html.count("<tr><td>") == 2 and 'class="hint"' not in html
+    assert "<td>3</td>" in short and "<td>7</td>" not in short
+    assert '<p class="hint">另有 1 个问题未显示，请先修正以上问题，然后重新上传文件。</p>' in short
+    assert nothing.strip() == ""
 
 
 def test_cell_text_and_spellings() -> None:
