@@ -54,9 +54,13 @@ class ImportRefused(DomainError):
     code = "import_invalid"
 
     def __init__(self, errors: Sequence[RowError], *, columns: Sequence[str] = ()) -> None:
-        super().__init__(_("The file has %(count)d error(s); nothing was imported.") % {"count": len(errors)})
+        super().__init__(self.summary(len(errors)))
         order = {name: index for index, name in enumerate(columns)}
         self.errors = sorted(errors, key=lambda e: (e.line, order.get(e.column, -1)))
+
+    def summary(self, count: int) -> str:
+        """The message above the list (a subclass may word it for its own files)."""
+        return _("The file has %(count)d error(s); nothing was imported.") % {"count": count}
 
 
 def file_error(message: str) -> ImportRefused:
@@ -76,23 +80,27 @@ def error_table(errors: Sequence[RowError], shown: int = ERRORS_SHOWN) -> dict[s
 # --- reading the workbook ----------------------------------------------------------------------------------
 
 
-def read_upload(source: str | Path | bytes | IO[Any]) -> bytes:
-    """The bytes of an upload (a path, bytes, or a file / UploadedFile); ImportRefused beyond MAX_FILE_BYTES."""
-    too_large = _("The file is larger than %(size)d MB.") % {"size": MAX_FILE_BYTES // (1024 * 1024)}
+def read_upload(source: str | Path | bytes | IO[Any], max_bytes: int | None = None) -> bytes:
+    """The bytes of an upload (a path, bytes, or a file / UploadedFile; a text file is read as UTF-8);
+    ImportRefused beyond `max_bytes` (default MAX_FILE_BYTES)."""
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    too_large = _("The file is larger than %(size)d MB.") % {"size": limit // (1024 * 1024)}
     if isinstance(source, bytes):
         data = source
     elif isinstance(source, (str, Path)):
         path = Path(source)
-        if path.stat().st_size > MAX_FILE_BYTES:
+        if path.stat().st_size > limit:
             raise file_error(too_large)
         data = path.read_bytes()
     else:
-        if (getattr(source, "size", None) or 0) > MAX_FILE_BYTES:  # an UploadedFile knows its size
+        if (getattr(source, "size", None) or 0) > limit:  # an UploadedFile knows its size
             raise file_error(too_large)
         if hasattr(source, "seek"):
             source.seek(0)
-        data = source.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
+        data = source.read(limit + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    if len(data) > limit:
         raise file_error(too_large)
     return bytes(data)
 
@@ -196,13 +204,14 @@ class Columns:
 
     `aliases` are further headers read as a field; headers in `ignore` are skipped (read-only columns of an
     export). `required` overrides which fields must have a column (default: the starred ones). `strict`
-    False ignores unknown headers instead of refusing them."""
+    False ignores unknown headers instead of refusing them; `ignore_case` compares headers without case."""
 
     columns: Sequence[tuple[str, str]]
     aliases: Mapping[str, str] = field(default_factory=dict)
     ignore: Collection[str] = ()
     required: Collection[str] | None = None
     strict: bool = True
+    ignore_case: bool = False
 
     @property
     def headers(self) -> list[str]:
@@ -225,16 +234,20 @@ class Columns:
 
     def map(self, line: int, cells: Sequence[Any]) -> dict[str, int]:
         """{field: index} of a header row; ImportRefused listing unknown, repeated and missing columns."""
-        known = {normalise_header(header): name for name, header in self.columns}
-        known |= {normalise_header(alias): name for alias, name in self.aliases.items()}
-        skipped = {normalise_header(header) for header in self.ignore}
+
+        def key(header: str) -> str:
+            return header.lower() if self.ignore_case else header
+
+        known = {key(normalise_header(header)): name for name, header in self.columns}
+        known |= {key(normalise_header(alias)): name for alias, name in self.aliases.items()}
+        skipped = {key(normalise_header(header)) for header in self.ignore}
         errors: list[RowError] = []
         mapping: dict[str, int] = {}
         for index, raw in enumerate(cells):
             header = normalise_header(raw)
-            if not header or header in skipped:
+            if not header or key(header) in skipped:
                 continue  # columns without a header are ignored
-            name = known.get(header)
+            name = known.get(key(header))
             if name is None:
                 if self.strict:
                     errors.append(

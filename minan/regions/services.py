@@ -4,6 +4,9 @@
 written, in one transaction, with one audit event. Existing regions are updated in place (name, level,
 statutory flag, note); a region whose parent would change is refused, because moving a region would
 need re-pathing every scoped row below it.
+
+The upload, the workbook and the header row are read by `minan.core.xlsx` like every other import;
+only the CSV decoding is the loader's own (no other import reads CSV).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,33 +21,36 @@ from typing import IO, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from minan.core.audit.services import record
-from minan.core.errors import DomainError, NotPermitted
+from minan.core.errors import NotPermitted
+from minan.core.xlsx import Columns, ImportRefused, RowError, cell_text, read_upload, sheet_rows
 
 from .models import Region
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_LINES_FACTOR = 4  # blank lines count too, up to this multiple of MAX_ROWS
-MAX_COLUMNS = 32  # cells read per XLSX row; the format has six columns
 
 NAME_MAX = 64
 NOTE_MAX = 200
 
-# Canonical column -> accepted header spellings (compared after strip + lower-case).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "code": ("code", "代码", "区划代码"),
-    "name": ("name", "名称"),
-    "level": ("level", "级别"),
-    "parent_code": ("parent_code", "上级代码"),
-    "statutory": ("statutory", "法定区划"),
-    "note": ("note", "备注"),
-}
-REQUIRED_COLUMNS = ("code", "name", "level")
 EXPORT_COLUMNS = ("code", "name", "level", "parent_code", "statutory", "note")
+# The columns of the file: the export's headers, their Chinese spellings, in any case.
+FORMAT = Columns(
+    [(column, column) for column in EXPORT_COLUMNS],
+    aliases={
+        "代码": "code",
+        "区划代码": "code",
+        "名称": "name",
+        "级别": "level",
+        "上级代码": "parent_code",
+        "法定区划": "statutory",
+        "备注": "note",
+    },
+    required=("code", "name", "level"),
+    ignore_case=True,
+)
 
 LEVEL_VALUES: dict[str, str] = {
     "province": Region.Level.PROVINCE,
@@ -74,19 +79,19 @@ PARENT_LEVEL: dict[str, str] = {
 
 _DIGITS = re.compile(r"[0-9]+")
 
-LoadError = tuple[int, str]  # (line number as seen in the file, header = 1; 0 = the whole file)
 
-
-class RegionLoadError(DomainError):
-    """The file was refused; `errors` lists every problem found. Nothing was written."""
+class RegionLoadError(ImportRefused):
+    """The file was refused; `errors` lists every problem found (a row's own problems have no column).
+    Nothing was written."""
 
     code = "region_file_invalid"
 
-    def __init__(self, errors: list[LoadError]) -> None:
-        super().__init__(
-            _("The region file has %(count)d error(s); nothing was loaded.") % {"count": len(errors)}
-        )
-        self.errors = errors
+    def summary(self, count: int) -> str:
+        return _("The region file has %(count)d error(s); nothing was loaded.") % {"count": count}
+
+
+def _refused(line: int, message: str) -> RegionLoadError:
+    return RegionLoadError([RowError(line, "", message)])
 
 
 @dataclass(frozen=True)
@@ -126,40 +131,12 @@ def level_label(level: str) -> str:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def _cell_text(value: Any) -> str:
-    """An XLSX cell as text: numbers typed into Excel come back as int or float."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _read_bytes(source: str | Path | IO[Any]) -> bytes:
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise RegionLoadError([(0, _too_large())])
-        return path.read_bytes()
-    data = source.read(MAX_FILE_BYTES + 1)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if len(data) > MAX_FILE_BYTES:
-        raise RegionLoadError([(0, _too_large())])
-    return bytes(data)
-
-
-def _too_large() -> str:
-    return _("The file is larger than %(size)d MB.") % {"size": MAX_FILE_BYTES // (1024 * 1024)}
-
-
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(line of the record's start, cells) of a UTF-8 CSV file (a byte-order mark is allowed)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RegionLoadError([(0, _("The CSV file is not UTF-8 encoded."))]) from exc
+        raise _refused(0, _("The CSV file is not UTF-8 encoded.")) from exc
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
     try:
@@ -167,57 +144,26 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
             yield start, [cell.strip() for cell in cells]
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise RegionLoadError([(start, _("The CSV file is malformed: %(error)s") % {"error": exc})]) from exc
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise RegionLoadError([(0, _("The file is not a readable XLSX workbook."))]) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        # A sheet may under-state its size; read-only mode would then stop early and drop rows silently.
-        sheet.reset_dimensions()
-        for line, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-            yield line, [_cell_text(value) for value in values]
-    finally:
-        workbook.close()
+        raise _refused(start, _("The CSV file is malformed: %(error)s") % {"error": exc}) from exc
 
 
 def _rows(source: str | Path | IO[Any], filename: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells as text) of every line of the file, CSV or the first sheet of an XLSX workbook."""
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise RegionLoadError([(0, _("Unsupported file type; use a .csv or .xlsx file."))])
-    data = _read_bytes(source)
-    return _csv_rows(data) if suffix == ".csv" else _xlsx_rows(data)
-
-
-def _header_map(line: int, cells: list[str], errors: list[LoadError]) -> dict[str, int]:
-    aliases = {alias: column for column, names in COLUMNS.items() for alias in names}
-    mapping: dict[str, int] = {}
-    for index, raw in enumerate(cells):
-        header = raw.strip().lstrip("\ufeff").lower()
-        if not header:
-            continue
-        column = aliases.get(header)
-        if column is None:
-            errors.append((line, _("Unknown column “%(column)s”.") % {"column": raw}))
-        elif column in mapping:
-            errors.append((line, _("Column “%(column)s” appears more than once.") % {"column": raw}))
-        else:
-            mapping[column] = index
-    for column in REQUIRED_COLUMNS:
-        if column not in mapping:
-            errors.append((line, _("Required column “%(column)s” is missing.") % {"column": column}))
-    return mapping
+        raise _refused(0, _("Unsupported file type; use a .csv or .xlsx file."))
+    data = read_upload(source, MAX_FILE_BYTES)
+    if suffix == ".csv":
+        yield from _csv_rows(data)
+    else:
+        for line, cells in sheet_rows(data):
+            yield line, [cell_text(cell) for cell in cells]
 
 
 # --- validation ----------------------------------------------------------------------------------------
 
 
-def _parse_row(line: int, cells: list[str], mapping: dict[str, int], errors: list[LoadError]) -> _Row | None:
+def _parse_row(line: int, cells: list[str], mapping: dict[str, int], errors: list[RowError]) -> _Row | None:
     """The row's values, or None when a value is unusable (the error is recorded)."""
 
     def get(column: str) -> str:
@@ -225,7 +171,7 @@ def _parse_row(line: int, cells: list[str], mapping: dict[str, int], errors: lis
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
     def fail(message: str) -> None:
-        errors.append((line, message))
+        errors.append(RowError(line, "", message))
 
     before = len(errors)
     width = max(mapping.values(), default=-1) + 1
@@ -307,12 +253,12 @@ def _check_code(row: _Row) -> str | None:
 
 
 def _validate(
-    rows: list[_Row], existing: dict[str, _Existing], broken: set[str], errors: list[LoadError]
+    rows: list[_Row], existing: dict[str, _Existing], broken: set[str], errors: list[RowError]
 ) -> None:
     in_file = {row.code: row for row in rows}
     for row in rows:
         if message := _check_code(row):
-            errors.append((row.line, message))
+            errors.append(RowError(row.line, "", message))
             continue
         if row.level != Region.Level.PROVINCE and row.parent_code not in broken:
             parent_row = in_file.get(row.parent_code)
@@ -320,8 +266,9 @@ def _validate(
             parent_level = parent_row.level if parent_row else parent_db.level if parent_db else None
             if parent_level is None:
                 errors.append(
-                    (
+                    RowError(
                         row.line,
+                        "",
                         _("The parent %(parent)s is neither in the file nor in the database.")
                         % {"parent": row.parent_code},
                     )
@@ -329,8 +276,9 @@ def _validate(
                 continue
             if parent_level != PARENT_LEVEL[row.level]:
                 errors.append(
-                    (
+                    RowError(
                         row.line,
+                        "",
                         _("A %(level)s must be placed under a %(expected)s, but %(parent)s is a %(actual)s.")
                         % {
                             "level": level_label(row.level),
@@ -344,8 +292,9 @@ def _validate(
         current = existing.get(row.code)
         if current is not None and current.parent_code != row.parent_code:
             errors.append(
-                (
+                RowError(
                     row.line,
+                    "",
                     _(
                         "Region %(code)s exists under parent “%(old)s”, not “%(new)s”; "
                         "moving a region is not supported by the loader."
@@ -425,6 +374,45 @@ def _write(rows: list[_Row], existing: dict[str, _Existing]) -> LoadResult:
 # --- entry point ---------------------------------------------------------------------------------------
 
 
+def _read(source: str | Path | IO[Any], filename: str) -> tuple[list[_Row], set[str], list[RowError]]:
+    """The usable rows, the codes of the unusable ones and the problems found, file order; ImportRefused
+    for a problem of the header or the whole file."""
+    errors: list[RowError] = []
+    rows: list[_Row] = []
+    seen: dict[str, int] = {}
+    broken: set[str] = set()  # codes of rows refused here: their children are not blamed again
+    mapping: dict[str, int] | None = None
+    count = 0
+    for line, cells in _rows(source, filename):
+        if line > MAX_LINES_FACTOR * MAX_ROWS:  # mostly blank lines: a padded or inflated file
+            raise _refused(0, _("The file has more than %(max)d rows.") % {"max": MAX_ROWS})
+        if not any(cells):
+            continue  # blank lines are allowed anywhere
+        if mapping is None:
+            mapping = FORMAT.map(line, cells)
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            raise _refused(0, _("The file has more than %(max)d rows.") % {"max": MAX_ROWS})
+        code_index = mapping["code"]
+        raw_code = cells[code_index].strip() if code_index < len(cells) else ""
+        if raw_code and raw_code in seen:
+            message = _("The code %(code)s already appears on line %(first)d.")
+            errors.append(RowError(line, "", message % {"code": raw_code, "first": seen[raw_code]}))
+            continue
+        seen.setdefault(raw_code, line)
+        row = _parse_row(line, cells, mapping, errors)
+        if row is None:
+            broken.add(raw_code)
+        else:
+            rows.append(row)
+    if mapping is None:
+        raise _refused(0, _("The file is empty."))
+    if not rows and not errors:
+        raise _refused(0, _("The file has no data rows."))
+    return rows, broken, errors
+
+
 def load_regions(actor: Any, source: str | Path | IO[Any], *, filename: str | None = None) -> LoadResult:
     """Load a region tree from `source` (a path or a file object; .csv or .xlsx by file name).
 
@@ -437,48 +425,18 @@ def load_regions(actor: Any, source: str | Path | IO[Any], *, filename: str | No
         filename = str(source) if isinstance(source, (str, Path)) else str(getattr(source, "name", "") or "")
     display_name = Path(filename).name
 
-    errors: list[LoadError] = []
-    rows: list[_Row] = []
-    seen: dict[str, int] = {}
-    broken: set[str] = set()  # codes of rows refused above: their children are not blamed again
-    mapping: dict[str, int] | None = None
-    count = 0
-    for line, cells in _rows(source, filename):
-        if line > MAX_LINES_FACTOR * MAX_ROWS:  # mostly blank lines: a padded or inflated file
-            raise RegionLoadError([(0, _("The file has more than %(max)d rows.") % {"max": MAX_ROWS})])
-        if not any(cells):
-            continue  # blank lines are allowed anywhere
-        if mapping is None:
-            mapping = _header_map(line, cells, errors)
-            if errors:
-                raise RegionLoadError(errors)
-            continue
-        count += 1
-        if count > MAX_ROWS:
-            raise RegionLoadError([(0, _("The file has more than %(max)d rows.") % {"max": MAX_ROWS})])
-        code_index = mapping["code"]
-        raw_code = cells[code_index].strip() if code_index < len(cells) else ""
-        if raw_code and raw_code in seen:
-            message = _("The code %(code)s already appears on line %(first)d.")
-            errors.append((line, message % {"code": raw_code, "first": seen[raw_code]}))
-            continue
-        seen.setdefault(raw_code, line)
-        row = _parse_row(line, cells, mapping, errors)
-        if row is None:
-            broken.add(raw_code)
-        else:
-            rows.append(row)
-    if mapping is None:
-        raise RegionLoadError([(0, _("The file is empty."))])
-    if not rows and not errors:
-        raise RegionLoadError([(0, _("The file has no data rows."))])
+    try:
+        rows, broken, errors = _read(source, filename)
+    except RegionLoadError:
+        raise
+    except ImportRefused as exc:  # the shared reader's: the upload, the workbook, the header row
+        raise RegionLoadError(exc.errors) from exc
 
     with transaction.atomic():
         existing = _existing()
         _validate(rows, existing, broken, errors)
         if errors:
-            errors.sort(key=lambda error: error[0])
-            raise RegionLoadError(errors)
+            raise RegionLoadError(errors)  # sorted by line, each line's problems in the order found
         result = _write(rows, existing)
         record(
             "regions.load",

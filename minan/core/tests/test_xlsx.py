@@ -6,6 +6,8 @@ import io
 from typing import Any
 
 import pytest
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 
@@ -67,6 +69,32 @@ def test_a_lenient_format_ignores_unknown_columns_and_can_require_unstarred_ones
     ]
 
 
+def test_a_format_may_ignore_the_case_of_headers() -> None:
+    english = Columns([("code", "code"), ("name", "name")], aliases={"名称": "name"}, ignore_case=True)
+    assert english.map(1, [" Code ", "NAME"]) == {"code": 0, "name": 1}
+    assert refused(lambda: english.map(1, ["CODE", "Code", "Note"])) == [
+        (1, "Code", _("Column “%(column)s” appears more than once.") % {"column": "Code"}),
+        (1, "Note", _("Unknown column “%(column)s”.") % {"column": "Note"}),
+    ]
+    assert refused(lambda: FORMAT.map(1, ["imei", "机构"])) == [
+        (1, "imei", _("Unknown column “%(column)s”.") % {"column": "imei"}),
+        (1, "序列号", _("Required column “%(column)s” is missing.") % {"column": "序列号"}),
+    ]
+
+
+def test_an_import_may_word_its_own_summary() -> None:
+    class RegionFileRefused(ImportRefused):
+        def summary(self, count: int) -> str:
+            return f"{count} problem(s) in the region file"
+
+    errors = [RowError(3, "", "b"), RowError(2, "", "a")]
+    assert RegionFileRefused(errors).message == "2 problem(s) in the region file"
+    assert RegionFileRefused(errors).errors == [RowError(2, "", "a"), RowError(3, "", "b")]
+    assert ImportRefused(errors).message == _("The file has %(count)d error(s); nothing was imported.") % {
+        "count": 2
+    }
+
+
 def test_read_table_keeps_file_line_numbers_and_skips_blank_lines() -> None:
     data = workbook([], ["序列号", "机构"], ["S-1", "甲"], [], [None, "  "], ["S-2"])
     assert xlsx.read_table(data, "a.xlsx", FORMAT.map, 10) == [
@@ -119,6 +147,36 @@ def test_whole_file_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     assert refused(lambda: xlsx.read_upload(good)) == [
         (0, "", _("The file is larger than %(size)d MB.") % {"size": 0})
     ]
+
+
+def test_read_upload_takes_a_limit_and_text_files() -> None:
+    too_large = [(0, "", _("The file is larger than %(size)d MB.") % {"size": 1})]
+    megabyte = 1024 * 1024
+    assert xlsx.read_upload(io.BytesIO(b"x" * megabyte), megabyte) == b"x" * megabyte
+    assert refused(lambda: xlsx.read_upload(io.BytesIO(b"x" * (megabyte + 1)), megabyte)) == too_large
+    assert refused(lambda: xlsx.read_upload(b"x" * (megabyte + 1), megabyte)) == too_large
+    assert xlsx.read_upload(io.StringIO("代码,名称\n")) == "代码,名称\n".encode()
+    # A text file is limited by its bytes in UTF-8, not by its characters.
+    assert refused(lambda: xlsx.read_upload(io.StringIO("名" * (megabyte // 2)), megabyte)) == too_large
+
+
+def test_the_error_table_partial_lists_every_problem_by_line_and_column() -> None:
+    """The one partial (import_errors.html) of every import page: institutions, duty, devices, checklists."""
+    errors = [
+        RowError(3, "机构", "“某养老院”不在您的管辖范围内。"),
+        RowError(7, "", "该行在表头之外还有数据。"),
+    ]
+    with translation.override("zh-hans"):
+        html = render_to_string("import_errors.html", xlsx.error_table(errors))
+        short = render_to_string("import_errors.html", xlsx.error_table(errors, shown=1))
+        nothing = render_to_string("import_errors.html", xlsx.error_table([]))
+    assert "<caption>发现 2 个问题，未导入任何数据。</caption>" in html
+    assert "<tr><td>3</td><td>机构</td><td>“某养老院”不在您的管辖范围内。</td></tr>" in html
+    assert "<tr><td>7</td><td>—</td><td>该行在表头之外还有数据。</td></tr>" in html
+    assert html.count("<tr><td>") == 2 and 'class="hint"' not in html
+    assert "<td>3</td>" in short and "<td>7</td>" not in short
+    assert '<p class="hint">另有 1 个问题未显示，请先修正以上问题，然后重新上传文件。</p>' in short
+    assert nothing.strip() == ""
 
 
 def test_cell_text_and_spellings() -> None:

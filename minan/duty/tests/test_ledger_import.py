@@ -170,8 +170,10 @@ def test_import_page_and_template(
     assert DutyAssignment.objects.get(active=True).cadre == cadres[0]
     bad = xlsx([["", "不存在的机构", "cadre0", ""]])
     bad.name = "b.xlsx"
-    page = c.post(reverse("duty:import"), {"file": bad}).content.decode()
+    response = c.post(reverse("duty:import"), {"file": bad})
+    page = response.content.decode()
     assert "import-errors" in page and DutyAssignment.objects.count() == 1
+    assert "import_errors.html" in {t.name for t in response.templates}
 
 
 # --- API writes -----------------------------------------------------------------------------------------------

@@ -413,7 +413,7 @@ def test_ui_upload_shows_the_error_table_and_writes_nothing(client: Any, city_of
     response = client.post(reverse("institutions:import"), {"file": upload(xlsx(three_bad(twenty_rows())))})
     assert response.status_code == 400
     page = response.content.decode()
-    assert "import-errors" in page
+    assert "import-errors" in page and "import_errors.html" in {t.name for t in response.templates}
     for line in ("<td>6</td>", "<td>11</td>", "<td>16</td>"):
         assert line in page
     assert "370899999" in page
@@ -477,6 +477,7 @@ def test_a_refused_background_import_lists_the_errors(client: Any, city_office: 
     response = client.post(reverse("institutions:import"), {"file": upload(xlsx(rows))}, follow=True)
     page = response.content.decode()
     assert "<td>1102</td>" in page and "import-errors" in page
+    assert "import_errors.html" in {t.name for t in response.templates}
     assert not Institution.objects.filter(name__startswith="测试养老院").exists()
 
 

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
+from minan.core.xlsx import RowError
 from minan.regions import services
 from minan.regions.management.commands.regions import JINING_FILE
 from minan.regions.models import Region
@@ -48,7 +49,7 @@ def load_events() -> int:
 
 
 def error_lines(exc: pytest.ExceptionInfo[RegionLoadError]) -> list[int]:
-    return [line for line, _message in exc.value.errors]
+    return [error.line for error in exc.value.errors]
 
 
 # --- the shipped Jining file -------------------------------------------------------------------------
@@ -166,9 +167,15 @@ def test_three_bad_rows_are_reported_and_nothing_is_written(db: Any, tmp_path: P
         load_regions(None, path)
 
     assert exc.value.errors == [
-        (4, _("The code “%(code)s” must contain digits only.") % {"code": "37081A"}),
-        (6, _("The parent %(parent)s is neither in the file nor in the database.") % {"parent": "370899"}),
-        (8, _("A township code must begin with its county code %(parent)s.") % {"parent": "370811"}),
+        RowError(4, "", _("The code “%(code)s” must contain digits only.") % {"code": "37081A"}),
+        RowError(
+            6,
+            "",
+            _("The parent %(parent)s is neither in the file nor in the database.") % {"parent": "370899"},
+        ),
+        RowError(
+            8, "", _("A township code must begin with its county code %(parent)s.") % {"parent": "370811"}
+        ),
     ]
     assert exc.value.code == "region_file_invalid"
     assert Region.objects.count() == 0
@@ -270,7 +277,9 @@ def test_xlsx_errors_report_sheet_row_numbers(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert exc.value.errors == [
-        (4, _("The code %(code)s already appears on line %(first)d.") % {"code": "370800", "first": 3})
+        RowError(
+            4, "", _("The code %(code)s already appears on line %(first)d.") % {"code": "370800", "first": 3}
+        )
     ]
 
 
@@ -284,7 +293,9 @@ def test_duplicate_code_in_file(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert exc.value.errors == [
-        (4, _("The code %(code)s already appears on line %(first)d.") % {"code": "370000", "first": 2})
+        RowError(
+            4, "", _("The code %(code)s already appears on line %(first)d.") % {"code": "370000", "first": 2}
+        )
     ]
     assert Region.objects.count() == 0
 
@@ -304,7 +315,7 @@ def test_moving_an_existing_region_is_refused(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert error_lines(exc) == [2]
-    assert exc.value.errors[0][1] == _(
+    assert exc.value.errors[0].message == _(
         "Region %(code)s exists under parent “%(old)s”, not “%(new)s”; moving a region is not supported by the loader."
     ) % {"code": "370811", "old": "370000", "new": "370800"}
     assert Region.objects.get(code="370811").parent == province
@@ -318,8 +329,8 @@ def test_name_length(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert exc.value.errors == [
-        (2, _("The name is longer than %(max)d characters.") % {"max": 64}),
-        (3, _("The name is empty.")),
+        RowError(2, "", _("The name is longer than %(max)d characters.") % {"max": 64}),
+        RowError(3, "", _("The name is empty.")),
     ]
     assert load_regions(None, write(tmp_path, HEADER + f"370000,{'山' * 64},province,,,\n")).created == 1
 
@@ -330,7 +341,9 @@ def test_note_length(db: Any, tmp_path: Path) -> None:
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, path)
 
-    assert exc.value.errors == [(2, _("The note is longer than %(max)d characters.") % {"max": 200})]
+    assert exc.value.errors == [
+        RowError(2, "", _("The note is longer than %(max)d characters.") % {"max": 200})
+    ]
 
 
 def test_code_shape_and_level_rules(db: Any, tmp_path: Path) -> None:
@@ -356,7 +369,7 @@ def test_code_shape_and_level_rules(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert error_lines(exc) == [2, 3, 4, 5, 6, 8, 10, 11, 12, 13]
-    messages = dict(exc.value.errors)
+    messages = {error.line: error.message for error in exc.value.errors}
     assert messages[12] == _("Unknown statutory value “%(value)s”; use 是/否, true/false, yes/no or 1/0.") % {
         "value": "maybe"
     }
@@ -373,10 +386,37 @@ def test_header_problems(db: Any, tmp_path: Path) -> None:
         load_regions(None, path)
 
     assert exc.value.errors == [
-        (1, _("Unknown column “%(column)s”.") % {"column": "parent"}),
-        (1, _("Column “%(column)s” appears more than once.") % {"column": "代码"}),
-        (1, _("Required column “%(column)s” is missing.") % {"column": "level"}),
+        RowError(1, "parent", _("Unknown column “%(column)s”.") % {"column": "parent"}),
+        RowError(1, "代码", _("Column “%(column)s” appears more than once.") % {"column": "代码"}),
+        RowError(1, "level", _("Required column “%(column)s” is missing.") % {"column": "level"}),
     ]
+
+
+def test_headers_in_any_case_and_spacing_and_header_problems_of_a_workbook(db: Any, tmp_path: Path) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append([" Code ", "NAME", "Level", "Parent_Code", "法定 区划"])
+    sheet.append([370000, "山东省", "Province", None, "TRUE"])
+    path = tmp_path / "regions.xlsx"
+    workbook.save(path)
+    assert load_regions(None, path) == LoadResult(created=1, updated=0, unchanged=0)
+
+    sheet.delete_rows(1)
+    sheet.insert_rows(1)
+    for column, header in enumerate(["区划代码", "名称", "级别", "名称"], start=1):
+        sheet.cell(row=1, column=column, value=header)
+    workbook.save(path)
+    with pytest.raises(RegionLoadError) as exc:
+        load_regions(None, path)
+
+    assert exc.value.errors == [
+        RowError(1, "名称", _("Column “%(column)s” appears more than once.") % {"column": "名称"})
+    ]
+    assert exc.value.code == "region_file_invalid"
+    assert exc.value.message == _("The region file has %(count)d error(s); nothing was loaded.") % {
+        "count": 1
+    }
 
 
 def test_file_limits(db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -386,7 +426,7 @@ def test_file_limits(db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(services, "MAX_ROWS", 4)
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, path)
-    assert exc.value.errors == [(0, _("The file has more than %(max)d rows.") % {"max": 4})]
+    assert exc.value.errors == [RowError(0, "", _("The file has more than %(max)d rows.") % {"max": 4})]
 
     monkeypatch.setattr(services, "MAX_ROWS", 50_000)
     monkeypatch.setattr(services, "MAX_FILE_BYTES", 100)
@@ -401,20 +441,20 @@ def test_file_limits(db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_unsupported_and_unreadable_files(db: Any, tmp_path: Path) -> None:
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, write(tmp_path, HEADER, name="regions.txt"))
-    assert exc.value.errors == [(0, _("Unsupported file type; use a .csv or .xlsx file."))]
+    assert exc.value.errors == [RowError(0, "", _("Unsupported file type; use a .csv or .xlsx file."))]
 
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, write(tmp_path, "not a zip", name="regions.xlsx"))
-    assert exc.value.errors == [(0, _("The file is not a readable XLSX workbook."))]
+    assert exc.value.errors == [RowError(0, "", _("The file is not a readable XLSX workbook."))]
 
     (tmp_path / "latin.csv").write_bytes(HEADER.encode() + "370000,\xe9,province,,,\n".encode("latin-1"))
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, tmp_path / "latin.csv")
-    assert exc.value.errors == [(0, _("The CSV file is not UTF-8 encoded."))]
+    assert exc.value.errors == [RowError(0, "", _("The CSV file is not UTF-8 encoded."))]
 
     with pytest.raises(RegionLoadError) as exc:
         load_regions(None, write(tmp_path, HEADER))
-    assert exc.value.errors == [(0, _("The file has no data rows."))]
+    assert exc.value.errors == [RowError(0, "", _("The file has no data rows."))]
 
 
 def test_line_numbers_count_blank_and_multiline_records(db: Any, tmp_path: Path) -> None:

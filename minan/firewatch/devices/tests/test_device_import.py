@@ -176,6 +176,7 @@ def test_the_import_page_and_template(client: Any, rencheng_officer: Any, home: 
     assert page.status_code == 400 and not Device.objects.exists()
     assert [(e.line, e.column) for e in page.context["errors"]] == [(3, "设备类型")]
     assert "设备类型" in page.content.decode()
+    assert "import_errors.html" in {t.name for t in page.templates}
     good = xlsx([row(USCC, "smoke", "ok", "P-1", "mqtt")])
     done = client.post(reverse("firewatch:device_import"), {"file": SimpleUploadedFile("d.xlsx", good)})
     assert done.status_code == 302 and Device.objects.get().serial == "P-1"

@@ -565,6 +565,7 @@ def test_a_bad_row_refuses_the_whole_file_and_writes_nothing(client: Any, city_o
     response = c.post(f"/inspections/checklists/{draft.pk}/import/", {"file": upload})
     page = response.content.decode()
     assert response.status_code == 400 and 'class="data import-errors"' in page and "MCA2099-1-1" in page
+    assert "import_errors.html" in {t.name for t in response.templates}
     assert state() == before
 
     with pytest.raises(ImportRefused) as caught:

@@ -40,11 +40,13 @@ class Command(BaseCommand):
         try:
             result = load_regions(None, path)
         except RegionLoadError as exc:
-            for line, message in exc.errors:
-                if line:
-                    self.stderr.write(_("Line %(line)d: %(message)s") % {"line": line, "message": message})
+            for error in exc.errors:
+                if error.line:
+                    self.stderr.write(
+                        _("Line %(line)d: %(message)s") % {"line": error.line, "message": error.message}
+                    )
                 else:
-                    self.stderr.write(message)
+                    self.stderr.write(error.message)
             raise CommandError(exc.message, returncode=1) from exc
         self.stdout.write(
             _(
