@@ -6,10 +6,10 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
+from . import services
 from .classification.services import reclassify, reclassify_all_async  # noqa: F401  (registers the task)
 from .imports.services import run_import_job  # noqa: F401  (registers the import task with the worker)
 from .models import Institution
-from .services import registry
 
 
 @db_periodic_task(crontab(hour="1", minute="30"))
@@ -21,4 +21,4 @@ def reclassify_all() -> int:
 @db_periodic_task(crontab(hour="8", minute="0"))
 def remind_expired_policies() -> int:
     """Daily at 08:00: institutions whose newest liability insurance policy has expired."""
-    return registry.remind_expired_policies()
+    return services.remind_expired_policies()

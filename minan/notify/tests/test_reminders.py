@@ -12,7 +12,7 @@ from minan.accounts.models import UserScope
 from minan.core.audit.models import AuditEvent
 from minan.duty import services as duty
 from minan.institutions.models import InsurancePolicy
-from minan.institutions.services import registry
+from minan.institutions.services import remind_expired_policies
 from minan.notify.models import Notification
 
 
@@ -46,7 +46,7 @@ def test_an_expired_policy_reminds_the_institution_and_its_cadre_once(
     policy(home, "P-1", "2025-11-01", "2026-11-20")  # the newest, expired
     policy(other, "P-2", "2025-12-01", "2026-11-30")  # still valid
     with django_capture_on_commit_callbacks(execute=True):
-        assert registry.remind_expired_policies() == 1
+        assert remind_expired_policies() == 1
     notes = list(
         Notification.objects.order_by("recipient__username").values_list("recipient__username", "subject")
     )
@@ -59,7 +59,7 @@ def test_an_expired_policy_reminds_the_institution_and_its_cadre_once(
     assert InsurancePolicy.objects.get(number="P-1").expiry_reminded_at is not None
     assert AuditEvent.objects.filter(action="insurance.expiry_reminder").count() == 1
     # The next day: nothing new.
-    assert registry.remind_expired_policies() == 0
+    assert remind_expired_policies() == 0
     assert Notification.objects.count() == 2
 
 
@@ -69,7 +69,7 @@ def test_a_renewed_policy_is_not_reminded(institutions: Any, make_user: Any) -> 
     make_user("staff", roles=["institution_staff"], institution=home)
     policy(home, "P-1", "2025-11-01", "2026-11-20")
     policy(home, "P-2", "2026-11-21", "2027-11-20")
-    assert registry.remind_expired_policies() == 0
+    assert remind_expired_policies() == 0
     assert not Notification.objects.exists()
 
 

@@ -24,7 +24,7 @@ from minan.inspections import demo as inspections_demo
 from minan.inspections import demo_runs as inspection_runs
 from minan.institutions import demo as registry
 from minan.institutions.models import Institution
-from minan.institutions.services.registry import remind_expired_policies
+from minan.institutions.services import remind_expired_policies
 from minan.notify import demo as notify_demo
 from minan.notify.models import Notification
 from minan.regions.models import Region
