@@ -31,7 +31,7 @@ ALLOWED_UNSCOPED = {
         "duty/panels.py",
         "DutyAssignment",
     ): "the assignment history of an institution already read through for_user()",
-    ("duty/views.py", "User"): "prefetch of the members of scoped supervision groups",
+    ("duty/views/groups.py", "User"): "prefetch of the members of scoped supervision groups",
     ("hazards/criteria/views.py", "Hazard"): "whether any hazard anywhere cites a clause before deleting it",
     (
         "institutions/views.py",
@@ -51,10 +51,13 @@ def scoped_model_names() -> set[str]:
 
 
 def reader_files() -> list[Path]:
+    """views.py, api.py, … and the modules of a views/ (api/, …) package."""
     return [
         p
         for p in sorted(ROOT.rglob("*.py"))
-        if READERS.search(p.name) and "tests" not in p.parts and "migrations" not in p.parts
+        if (READERS.search(p.name) or READERS.search(f"{p.parent.name}.py"))
+        and "tests" not in p.parts
+        and "migrations" not in p.parts
     ]
 
 
