@@ -6,7 +6,7 @@ escalation step it had reached the day before. Measured on 2026-11-27 (a Friday)
 
 - baseline: reading the open hazards with a deadline (`values_list` of id, assigned_on, deadline,
   step) — what any sweep must read;
-- the sweep of the day (`escalation.escalate_due`): working-day index, step of every hazard,
+- the sweep of the day (`hazards.services.escalate_due`): working-day index, step of every hazard,
   conditional UPDATE and notifications for those that reach a new step;
 - the same sweep run again the same day (nothing to send: the steady state of an hourly sweep).
 
@@ -40,8 +40,8 @@ def main() -> None:
 
     from minan.accounts.models import User
     from minan.core import calendar
+    from minan.hazards import services as hazards
     from minan.hazards.models import Hazard
-    from minan.hazards.services import escalation
     from minan.institutions.models import Institution
 
     rng = random.Random(6)  # noqa: S311 (benchmark data)
@@ -50,7 +50,7 @@ def main() -> None:
     starts = [
         d for d in (dt.date(2026, 9, 1) + dt.timedelta(days=n) for n in range(70)) if calendar.is_workday(d)
     ]
-    index = escalation.WorkingDayIndex(starts[0], dt.date(2026, 12, 31))
+    index = hazards.WorkingDayIndex(starts[0], dt.date(2026, 12, 31))
     yesterday = dt.date(2026, 11, 26)
     rows = []
     for n in range(HAZARDS):
@@ -70,7 +70,7 @@ def main() -> None:
                 status=Hazard.Status.RECTIFYING,
                 assigned_on=assigned,
                 deadline=deadline,
-                escalation_step=escalation.escalation_step(index, assigned, deadline, yesterday),
+                escalation_step=hazards.escalation_step(index, assigned, deadline, yesterday),
             )  # fmt: skip
         )
     Hazard.objects.bulk_create(rows, batch_size=2000)
@@ -88,9 +88,9 @@ def main() -> None:
 
     with time_machine.travel(dt.datetime(2026, 11, 27, 1, tzinfo=dt.UTC), tick=True):
         start = time.perf_counter()
-        sent = escalation.escalate_due(TODAY)
+        sent = hazards.escalate_due(TODAY)
         first = time.perf_counter() - start
-        again = timed(lambda: escalation.escalate_due(TODAY))
+        again = timed(lambda: hazards.escalate_due(TODAY))
     changed = sum(sent.values())
     print(f"baseline read: {base * 1000:.1f} ms")
     print(

@@ -25,8 +25,8 @@ from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.scoping import region_within_scope
 from minan.core.uploads import check_uploads
+from minan.institutions import services as registry
 from minan.institutions.models import Institution, InstitutionChange, InsurancePolicy
-from minan.institutions.services import registry
 from minan.notify.services import notify
 from minan.regions import paths as region_paths
 from minan.regions.models import Region

@@ -9,7 +9,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from .alarms.services import escalation, findings
+from .alarms import services as alarm_services
 from .ingest import services
 
 
@@ -22,16 +22,16 @@ def sweep_offline() -> int:
 @db_periodic_task(crontab(minute="*"))
 def escalate_alarms() -> int:
     """Every minute: the next step of every unacknowledged alarm that has fallen due."""
-    return escalation.escalate_due()
+    return alarm_services.escalate_due()
 
 
 @db_periodic_task(crontab(minute="*/10"))
 def fault_hazards() -> int:
     """Every 10 minutes: fire-system faults left uncleared for MINAN_FIRE_FAULT_HAZARD_HOURS become hazards."""
-    return findings.fault_hazards()
+    return alarm_services.fault_hazards()
 
 
 @db_periodic_task(crontab(minute="*"))
 def unanswered_duty_checks() -> int:
     """Every minute: duty checks (查岗) left unanswered past their window become findings."""
-    return findings.unanswered_duty_checks()
+    return alarm_services.unanswered_duty_checks()

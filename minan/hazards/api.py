@@ -22,9 +22,8 @@ from minan.core.limits import FormParser, JSONParser
 from minan.core.views import current_user
 from minan.institutions.models import Institution
 
-from . import selectors
+from . import selectors, services
 from .models import Category, Clause, Extension, Hazard, Pause, Source
-from .services import deadlines, loop
 from .workflow import MOVES, moves_from
 
 
@@ -71,7 +70,9 @@ class ReportSerializer(serializers.Serializer):
     responsible_person = serializers.CharField(max_length=50, required=False, allow_blank=True)
     source_ref = serializers.CharField(max_length=60, required=False, allow_blank=True)
     on_the_spot = serializers.BooleanField(required=False, default=False)
-    files = serializers.ListField(child=serializers.FileField(), required=False, max_length=loop.MAX_FILES)
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
+    )
 
 
 class TransitionSerializer(serializers.Serializer):
@@ -81,7 +82,9 @@ class TransitionSerializer(serializers.Serializer):
     days = serializers.IntegerField(required=False, min_value=1, max_value=365)
     supervisor = IdField(required=False)
     measures_taken = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    files = serializers.ListField(child=serializers.FileField(), required=False, max_length=loop.MAX_FILES)
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=services.MAX_FILES
+    )
 
 
 FILTERS = [
@@ -135,7 +138,7 @@ class ExtensionActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = ExtensionRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        extension = deadlines.request_extension(
+        extension = services.request_extension(
             current_user(request),
             hazard,
             data.validated_data["days"],
@@ -151,7 +154,7 @@ class ExtensionActions:
         data = ExtensionDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         extension = get_object_or_404(Extension, pk=data.validated_data["extension"], hazard=hazard)
-        extension = deadlines.decide_extension(
+        extension = services.decide_extension(
             current_user(request), extension, data.validated_data["approve"],
             data.validated_data.get("comment", ""), request=request,
         )  # fmt: skip
@@ -190,7 +193,7 @@ class PauseActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = PauseRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pause = deadlines.request_pause(
+        pause = services.request_pause(
             current_user(request), hazard, data.validated_data["reason"], request=request
         )
         return Response(PauseSerializer(pause).data, status=status.HTTP_201_CREATED)
@@ -202,7 +205,7 @@ class PauseActions:
         data = PauseDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pause = get_object_or_404(Pause, pk=data.validated_data["pause"], hazard=hazard)
-        pause = deadlines.decide_pause(
+        pause = services.decide_pause(
             current_user(request), pause, data.validated_data["approve"], data.validated_data.get("comment", ""),
             request=request,
         )  # fmt: skip
@@ -214,7 +217,7 @@ class PauseActions:
         hazard = self.get_object()  # type: ignore[attr-defined]
         data = ResumeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        hazard = deadlines.resume(
+        hazard = services.resume(
             current_user(request), hazard, data.validated_data.get("comment", ""), request=request
         )
         return Response(HazardSerializer(hazard, context={"request": request}).data)
@@ -255,7 +258,7 @@ class HazardViewSet(
         clause = Clause.objects.filter(key=key).first() if key else None
         if key and clause is None:
             raise serializers.ValidationError({"clause": ["Unknown clause."]})
-        hazard = loop.report(actor, institution, clause=clause, request=request, **values)
+        hazard = services.report(actor, institution, clause=clause, request=request, **values)
         return Response(
             HazardSerializer(hazard, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -273,7 +276,7 @@ class HazardViewSet(
             supervisor = User.objects.for_user(actor).filter(pk=values.pop("supervisor")).first()
             if supervisor is None:
                 raise serializers.ValidationError({"supervisor": ["Choose a person inside your scope."]})
-        hazard = loop.transition(
+        hazard = services.transition(
             actor, hazard, values.pop("action"), supervisor=supervisor, request=request, **values
         )
         return Response(HazardSerializer(hazard, context={"request": request}).data)

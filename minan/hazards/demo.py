@@ -17,8 +17,8 @@ from minan.accounts.models import User
 from minan.core.errors import DomainError
 from minan.institutions.models import Institution
 
+from . import services
 from .models import Clause, Hazard, HazardEvent
-from .services import deadlines, escalation, loop
 
 FINDINGS = [
     ("fire", "疏散通道堆放杂物", "二楼东侧走廊"),
@@ -50,40 +50,40 @@ def build(stdout: Any = None) -> None:
     with transaction.atomic():
         for n, home in enumerate(homes):
             category, text, where = FINDINGS[n % len(FINDINGS)]
-            hazard = loop.report(inspector, home, source="inspection", category=category, level="general",
+            hazard = services.report(inspector, home, source="inspection", category=category, level="general",
                                      description=text, location=where, files=[_photo()])  # fmt: skip
             made += 1
             stage = n % 4
             try:
                 if stage >= 1:
-                    loop.transition(officer, hazard, "assign", requirement="限期整改到位并上传整改照片")
+                    services.transition(officer, hazard, "assign", requirement="限期整改到位并上传整改照片")
                 if stage >= 2:
                     staff = User.objects.filter(institution=home, is_active=True).first()
                     if staff is not None and staff.has_perm("hazards.rectify_hazard"):
-                        loop.transition(staff, hazard, "start")
+                        services.transition(staff, hazard, "start")
                         if n == 6:  # the deadline clock stands still while another department acts
-                            pause = deadlines.request_pause(
+                            pause = services.request_pause(
                                 staff, hazard, "等待供电部门改造进线，申请暂停计时"
                             )
-                            deadlines.decide_pause(officer, pause, True, "同意，改造完成后恢复计时")
+                            services.decide_pause(officer, pause, True, "同意，改造完成后恢复计时")
             except DomainError:  # e.g. the working-day calendar of next year is not loaded yet
                 continue
             if stage == 3:  # found three weeks ago: now overdue
                 _backdate(hazard, days=rng.randrange(15, 25))
         clause = Clause.objects.filter(key="MCA2023-4-3").first()
         if clause is not None and homes:
-            major = loop.report(inspector, homes[0], source="expert", category="building", level="major",
+            major = services.report(inspector, homes[0], source="expert", category="building", level="major",
                                     description="老人居住楼使用易燃夹芯彩钢板搭建", location="3号楼", clause=clause)  # fmt: skip
             made += 1
             try:
-                loop.transition(officer, major, "assign", days=20, supervisor=officer,
+                services.transition(officer, major, "assign", days=20, supervisor=officer,
                                     requirement="制定整改方案，落实五落实，拆除彩钢板房")  # fmt: skip
-                loop.update_plan(officer, major, plan_responsible="院长 及 市政工程公司",
+                services.update_plan(officer, major, plan_responsible="院长 及 市政工程公司",
                                      plan_measures="拆除彩钢板房，老人转移至1号楼", plan_funds="35万元，区财政专项")  # fmt: skip
             except DomainError:
                 pass
     try:
-        escalated = escalation.escalate_due()
+        escalated = services.escalate_due()
     except DomainError:
         escalated = {}
     if stdout is not None:

@@ -28,10 +28,9 @@ from minan.core.views import ScopedViewMixin, current_user
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from . import notice, selectors
+from . import notice, selectors, services
 from .forms import MoveForm, PlanForm, ReportForm
 from .models import Category, Extension, Hazard, HazardEvent, HazardFile, Pause, Source
-from .services import deadlines, loop
 from .workflow import IN_RECTIFICATION, MOVES, OPEN_STATES, PLAN_FIELDS, Move, moves_from
 
 # Timeline labels of the events that are not moves of the table.
@@ -146,7 +145,7 @@ class MajorBoardView(ScopedViewMixin, ListView):
 
 
 class HazardCreateView(ScopedViewMixin, View):
-    """Register a hazard (`loop.report`); a refusal is shown on its field and nothing is written."""
+    """Register a hazard (`services.report`); a refusal is shown on its field and nothing is written."""
 
     model = Hazard
     scope_action = "add"
@@ -168,7 +167,7 @@ class HazardCreateView(ScopedViewMixin, View):
             return self._render(request, form, status=400)
         data = form.cleaned_data
         try:
-            hazard = loop.report(
+            hazard = services.report(
                 user, data["institution"], source=data["source"], category=data["category"], level=data["level"],
                 description=data["description"], location=data["location"], clause=data["clause"],
                 responsible_person=data["responsible_person"], on_the_spot=data["on_the_spot"],
@@ -282,7 +281,7 @@ def render_detail(
         "has_notice": hazard.assigned_on is not None,
         "extensions": list(hazard.extensions.select_related("requested_by", "decided_by")),
         "can_request_extension": user.has_perm("hazards.rectify_hazard")
-        and hazard.status in deadlines.EXTENDABLE,
+        and hazard.status in services.EXTENDABLE,
         "can_decide_extension": user.has_perm("hazards.assign_hazard"),
         "pauses": list(hazard.pauses.select_related("requested_by", "decided_by", "ended_by")),
         "can_request_pause": (
@@ -305,7 +304,7 @@ class HazardDetailView(HazardObjectMixin, View):
 
 
 class HazardTransitionView(HazardObjectMixin, View):
-    """POST one move (`loop.transition`). The hazard is read through the view scope; the service
+    """POST one move (`services.transition`). The hazard is read through the view scope; the service
     checks the move's permission, state and rules. A refusal re-renders the page with the reason."""
 
     http_method_names = ["post"]
@@ -323,7 +322,7 @@ class HazardTransitionView(HazardObjectMixin, View):
             messages.error(request, _("“%(action)s” was not done: check the form.") % {"action": move.label})
             return render_detail(request, hazard, bound=form, status=400)
         try:
-            loop.transition(user, hazard, action, request=request, **form.service_kwargs())
+            services.transition(user, hazard, action, request=request, **form.service_kwargs())
         except DomainError as exc:
             reason = {"action": move.label, "reason": exc.message}
             messages.error(request, _("“%(action)s” was refused: %(reason)s") % reason)
@@ -335,7 +334,7 @@ class HazardTransitionView(HazardObjectMixin, View):
 
 
 class HazardPlanView(HazardObjectMixin, View):
-    """POST the 五落实 plan of a major hazard (`loop.update_plan`)."""
+    """POST the 五落实 plan of a major hazard (`services.update_plan`)."""
 
     http_method_names = ["post"]
 
@@ -345,7 +344,7 @@ class HazardPlanView(HazardObjectMixin, View):
         form = PlanForm(request.POST)
         if form.is_valid():
             try:
-                loop.update_plan(user, hazard, request=request, **form.cleaned_data)
+                services.update_plan(user, hazard, request=request, **form.cleaned_data)
             except DomainError as exc:
                 messages.error(request, _("The plan was not saved: %(reason)s") % {"reason": exc.message})
                 if exc.field in form.fields:
@@ -433,7 +432,7 @@ class HazardActionView(ScopedViewMixin, View):
 class ExtensionRequestView(HazardActionView):
     def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
         days = request.POST.get("days", "")
-        deadlines.request_extension(actor, target, int(days) if days.isdigit() else 0, request.POST.get("reason", ""),
+        services.request_extension(actor, target, int(days) if days.isdigit() else 0, request.POST.get("reason", ""),
                                    request=request)  # fmt: skip
         return _("The extension is requested.")
 
@@ -442,14 +441,14 @@ class ExtensionDecideView(HazardActionView):
     request_model = Extension
 
     def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
-        deadlines.decide_extension(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
+        services.decide_extension(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
                                   request=request)  # fmt: skip
         return _("The decision is recorded.")
 
 
 class PauseRequestView(HazardActionView):
     def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
-        deadlines.request_pause(actor, target, request.POST.get("reason", ""), request=request)
+        services.request_pause(actor, target, request.POST.get("reason", ""), request=request)
         return _("The pause is requested.")
 
 
@@ -457,12 +456,12 @@ class PauseDecideView(HazardActionView):
     request_model = Pause
 
     def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
-        deadlines.decide_pause(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
+        services.decide_pause(actor, target, request.POST.get("approve") == "1", request.POST.get("comment", ""),
                               request=request)  # fmt: skip
         return _("The decision is recorded.")
 
 
 class PauseResumeView(HazardActionView):
     def act(self, request: HttpRequest, actor: Any, target: Any) -> str:
-        hazard = deadlines.resume(actor, target, request.POST.get("comment", ""), request=request)
+        hazard = services.resume(actor, target, request.POST.get("comment", ""), request=request)
         return _("The deadline clock runs again; the deadline is now %(date)s.") % {"date": hazard.deadline}

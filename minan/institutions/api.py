@@ -13,10 +13,9 @@ from minan.core.masking import mask_phone
 from minan.core.views import current_user
 from minan.regions.models import Region
 
-from . import rules
+from . import rules, services
 from .models import Institution, Ownership, Subtype
 from .selectors import filter_institutions
-from .services import registry
 
 FILTERS = [
     OpenApiParameter("q", str, description="name, USCC or address"),
@@ -120,7 +119,7 @@ class InstitutionViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = InstitutionWriteSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        institution = registry.create_institution(
+        institution = services.create_institution(
             current_user(request), request=request, **data.validated_data
         )
         return Response(InstitutionSerializer(institution).data, status=status.HTTP_201_CREATED)
@@ -132,7 +131,7 @@ class InstitutionViewSet(
             target, data=request.data, partial=True, context={"request": request}
         )
         data.is_valid(raise_exception=True)
-        institution = registry.update_institution(
+        institution = services.update_institution(
             current_user(request), target, request=request, **data.validated_data
         )
         return Response(InstitutionSerializer(institution).data)

@@ -14,9 +14,9 @@ from minan.accounts.models import User
 from minan.core.identifiers import ORG_WEIGHTS, USCC_ALPHABET, uscc_check_character
 from minan.regions.models import Region
 
+from . import services
 from .classification.services import reclassify
 from .models import Commissioner, Institution, Ownership, Subtype
-from .services import registry
 
 PER_COUNTY = 28
 ELDERLY_WORDS = [
@@ -89,7 +89,7 @@ def build(stdout: Any = None) -> int:
             standardised = rng.random() < 0.55
             star = rng.choice([0, 0, 1, 2, 2, 3, 3, 4, 5]) if plan["kind"] == "elderly_care" else 0
             beds = plan.pop("beds")
-            institution = registry.create_institution(
+            institution = services.create_institution(
                 None,
                 subtype=subtypes[plan.pop("subtype")],
                 ownership=ownership,
@@ -187,10 +187,10 @@ def _commission(institution: Institution, liaison: User, oversight: User, rng: r
             None, username=username, display_name=f"{_person(rng)}（{title}）", password=None,
             region=institution.region, institution=institution, phone=_phone(rng), must_change_password=True,
         )  # fmt: skip
-        registry.set_commissioner(None, institution, role, person)
-    registry.set_commissioner(None, institution, Commissioner.Role.LIAISON, liaison)
+        services.set_commissioner(None, institution, role, person)
+    services.set_commissioner(None, institution, Commissioner.Role.LIAISON, liaison)
     if rng.random() < 0.9:
-        registry.set_commissioner(None, institution, Commissioner.Role.PUBLIC_OVERSIGHT, oversight)
+        services.set_commissioner(None, institution, Commissioner.Role.PUBLIC_OVERSIGHT, oversight)
 
 
 def _insure(institution: Institution, rng: random.Random, today: date) -> None:
@@ -204,10 +204,10 @@ def _insure(institution: Institution, rng: random.Random, today: date) -> None:
     else:
         ends = today + timedelta(days=rng.randrange(31, 360))
     starts = ends - timedelta(days=365)
-    registry.add_policy(
+    services.add_policy(
         None,
         institution,
-        registry.PolicyData(
+        services.PolicyData(
             insurer=rng.choice(INSURERS),
             number=f"PZAH{institution.region.code}{institution.pk:05d}{ends:%y}",
             coverage=Decimal(rng.choice([500000, 1000000, 2000000, 3000000])),

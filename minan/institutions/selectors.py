@@ -153,4 +153,4 @@ def kinds_in_region(user: Any, region: Any) -> list[tuple[str, int]]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    return [(label, counts[value]) for value, label in Institution.Kind.choices if counts.get(value)]
+    return [(str(label), counts[value]) for value, label in Institution.Kind.choices if counts.get(value)]

@@ -22,10 +22,10 @@ from minan.core.masking import mask_phone
 from minan.core.views import ScopedActionView, ScopedViewMixin, current_user
 from minan.regions.models import Region
 
+from . import services
 from .forms import CommissionerForm, InstitutionForm, OwnershipForm, PolicyForm, SubtypeForm
 from .models import Commissioner, Institution, InsurancePolicy, Ownership, RiskClass, Subtype
 from .selectors import SORTS, filter_institutions, insurance_overview
-from .services import lists, registry
 
 # The page's own tabs, by place; other apps add theirs through the registry (duty 20, hazards 40,
 # inspections 50).
@@ -138,7 +138,7 @@ class InstitutionCreateView(ScopedViewMixin, View):
         if form.is_valid():
             data = dict(form.cleaned_data)
             try:
-                institution = registry.create_institution(current_user(request), request=request, **data)
+                institution = services.create_institution(current_user(request), request=request, **data)
             except DomainError as exc:
                 add_refusal(form, exc)
             else:
@@ -166,7 +166,7 @@ class InstitutionEditView(ScopedViewMixin, SingleObjectMixin, View):
         form = InstitutionForm(request.POST, instance=institution, user=current_user(request))
         if form.is_valid():
             try:
-                registry.update_institution(
+                services.update_institution(
                     current_user(request), institution, request=request, **form.cleaned_data
                 )
             except DomainError as exc:
@@ -199,17 +199,17 @@ class InstitutionActionView(ScopedActionView):
             form = CommissionerForm(request.POST, user=actor)
             if not form.is_valid():
                 raise DomainError(_("Choose a role and a person inside your scope."))
-            registry.set_commissioner(
+            services.set_commissioner(
                 actor, target, form.cleaned_data["role"], form.cleaned_data["user"], request=request
             )
         elif action == "remove-commissioner":
-            registry.remove_commissioner(actor, target, arg, request=request)
+            services.remove_commissioner(actor, target, arg, request=request)
         elif action == "add-policy":
             policy_form = PolicyForm(request.POST)
             if not policy_form.is_valid():
                 raise DomainError(" ".join(str(m) for ms in policy_form.errors.values() for m in ms))
-            registry.add_policy(
-                actor, target, registry.PolicyData(**policy_form.cleaned_data), request=request
+            services.add_policy(
+                actor, target, services.PolicyData(**policy_form.cleaned_data), request=request
             )
         elif action == "delete-policy":
             policy = InsurancePolicy.objects.filter(
@@ -217,7 +217,7 @@ class InstitutionActionView(ScopedActionView):
             ).first()
             if policy is None:
                 raise DomainError(_("That policy does not exist."))
-            registry.delete_policy(actor, policy, request=request)
+            services.delete_policy(actor, policy, request=request)
         elif (registered := panels.institution_action(action)) is not None:
             registered[1](request, actor, target, arg)
         else:
@@ -258,13 +258,13 @@ class ListsView(LoginRequiredMixin, TemplateView):
             if request.POST.get("list") == "subtype":
                 subtype_form = SubtypeForm(request.POST)
                 if subtype_form.is_valid():
-                    lists.save_subtype(actor, request=request, **subtype_form.cleaned_data)
+                    services.save_subtype(actor, request=request, **subtype_form.cleaned_data)
                     messages.success(request, _("Saved."))
                     return redirect("institutions:lists")
             else:
                 ownership_form = OwnershipForm(request.POST)
                 if ownership_form.is_valid():
-                    lists.save_ownership(actor, request=request, **ownership_form.cleaned_data)
+                    services.save_ownership(actor, request=request, **ownership_form.cleaned_data)
                     messages.success(request, _("Saved."))
                     return redirect("institutions:lists")
         except DomainError as exc:

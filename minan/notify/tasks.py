@@ -1,16 +1,13 @@
-"""Huey tasks of the notification engine: thin calls into `notify.services`."""
+"""Huey tasks of the notification engine: the periodic sweep here; `deliver_task` is defined in
+`services.delivery`, which queues it."""
 
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task
 
 from . import services
-
-
-@db_task()
-def deliver_task(delivery_id: int) -> str:
-    return services.deliver(delivery_id)
+from .services.delivery import deliver_task  # noqa: F401  (defined beside `deliver`, which queues its retries)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.firewatch.models import Device
 from minan.firewatch.tests.board_helpers import device, fire
-from minan.hazards.services import loop as hazards
+from minan.hazards import services as hazards
 
 pytestmark = pytest.mark.django_db
 EXTREMES = [("0001-01-01", "9999-12-31"), ("0001-01-02", "9999-12-30"), ("1500-06-01", "1899-12-31")]

@@ -39,7 +39,7 @@ def setup(
 ) -> dict[str, Any]:
     from minan.firewatch.ingest.services import SignalIn, record_signal
     from minan.firewatch.models import Device
-    from minan.hazards.services import loop as hazards
+    from minan.hazards import services as hazards
     from minan.institutions.models import RiskClass
 
     # The project's URLs plus two that fail on purpose (403, 500), for the error pages.

@@ -22,8 +22,8 @@ from minan.core.errors import DomainError
 from minan.core.uploads import check_uploads
 from minan.duty import services as duty
 from minan.duty.models import DutyVisit, DutyVisitPhoto
+from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardFile
-from minan.hazards.services import loop as hazards
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
 PE = (

@@ -220,13 +220,13 @@ def test_assignment_api_assigns_and_ends(
 def test_a_large_ledger_is_shown_one_county_at_a_time(
     city_office: Any, institutions: Any, more_homes: Any, client: Any, monkeypatch: Any
 ) -> None:
-    from minan.duty import views
+    from minan.duty.views import ledger
 
     c = login_client(client, city_office)
     page = c.get(reverse("duty:ledger") + "?kind=elderly_care").context
     assert page["county_choices"] == [("370811", "任城区", 1), ("370883", "邹城市", 4)]
     assert list(page["tables"]) == ["任城区", "邹城市"] and not page["choose_county"]
-    monkeypatch.setattr(views, "LEDGER_PAGE_ROWS", 3)
+    monkeypatch.setattr(ledger, "LEDGER_PAGE_ROWS", 3)
     page = c.get(reverse("duty:ledger") + "?kind=elderly_care").context
     assert page["choose_county"] and page["tables"] == {}
     page = c.get(reverse("duty:ledger") + "?kind=elderly_care&county=370883").context

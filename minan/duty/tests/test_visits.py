@@ -297,11 +297,11 @@ def test_assignments_and_visits_move_with_the_institution(
     assigned: Any, cadre: User, city_office: Any, tree: dict[str, Any], make_user: Any
 ) -> None:
     from minan.duty.models import DutyAssignment
-    from minan.institutions.services import registry
+    from minan.institutions.services import update_institution
 
     home = assigned["rc_elderly"]
     services.record_visit(fresh(cadre), home, visited_on=TODAY, checked="巡查")
-    registry.update_institution(city_office, home, region=tree["zc_town"])
+    update_institution(city_office, home, region=tree["zc_town"])
     zc_officer = make_user("zc_officer", roles=["county_officer"], region=tree["zoucheng"])
     assert DutyAssignment.objects.for_user(zc_officer).filter(institution=home).count() == 1
     assert DutyVisit.objects.for_user(zc_officer).filter(institution=home).count() == 1

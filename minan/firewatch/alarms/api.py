@@ -3,7 +3,7 @@
 clients.
 
 Every read goes through `Alarm.objects.for_user` (ScopedViewSet): an alarm outside the scope is a 404.
-Writes go through `handling.acknowledge` / `clear` / `close`, which refuse with a structured 400 (`code`,
+Writes go through `services.acknowledge` / `clear` / `close`, which refuse with a structured 400 (`code`,
 `detail`, `field`) and write nothing; without the permission the answer is 403 (audited).
 """
 
@@ -27,8 +27,7 @@ from minan.core.audit.services import record_denial
 from minan.core.views import current_user
 from minan.firewatch.models import Alarm, AlarmEvent
 
-from . import kinds, selectors
-from .services import handling
+from . import kinds, selectors, services
 
 
 class AlarmEventSerializer(serializers.ModelSerializer):
@@ -163,7 +162,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     def acknowledge(self, request: Request, pk: str) -> Response:
         alarm = self.get_object()
         self._require(request, "firewatch.acknowledge_alarm")
-        handling.acknowledge(current_user(request), alarm, request=request)
+        services.acknowledge(current_user(request), alarm, request=request)
         return self._fresh(alarm)
 
     @extend_schema(request=None, responses=AlarmDetailSerializer)
@@ -171,7 +170,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     def clear(self, request: Request, pk: str) -> Response:
         alarm = self.get_object()
         self._require(request, "firewatch.clear_alarm")
-        handling.clear(current_user(request), alarm, request=request)
+        services.clear(current_user(request), alarm, request=request)
         return self._fresh(alarm)
 
     @extend_schema(request=AlarmCloseSerializer, responses=AlarmDetailSerializer)
@@ -182,7 +181,7 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         data = AlarmCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        handling.close(
+        services.close(
             current_user(request), alarm, values["classification"], dict(values.get("detail") or {}),
             note=values.get("note") or "", request=request,
         )  # fmt: skip

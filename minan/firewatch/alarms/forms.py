@@ -15,8 +15,7 @@ from django.utils.translation import pgettext_lazy
 
 from minan.firewatch.models import Alarm
 
-from .services.chains import RECIPIENTS
-from .services.handling import false_alarm_causes
+from .services import RECIPIENTS, false_alarm_causes
 
 YES_NO = [("yes", pgettext_lazy("answer", "Yes")), ("no", pgettext_lazy("answer", "No"))]
 

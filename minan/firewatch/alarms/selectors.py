@@ -23,7 +23,7 @@ from minan.core.period import clamp
 from minan.firewatch.models import Alarm, Device
 
 from .kinds import alarm_label
-from .services.handling import false_alarm_causes
+from .services import false_alarm_causes
 
 BOARD_LIMIT = 200  # open alarms shown on the board (the most urgent first)
 

@@ -25,8 +25,7 @@ from minan.core.views import current_user
 from minan.firewatch.models import Device, UnregisteredSender
 from minan.institutions.models import Institution
 
-from . import selectors
-from .services import credentials, registry
+from . import selectors, services
 
 FILTERS = [
     OpenApiParameter("institution", int, description="institution id"),
@@ -55,14 +54,14 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_in_maintenance(self, obj: Device) -> bool:
-        return registry.in_maintenance_now(obj)
+        return services.in_maintenance_now(obj)
 
     def get_has_credential(self, obj: Device) -> bool:
-        return credentials.has_credential(obj)
+        return services.has_credential(obj)
 
 
 class DeviceWriteSerializer(serializers.Serializer):
-    """Shapes only; the rules (and their messages) are `registry.problems`."""
+    """Shapes only; the rules (and their messages) are `services.problems`."""
 
     institution = IdField(required=False, help_text="institution id (inside your scope)")
     type = serializers.CharField(required=False)
@@ -118,7 +117,7 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             pk = values["panel"]
             values["panel"] = Device.objects.for_user(user).filter(pk=pk).first() if pk else None
             if pk and values["panel"] is None:
-                raise registry.DeviceInvalid(
+                raise services.DeviceInvalid(
                     [("panel", _("Choose a fire-alarm control panel of the same institution."))]
                 )
         return values
@@ -126,7 +125,7 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     def _institution(self, request: Request, pk: int | None) -> Institution:
         found = Institution.objects.for_user(current_user(request)).filter(pk=pk).first() if pk else None
         if found is None:
-            raise registry.DeviceInvalid([("institution", _("Choose an institution in your scope."))])
+            raise services.DeviceInvalid([("institution", _("Choose an institution in your scope."))])
         return found
 
     @extend_schema(request=DeviceWriteSerializer, responses={201: DeviceSerializer})
@@ -135,7 +134,7 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         data.is_valid(raise_exception=True)
         institution = self._institution(request, data.validated_data.get("institution"))
         values = self._values(request, data.validated_data, institution)
-        device = registry.create_device(current_user(request), institution, request=request, **values)
+        device = services.create_device(current_user(request), institution, request=request, **values)
         return Response(DeviceSerializer(device).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DeviceWriteSerializer, responses=DeviceSerializer)
@@ -149,11 +148,11 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         if "institution" in validated:
             values["institution"] = self._institution(request, validated["institution"])
         if values:
-            target = registry.update_device(user, target, request=request, **values)
+            target = services.update_device(user, target, request=request, **values)
         if validated.get("active") is False:
-            target = registry.retire(user, target, request=request)
+            target = services.retire(user, target, request=request)
         elif validated.get("active") is True:
-            target = registry.reactivate(user, target, request=request)
+            target = services.reactivate(user, target, request=request)
         return Response(DeviceSerializer(target).data)
 
     @extend_schema(methods=["POST"], request=None, responses={201: TOKEN_RESPONSE})
@@ -164,9 +163,9 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         device = self.get_object()
         user = current_user(request)
         if request.method == "DELETE":
-            credentials.revoke(user, device, request=request)
+            services.revoke(user, device, request=request)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        token = credentials.issue(user, device, request=request)
+        token = services.issue(user, device, request=request)
         response = Response({"token": token, "serial": device.serial}, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "private, no-store"
         return response
@@ -179,12 +178,12 @@ class DeviceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         device = self.get_object()
         user = current_user(request)
         if request.method == "DELETE":
-            device = registry.clear_maintenance(user, device, request=request)
+            device = services.clear_maintenance(user, device, request=request)
             return Response(DeviceSerializer(device).data)
         data = MaintenanceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        device = registry.set_maintenance(
+        device = services.set_maintenance(
             user, device, v.get("start"), v["end"], v["reason"], request=request
         )
         return Response(DeviceSerializer(device).data)

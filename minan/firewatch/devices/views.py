@@ -27,9 +27,8 @@ from minan.core.xlsx import ImportRefused, error_table
 from minan.firewatch.models import Alarm, Device, DeviceEvent, Signal
 from minan.institutions.models import Institution
 
-from . import selectors
+from . import selectors, services
 from .forms import DeviceForm, ImportForm, MaintenanceForm
-from .services import credentials, registry, sheets
 
 RECENT_SIGNALS = 50
 RECENT_EVENTS = 50
@@ -38,7 +37,7 @@ UNREGISTERED_SHOWN = 20
 
 def _apply_errors(form: Any, exc: DomainError) -> None:
     """A service refusal on the form: every named problem on its field, the rest above the form."""
-    found = exc.problems if isinstance(exc, registry.DeviceInvalid) else [(exc.field or "", exc.message)]
+    found = exc.problems if isinstance(exc, services.DeviceInvalid) else [(exc.field or "", exc.message)]
     for field, message in found:
         form.add_error(field if field in form.fields else None, message)
 
@@ -61,7 +60,7 @@ class DeviceListView(ScopedViewMixin, ListView):
         user = current_user(self.request)
         now = timezone.now()
         for device in context["object_list"]:
-            setattr(device, "maintenance_now", registry.in_maintenance_now(device, now))  # noqa: B010
+            setattr(device, "maintenance_now", services.in_maintenance_now(device, now))  # noqa: B010
         context.update(
             institution_choices=Institution.objects.for_user(user)
             .order_by("region_path", "name")
@@ -69,8 +68,8 @@ class DeviceListView(ScopedViewMixin, ListView):
             type_choices=Device.Type.choices,
             protocol_choices=Device.Protocol.choices,
             status_choices=Device.Status.choices,
-            can_add=user.has_perm(registry.ADD_PERMISSION),
-            can_import=user.has_perm(registry.IMPORT_PERMISSION) and user.has_perm(registry.ADD_PERMISSION),
+            can_add=user.has_perm(services.ADD_PERMISSION),
+            can_import=user.has_perm(services.IMPORT_PERMISSION) and user.has_perm(services.ADD_PERMISSION),
             query=self.request.GET.urlencode(),
         )
         unregistered = selectors.unregistered_senders(user)
@@ -93,7 +92,7 @@ class DeviceExportView(ScopedViewMixin, View):
         qs = selectors.filter_devices(self.get_queryset(), request.GET).order_by(
             "institution__name", "name", "id"
         )
-        sheet = (sheets.SHEET_TITLE, [*sheets.HEADERS, *sheets.EXPORT_ONLY], sheets.export_rows(qs))
+        sheet = (services.SHEET_TITLE, [*services.HEADERS, *services.EXPORT_ONLY], services.export_rows(qs))
         return sheets_response(request, "devices", [sheet], model=Device)
 
 
@@ -120,12 +119,12 @@ class DeviceDetailView(ScopedViewMixin, View):
             "signals": Signal.objects.filter(device=device).order_by("-at", "-id")[:RECENT_SIGNALS],
             "events": DeviceEvent.objects.filter(device=device).order_by("-at", "-id")[:RECENT_EVENTS],
             "alarms": alarms,
-            "in_maintenance": registry.in_maintenance_now(device, now),
+            "in_maintenance": services.in_maintenance_now(device, now),
             "maintenance_set": device.maintenance_until is not None,
             "maintenance_form": maintenance_form or MaintenanceForm(),
-            "can_change": user.has_perm(registry.CHANGE_PERMISSION),
-            "can_silence": user.has_perm(registry.SILENCE_PERMISSION),
-            "has_credential": credentials.has_credential(device),
+            "can_change": user.has_perm(services.CHANGE_PERMISSION),
+            "can_silence": user.has_perm(services.SILENCE_PERMISSION),
+            "has_credential": services.has_credential(device),
             "thresholds": sorted(device.thresholds.items()) if isinstance(device.thresholds, dict) else [],
         }
         return render(request, "firewatch/device_detail.html", context, status=status)
@@ -165,9 +164,9 @@ class DeviceFormView(ScopedViewMixin, View):
             institution = values.pop("institution")
             try:
                 if device is None:
-                    saved = registry.create_device(user, institution, request=request, **values)
+                    saved = services.create_device(user, institution, request=request, **values)
                 else:
-                    saved = registry.update_device(
+                    saved = services.update_device(
                         user, device, request=request, institution=institution, **values
                     )
             except NotPermitted as exc:
@@ -198,17 +197,17 @@ class DeviceMaintenanceView(ScopedViewMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         device = get_object_or_404(self.get_queryset(), pk=pk)
         user = current_user(request)
-        if not user.has_perm(registry.SILENCE_PERMISSION):
+        if not user.has_perm(services.SILENCE_PERMISSION):
             deny(request, "firewatch.device", f"silence {request.path}")
         if request.POST.get("action") == "clear":
-            registry.clear_maintenance(user, device, request=request)
+            services.clear_maintenance(user, device, request=request)
             messages.success(request, _("The maintenance window has ended."))
             return redirect("firewatch:device_detail", pk=device.pk)
         form = MaintenanceForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
-                registry.set_maintenance(
+                services.set_maintenance(
                     user, device, data["start"], data["end"], data["reason"], request=request
                 )
             except DomainError as exc:
@@ -230,10 +229,10 @@ class DeviceStateView(ScopedViewMixin, View):
         device = get_object_or_404(self.get_queryset(), pk=pk)
         action = request.POST.get("action")
         if action == "retire":
-            registry.retire(current_user(request), device, request=request)
+            services.retire(current_user(request), device, request=request)
             messages.success(request, _("The device is out of service."))
         elif action == "reactivate":
-            registry.reactivate(current_user(request), device, request=request)
+            services.reactivate(current_user(request), device, request=request)
             messages.success(request, _("The device is back in service."))
         return redirect("firewatch:device_detail", pk=device.pk)
 
@@ -250,10 +249,10 @@ class DeviceCredentialView(ScopedViewMixin, View):
         device = get_object_or_404(self.get_queryset().select_related("institution"), pk=pk)
         user = current_user(request)
         if request.POST.get("action") == "revoke":
-            credentials.revoke(user, device, request=request)
+            services.revoke(user, device, request=request)
             messages.success(request, _("The push token is revoked; the device can no longer push."))
             return redirect("firewatch:device_detail", pk=device.pk)
-        token = credentials.issue(user, device, request=request)
+        token = services.issue(user, device, request=request)
         context = {
             "device": device,
             "token": token,
@@ -271,7 +270,7 @@ class _ImportMixin(ScopedViewMixin):
     scope_action = "add"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if request.user.is_authenticated and not request.user.has_perm(registry.IMPORT_PERMISSION):
+        if request.user.is_authenticated and not request.user.has_perm(services.IMPORT_PERMISSION):
             deny(request, "firewatch.device", f"import {request.path}")
         return super().dispatch(request, *args, **kwargs)
 
@@ -282,8 +281,8 @@ class DeviceImportView(_ImportMixin, View):
     def _page(
         self, request: HttpRequest, form: ImportForm, *, status: int = 200, **context: Any
     ) -> HttpResponse:
-        context.update(form=form, headers=sheets.HEADERS, type_names=list(sheets.TYPE_NAMES.values()),
-                       protocol_names=list(sheets.PROTOCOL_NAMES.values()), max_rows=sheets.MAX_ROWS)  # fmt: skip
+        context.update(form=form, headers=services.HEADERS, type_names=list(services.TYPE_NAMES.values()),
+                       protocol_names=list(services.PROTOCOL_NAMES.values()), max_rows=services.MAX_ROWS)  # fmt: skip
         context.setdefault("errors", [])
         return render(request, self.template_name, context, status=status)
 
@@ -297,7 +296,7 @@ class DeviceImportView(_ImportMixin, View):
         upload = form.cleaned_data["file"]
         filename = Path(upload.name or "devices.xlsx").name
         try:
-            result = sheets.import_devices(current_user(request), upload, filename, request=request)
+            result = services.import_devices(current_user(request), upload, filename, request=request)
         except ImportRefused as exc:
             # Every problem is listed (the device file has at most MAX_ROWS rows).
             return self._page(request, form, status=400, problem=exc.message, filename=filename,
@@ -318,6 +317,6 @@ class DeviceTemplateView(_ImportMixin, View):
     """The empty import file."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        response = HttpResponse(sheets.template_bytes(), content_type=XLSX)
+        response = HttpResponse(services.template_bytes(), content_type=XLSX)
         response["Content-Disposition"] = content_disposition_header(True, "设备导入模板.xlsx")
         return response

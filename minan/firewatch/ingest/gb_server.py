@@ -54,7 +54,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from minan.firewatch.devices.services import senders
+from minan.firewatch.devices import services as device_services
 
 from . import gb26875 as gb
 from .recorder import DeviceKey, Incoming, Recorder, Result
@@ -365,8 +365,8 @@ class GbServer:
         self.now = now
         # an address with no registered device is logged and not acted on; its uploads are
         # denied ("deny", default) or confirmed without being recorded ("confirm").
-        self.unknown_answer = unknown_senders or senders.answer_setting()
-        self._sightings: dict[int, senders.Sighting] = {}  # counted since last written
+        self.unknown_answer = unknown_senders or device_services.answer_setting()
+        self._sightings: dict[int, device_services.Sighting] = {}  # counted since last written
         self._sighting_written: dict[int, float] = {}
         self._sighting_writes: set[asyncio.Task[None]] = set()  # awaited on close, never cancelled
         self.idle_timeout = (
@@ -564,7 +564,7 @@ class GbServer:
         """Not acted on: no clock sync, no 查岗; denied or confirmed as configured; counted,
         logged and written as a sighting at most once a minute per address."""
         self.stats.unknown_senders += 1
-        if self.unknown_answer == senders.DENY:
+        if self.unknown_answer == device_services.DENY:
             conn.send(gb.deny(frame, self.now()))
             self.stats.denies += 1
         elif frame.command == gb.Command.SEND:
@@ -574,7 +574,7 @@ class GbServer:
         at = datetime.now(gb.DEVICE_TZ)
         seen = self._sightings.get(frame.source)
         if seen is None:
-            self._sightings[frame.source] = senders.Sighting(frame.source, peer, 1, at, at)
+            self._sightings[frame.source] = device_services.Sighting(frame.source, peer, 1, at, at)
         else:
             seen.frames += 1
             seen.peer, seen.last_at = peer, at
@@ -583,16 +583,16 @@ class GbServer:
             self._sighting_written[frame.source] = clock
             sighting = self._sightings.pop(frame.source)
             log.info("unregistered sender: address %d from %s, %d frame(s) %s (no device registered there)",
-                     frame.source, peer, sighting.frames, "denied" if self.unknown_answer == senders.DENY
+                     frame.source, peer, sighting.frames, "denied" if self.unknown_answer == device_services.DENY
                      else "confirmed, not recorded")  # fmt: skip
             task = asyncio.get_running_loop().create_task(self._write_sightings([sighting]))
             self._sighting_writes.add(task)
             task.add_done_callback(self._sighting_writes.discard)
 
-    async def _write_sightings(self, sightings: list[senders.Sighting]) -> None:
+    async def _write_sightings(self, sightings: list[device_services.Sighting]) -> None:
         def write() -> None:
             close_old_connections()
-            senders.note_sightings(sightings, self.unknown_answer)
+            device_services.note_sightings(sightings, self.unknown_answer)
 
         if self._writer is None or not sightings:
             return

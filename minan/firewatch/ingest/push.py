@@ -2,7 +2,7 @@
 
 One request carries one device's signals: `{"device": "<serial>", "signals": [{type, code, value,
 unit, timestamp, message_id}, ...]}` (at most `MAX_SIGNALS`, body at most `MAX_BODY_BYTES`, else 413).
-The device proves itself with the token issued to it (`credentials.issue`), either as
+The device proves itself with the token issued to it (`device_services.issue`), either as
 `Authorization: Bearer <token>` or as `X-MinAn-Device: <serial>` + `X-MinAn-Signature: sha256=<hex>`,
 the HMAC-SHA256 of the raw body keyed by the token. An unknown serial and a wrong token answer the same
 401 (the endpoint does not tell which serials exist); a device out of service answers 403, only once it
@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from minan.core import limits
-from minan.firewatch.devices.services import credentials
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.models import Device
 
 from .recorder import MAX_BATCH, BadSignal, DeviceKey, Incoming, Recorder, parse_signal
@@ -69,11 +69,11 @@ def _bearer(request: Request) -> str | None:
 def _authenticated(device: Device | None, body: bytes, bearer: str | None, signature: str | None) -> bool:
     if device is None:
         # Spend about what a real check costs, so the answer's timing does not tell that the serial is unknown.
-        hmac.compare_digest(credentials.sign("-", body), signature or bearer or "")
+        hmac.compare_digest(device_services.sign("-", body), signature or bearer or "")
         return False
     if signature is not None:
-        return credentials.check_signature(device, body, signature)
-    return bearer is not None and credentials.check_bearer(device, bearer)
+        return device_services.check_signature(device, body, signature)
+    return bearer is not None and device_services.check_bearer(device, bearer)
 
 
 SIGNAL_FIELDS: dict[str, serializers.Field] = {

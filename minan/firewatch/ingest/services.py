@@ -39,8 +39,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from minan.firewatch.alarms import services as alarm_services
 from minan.firewatch.alarms.kinds import FIRE_SYSTEM
-from minan.firewatch.alarms.services import escalation
 from minan.firewatch.models import Alarm, AlarmEvent, Device, DeviceEvent, Signal
 
 COALESCE_SECONDS = 30
@@ -380,7 +380,9 @@ def record_signals(items: list[tuple[Device, SignalIn]], *, now: dt.datetime | N
             _raise_run(run)
             _apply_rules(row, now)
     _raise_run(run)
-    escalation.start([r.outcome.alarm for r in rows if r.outcome.raised and r.outcome.alarm is not None], now)
+    alarm_services.start(
+        [r.outcome.alarm for r in rows if r.outcome.raised and r.outcome.alarm is not None], now
+    )
     return outcomes
 
 
@@ -509,6 +511,6 @@ def sweep_offline(now: dt.datetime | None = None) -> int:
                 for device in locked
                 if not in_maintenance(device, now)
             ]  # fmt: skip
-            escalation.start([alarm for alarm, new in raise_alarms(requests) if new], now)
+            alarm_services.start([alarm for alarm, new in raise_alarms(requests) if new], now)
             flipped += len(locked)
     return flipped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minan.firewatch.devices.services import registry
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.models import Device
 
 
@@ -16,7 +16,7 @@ def register(actor: Any, institution: Any, serial: str, **fields: Any) -> Device
         "serial": serial,
     }
     values.update(fields)
-    return registry.create_device(actor, institution, **values)
+    return device_services.create_device(actor, institution, **values)
 
 
 def raw(institution: Any, serial: str, **fields: Any) -> Device:

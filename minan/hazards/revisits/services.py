@@ -19,7 +19,7 @@ from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.hazards.models import Hazard, HazardEvent, Revisit, RevisitDraw
 from minan.hazards.selectors import deadline_days
-from minan.hazards.services.loop import facts_changed
+from minan.hazards.services import facts_changed
 
 
 def _revisit_due(closed: dt.date) -> dt.date | None:

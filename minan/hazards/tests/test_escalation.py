@@ -12,8 +12,8 @@ from django.db import connection, connections
 
 from minan.accounts.models import User, UserScope
 from minan.duty import services as duty
+from minan.hazards import services
 from minan.hazards.models import Hazard, HazardEvent
-from minan.hazards.services import escalation, loop
 from minan.notify.models import Notification
 
 
@@ -27,11 +27,11 @@ def hazard(make_user: Any, tree: dict[str, Any], institutions: Any, city_office:
     make_user("officer", roles=["county_officer"], region=tree["rencheng"])
     make_user("zc_officer", roles=["county_officer"], region=tree["zoucheng"])
     with time_machine.travel(dt.datetime(2026, 9, 30, 2, tzinfo=dt.UTC), tick=False):
-        found = loop.report(
+        found = services.report(
             User.objects.get(pk=cadre.pk), home, source="duty_visit", category="fire", level="general",
             description="灭火器过期",
         )  # fmt: skip
-        return loop.transition(
+        return services.transition(
             User.objects.get(pk=cadre.pk), found, "assign", requirement="清理整改到位"
         )  # due 2026-10-13
 
@@ -58,8 +58,8 @@ def test_reminders_and_escalations_come_on_the_right_working_days_to_the_right_p
     }
     for day, expected in plan.items():
         with time_machine.travel(dt.datetime.fromisoformat(day).replace(hour=2, tzinfo=dt.UTC), tick=False):
-            assert escalation.escalate_due() == expected, day
-            assert escalation.escalate_due() == {}, day  # run again: nothing twice
+            assert services.escalate_due() == expected, day
+            assert services.escalate_due() == {}, day  # run again: nothing twice
     assert told("2026-10-10") == [("staff", "hazards.reminder")]
     assert told("2026-10-12") == [("cadre", "hazards.reminder"), ("staff", "hazards.reminder")]
     assert told("2026-10-13") == [("cadre", "hazards.overdue"), ("staff", "hazards.overdue")]
@@ -78,7 +78,7 @@ def test_reminders_and_escalations_come_on_the_right_working_days_to_the_right_p
 @pytest.mark.django_db
 def test_a_sweep_that_missed_days_sends_only_the_step_reached(hazard: Hazard) -> None:
     with time_machine.travel(dt.datetime(2026, 10, 16, 2, tzinfo=dt.UTC), tick=False):
-        assert escalation.escalate_due() == {4: 1}
+        assert services.escalate_due() == {4: 1}
     assert Notification.objects.filter(event="hazards.reminder").count() == 0
 
 
@@ -86,7 +86,7 @@ def test_a_sweep_that_missed_days_sends_only_the_step_reached(hazard: Hazard) ->
 def test_a_closed_hazard_is_not_escalated(hazard: Hazard) -> None:
     Hazard.objects.filter(pk=hazard.pk).update(status=Hazard.Status.CLOSED)
     with time_machine.travel(dt.datetime(2026, 10, 22, 2, tzinfo=dt.UTC), tick=False):
-        assert escalation.escalate_due() == {}
+        assert services.escalate_due() == {}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -98,7 +98,7 @@ def test_two_workers_sweeping_at_once_send_each_step_once(hazard: Hazard) -> Non
     def sweep() -> None:
         try:
             barrier.wait()
-            results.append(escalation.escalate_due(dt.date(2026, 10, 16)))
+            results.append(services.escalate_due(dt.date(2026, 10, 16)))
         finally:
             connections.close_all()
 

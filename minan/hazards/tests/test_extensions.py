@@ -14,8 +14,8 @@ from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
+from minan.hazards import services
 from minan.hazards.models import Extension, Hazard, HazardEvent
-from minan.hazards.services import deadlines, loop
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +32,11 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
     duty.assign_cadre(city_office, home, cadre)
     cadre = User.objects.get(pk=cadre.pk)
     staff = make_user("staff", roles=["institution_staff"], institution=home)
-    hazard = loop.report(cadre, home, source="duty_visit", category="fire", level="general", description="x")
-    hazard = loop.transition(cadre, hazard, "assign", requirement="清理整改到位")  # due 2026-10-13
-    hazard = loop.transition(staff, hazard, "start")
+    hazard = services.report(
+        cadre, home, source="duty_visit", category="fire", level="general", description="x"
+    )
+    hazard = services.transition(cadre, hazard, "assign", requirement="清理整改到位")  # due 2026-10-13
+    hazard = services.transition(staff, hazard, "start")
     Hazard.objects.filter(pk=hazard.pk).update(escalation_step=2)
     return {"cadre": cadre, "staff": staff, "hazard": Hazard.objects.get(pk=hazard.pk)}
 
@@ -43,14 +45,14 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
 def test_an_approved_extension_moves_the_deadline_in_working_days(setup: dict[str, Any]) -> None:
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     with pytest.raises(DomainError):
-        deadlines.request_extension(staff, hazard, 5, "  ")  # a reason is needed
-    extension = deadlines.request_extension(staff, hazard, 5, "等待配件到货")
+        services.request_extension(staff, hazard, 5, "  ")  # a reason is needed
+    extension = services.request_extension(staff, hazard, 5, "等待配件到货")
     with pytest.raises(DomainError) as caught:
-        deadlines.request_extension(staff, hazard, 3, "again")
+        services.request_extension(staff, hazard, 3, "again")
     assert caught.value.code == "duplicate"
     with pytest.raises(NotPermitted):
-        deadlines.decide_extension(staff, extension, True)  # the institution does not approve its own
-    extension = deadlines.decide_extension(cadre, extension, True)
+        services.decide_extension(staff, extension, True)  # the institution does not approve its own
+    extension = services.decide_extension(cadre, extension, True)
     assert (extension.old_deadline, extension.new_deadline) == (dt.date(2026, 10, 13), dt.date(2026, 10, 20))
     hazard.refresh_from_db()
     assert hazard.deadline == dt.date(2026, 10, 20) and hazard.escalation_step == 0
@@ -58,7 +60,7 @@ def test_an_approved_extension_moves_the_deadline_in_working_days(setup: dict[st
         "extension_request", "extension_approved",
     ]  # fmt: skip
     with pytest.raises(DomainError) as caught:
-        deadlines.decide_extension(cadre, extension, False, "no")
+        services.decide_extension(cadre, extension, False, "no")
     assert caught.value.code == "conflict"
 
 

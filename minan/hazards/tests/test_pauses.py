@@ -16,10 +16,9 @@ from conftest import login_client
 from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
-from minan.hazards import facts, selectors
+from minan.hazards import facts, selectors, services
 from minan.hazards.metrics import selectors as metrics
 from minan.hazards.models import Hazard, HazardEvent, Pause
-from minan.hazards.services import deadlines, escalation, loop
 from minan.hazards.tests.test_pages import png
 from minan.notify.models import Notification
 
@@ -38,17 +37,17 @@ def setup(make_user: Any, tree: dict[str, Any], institutions: Any, city_office: 
     cadre = User.objects.get(pk=cadre.pk)
     staff = make_user("staff", roles=["institution_staff"], institution=home)
     with at(dt.date(2026, 9, 30)):
-        hazard = loop.report(cadre, home, source="duty_visit", category="fire", level="general",
+        hazard = services.report(cadre, home, source="duty_visit", category="fire", level="general",
                                  description="消防通道堆放杂物")  # fmt: skip
-        hazard = loop.transition(cadre, hazard, "assign", requirement="清理杂物")  # due 2026-10-13
-        hazard = loop.transition(staff, hazard, "start")
+        hazard = services.transition(cadre, hazard, "assign", requirement="清理杂物")  # due 2026-10-13
+        hazard = services.transition(staff, hazard, "start")
     return {"cadre": cadre, "staff": staff, "hazard": hazard, "home": home}
 
 
 def paused_on_oct_8(setup: dict[str, Any]) -> Hazard:
     with at(dt.date(2026, 10, 8)):
-        pause = deadlines.request_pause(setup["staff"], setup["hazard"], "等待消防部门复核")
-        deadlines.decide_pause(setup["cadre"], pause, True)
+        pause = services.request_pause(setup["staff"], setup["hazard"], "等待消防部门复核")
+        services.decide_pause(setup["cadre"], pause, True)
     return Hazard.objects.get(pk=setup["hazard"].pk)
 
 
@@ -60,7 +59,7 @@ def test_a_paused_clock_is_never_overdue_sends_nothing_and_moves_the_deadline_by
     assert (hazard.paused_since, hazard.deadline) == (dt.date(2026, 10, 8), dt.date(2026, 10, 13))
     day = dt.date(2026, 10, 8)
     while day <= dt.date(2026, 10, 20):  # past the old deadline: no reminder, no escalation
-        assert escalation.escalate_due(day) == {}, day
+        assert services.escalate_due(day) == {}, day
         day += dt.timedelta(days=1)
     assert Notification.objects.count() == 0
     today = dt.date(2026, 10, 20)
@@ -72,7 +71,7 @@ def test_a_paused_clock_is_never_overdue_sends_nothing_and_moves_the_deadline_by
     assert "2026-10-08" in selectors.status_text(hazard)
 
     with at(today):
-        hazard = deadlines.resume(setup["staff"], hazard, "复核通过")
+        hazard = services.resume(setup["staff"], hazard, "复核通过")
     # Paused working days 10-08, 10-09, 10-10 (调休 Saturday), 10-12 … 10-16, 10-19: nine.
     assert (hazard.paused_since, hazard.paused_days) == (None, 9)
     assert hazard.deadline == dt.date(2026, 10, 26)  # 2026-10-13 + 9 working days
@@ -84,20 +83,20 @@ def test_a_paused_clock_is_never_overdue_sends_nothing_and_moves_the_deadline_by
         HazardEvent.objects.filter(hazard=hazard, action__startswith="pause").values_list("action", flat=True)
     ) == ["pause_request", "pause_approved", "pause_end"]
     # The clock runs again from where it stood: 2 of 5 working days used on 10-21, half on 10-22.
-    assert escalation.escalate_due(dt.date(2026, 10, 21)) == {}
-    assert escalation.escalate_due(dt.date(2026, 10, 22)) == {1: 1}
-    assert escalation.escalate_due(dt.date(2026, 10, 26)) == {3: 1}
+    assert services.escalate_due(dt.date(2026, 10, 21)) == {}
+    assert services.escalate_due(dt.date(2026, 10, 22)) == {1: 1}
+    assert services.escalate_due(dt.date(2026, 10, 26)) == {3: 1}
 
 
 @pytest.mark.django_db
 def test_working_days_to_close_leave_the_pause_out(setup: dict[str, Any]) -> None:
     hazard, staff, cadre = paused_on_oct_8(setup), setup["staff"], setup["cadre"]
     with at(dt.date(2026, 10, 20)):
-        hazard = deadlines.resume(cadre, hazard)
+        hazard = services.resume(cadre, hazard)
     with at(dt.date(2026, 10, 21)):
-        hazard = loop.transition(staff, hazard, "submit", measures_taken="已清理", files=[png()])
-        hazard = loop.transition(cadre, hazard, "accept")
-        hazard = loop.transition(cadre, hazard, "close")
+        hazard = services.transition(staff, hazard, "submit", measures_taken="已清理", files=[png()])
+        hazard = services.transition(cadre, hazard, "accept")
+        hazard = services.transition(cadre, hazard, "close")
         # Notice 09-30 to close-out 10-21 is 11 working days, 9 of them paused: 2 taken.
         figures = metrics.figures(cadre, dt.date(2026, 10, 1), dt.date(2026, 10, 21))
     assert (figures.total.closed, figures.total.on_time, figures.total.avg_working_days_to_close) == (
@@ -112,19 +111,19 @@ def test_who_may_ask_decide_and_resume_and_nothing_changes_when_refused(setup: d
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     with at(dt.date(2026, 10, 8)):
         with pytest.raises(DomainError) as caught:
-            deadlines.request_pause(staff, hazard, "  ")
+            services.request_pause(staff, hazard, "  ")
         assert caught.value.field == "reason"
         with pytest.raises(DomainError) as caught:
-            deadlines.resume(staff, hazard)
+            services.resume(staff, hazard)
         assert caught.value.code == "not_allowed"
-        pause = deadlines.request_pause(cadre, hazard, "等待资金下达")
+        pause = services.request_pause(cadre, hazard, "等待资金下达")
         with pytest.raises(DomainError) as caught:
-            deadlines.request_pause(staff, hazard, "again")
+            services.request_pause(staff, hazard, "again")
         assert caught.value.code == "duplicate"
         with pytest.raises(NotPermitted):
-            deadlines.decide_pause(staff, pause, True)  # the institution does not approve
+            services.decide_pause(staff, pause, True)  # the institution does not approve
         with pytest.raises(DomainError) as caught:
-            deadlines.decide_pause(cadre, pause, True)  # nor the one who asked
+            services.decide_pause(cadre, pause, True)  # nor the one who asked
         assert caught.value.code == "second_person"
         assert Pause.objects.get().decision == "pending"
         assert Hazard.objects.get(pk=hazard.pk).paused_since is None
@@ -134,22 +133,22 @@ def test_who_may_ask_decide_and_resume_and_nothing_changes_when_refused(setup: d
 def test_a_refusal_needs_a_reason_and_the_clock_keeps_running(setup: dict[str, Any]) -> None:
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     with at(dt.date(2026, 10, 8)):
-        pause = deadlines.request_pause(staff, hazard, "等待资金下达")
+        pause = services.request_pause(staff, hazard, "等待资金下达")
         with pytest.raises(DomainError) as caught:
-            deadlines.decide_pause(cadre, pause, False, "")
+            services.decide_pause(cadre, pause, False, "")
         assert caught.value.field == "comment" and Pause.objects.get().decision == "pending"
-        deadlines.decide_pause(cadre, pause, False, "资金已到位，应按期整改")
+        services.decide_pause(cadre, pause, False, "资金已到位，应按期整改")
         assert Pause.objects.get().decision == "refused"
         assert Hazard.objects.get(pk=hazard.pk).paused_since is None
-        deadlines.request_pause(staff, hazard, "另一理由")  # a new request is possible after a refusal
-    assert escalation.escalate_due(dt.date(2026, 10, 10)) == {1: 1}  # 3 of 5 working days: the 调休 Saturday
+        services.request_pause(staff, hazard, "另一理由")  # a new request is possible after a refusal
+    assert services.escalate_due(dt.date(2026, 10, 10)) == {1: 1}  # 3 of 5 working days: the 调休 Saturday
 
 
 @pytest.mark.django_db
 def test_submitting_ends_the_pause(setup: dict[str, Any]) -> None:
     hazard = paused_on_oct_8(setup)
     with at(dt.date(2026, 10, 12)):
-        hazard = loop.transition(setup["staff"], hazard, "submit", measures_taken="已清理", files=[png()])
+        hazard = services.transition(setup["staff"], hazard, "submit", measures_taken="已清理", files=[png()])
     # Paused 10-08, 10-09, 10-10: three working days.
     assert (hazard.status, hazard.paused_since, hazard.paused_days) == ("submitted", None, 3)
     assert hazard.deadline == dt.date(2026, 10, 16)
@@ -163,14 +162,14 @@ def test_the_approver_level_is_configurable(
     settings.HAZARD_PAUSE_APPROVER = "county"
     hazard, staff, cadre = setup["hazard"], setup["staff"], setup["cadre"]
     with at(dt.date(2026, 10, 8)):
-        pause = deadlines.request_pause(staff, hazard, "等待住建部门鉴定")
+        pause = services.request_pause(staff, hazard, "等待住建部门鉴定")
         assert not selectors.may_decide_pause(
             cadre, hazard
         )  # the cadre holds one institution, not the county
         with pytest.raises(NotPermitted):
-            deadlines.decide_pause(cadre, pause, True)
+            services.decide_pause(cadre, pause, True)
         assert Pause.objects.get().decision == "pending"
-        deadlines.decide_pause(rencheng_officer, pause, True)
+        services.decide_pause(rencheng_officer, pause, True)
     assert Hazard.objects.get(pk=hazard.pk).paused_since == dt.date(2026, 10, 8)
 
 

@@ -20,8 +20,8 @@ from minan.core import calendar
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
+from minan.hazards import services
 from minan.hazards.models import Clause, Hazard, HazardEvent
-from minan.hazards.services import loop
 from minan.hazards.workflow import MOVES
 from minan.institutions.models import Institution
 
@@ -62,11 +62,11 @@ def general(people: dict[str, User], institutions: Any, **kw: Any) -> Hazard:
         "level": "general",
         "description": "疏散通道堆放杂物",
     }
-    return loop.report(people["cadre"], institutions["rc_elderly"], **{**values, **kw})
+    return services.report(people["cadre"], institutions["rc_elderly"], **{**values, **kw})
 
 
 def major(people: dict[str, User], institutions: Any) -> Hazard:
-    return loop.report(
+    return services.report(
         people["inspector"], institutions["rc_elderly"], source="inspection", category="building",
         level="general", description="住宿楼为彩钢板房", clause=Clause.objects.get(key="MCA2023-4-3"),
     )  # fmt: skip
@@ -76,13 +76,13 @@ def major(people: dict[str, User], institutions: Any) -> Hazard:
 def test_the_whole_loop_of_a_general_hazard(people: dict[str, User], institutions: Any) -> None:
     hazard = general(people, institutions)
     assert hazard.status == S.REPORTED and hazard.cadre == people["cadre"]
-    hazard = loop.transition(people["cadre"], hazard, "assign", requirement="当日清理")
+    hazard = services.transition(people["cadre"], hazard, "assign", requirement="当日清理")
     # 5 working days after 2026-09-30: over National Day (10-01..10-07) and past the 调休 Saturday 10-10.
     assert (hazard.assigned_on, hazard.deadline) == (dt.date(2026, 9, 30), dt.date(2026, 10, 13))
-    hazard = loop.transition(people["staff"], hazard, "start")
-    hazard = loop.transition(people["staff"], hazard, "submit", measures_taken="已清理", files=[photo()])
-    hazard = loop.transition(people["cadre"], hazard, "accept")
-    hazard = loop.transition(people["cadre"], hazard, "close")
+    hazard = services.transition(people["staff"], hazard, "start")
+    hazard = services.transition(people["staff"], hazard, "submit", measures_taken="已清理", files=[photo()])
+    hazard = services.transition(people["cadre"], hazard, "accept")
+    hazard = services.transition(people["cadre"], hazard, "close")
     assert hazard.status == S.CLOSED and hazard.accepted_by == people["cadre"] and hazard.closed_at
     assert list(hazard.events.values_list("action", "from_status", "to_status")) == [
         ("report", "", "reported"), ("assign", "reported", "assigned"), ("start", "assigned", "rectifying"),
@@ -101,7 +101,7 @@ def test_the_deadline_over_national_day_and_the_tiaoxiu_saturday(
     days = [calendar.add_working_days(dt.date(2026, 9, 30), n) for n in range(1, 6)]
     assert days == [dt.date(2026, 10, 8), dt.date(2026, 10, 9), dt.date(2026, 10, 10), dt.date(2026, 10, 12),
                     dt.date(2026, 10, 13)]  # fmt: skip
-    hazard = loop.transition(
+    hazard = services.transition(
         people["cadre"], general(people, institutions), "assign", requirement="清理整改到位", days=3
     )
     assert hazard.deadline == dt.date(2026, 10, 10)
@@ -126,7 +126,7 @@ def test_every_move_not_in_the_table_is_refused_and_changes_nothing(
             Hazard.objects.filter(pk=hazard.pk).update(status=status)
             events = HazardEvent.objects.count()
             with pytest.raises(DomainError) as caught:
-                loop.transition(everyone, Hazard.objects.get(pk=hazard.pk), action, comment="x")
+                services.transition(everyone, Hazard.objects.get(pk=hazard.pk), action, comment="x")
             assert caught.value.code == "not_allowed", (status, action)
             response = api.post(
                 f"/api/v1/hazards/{hazard.pk}/transition/", {"action": action, "comment": "x"}, format="json"
@@ -142,10 +142,12 @@ def test_every_move_not_in_the_table_is_refused_and_changes_nothing(
 def test_the_table_says_who_may_move(people: dict[str, User], institutions: Any) -> None:
     hazard = general(people, institutions)
     with pytest.raises(NotPermitted):
-        loop.transition(people["staff"], hazard, "assign")  # the institution does not issue its own notice
-    hazard = loop.transition(people["cadre"], hazard, "assign", requirement="清理整改到位")
+        services.transition(
+            people["staff"], hazard, "assign"
+        )  # the institution does not issue its own notice
+    hazard = services.transition(people["cadre"], hazard, "assign", requirement="清理整改到位")
     with pytest.raises(NotPermitted):
-        loop.transition(people["cadre"], hazard, "start")  # the institution rectifies
+        services.transition(people["cadre"], hazard, "start")  # the institution rectifies
     api = APIClient()
     api.force_authenticate(people["cadre"])
     body = api.get(f"/api/v1/hazards/{hazard.pk}/").json()
@@ -160,21 +162,21 @@ def test_the_table_says_who_may_move(people: dict[str, User], institutions: Any)
 def test_submission_needs_evidence_and_acceptance_a_second_person(
     people: dict[str, User], institutions: Any
 ) -> None:
-    hazard = loop.transition(
+    hazard = services.transition(
         people["cadre"], general(people, institutions), "assign", requirement="清理整改到位"
     )
-    hazard = loop.transition(people["staff"], hazard, "start")
+    hazard = services.transition(people["staff"], hazard, "start")
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["staff"], hazard, "submit", measures_taken="已整改")
+        services.transition(people["staff"], hazard, "submit", measures_taken="已整改")
     assert caught.value.code == "evidence_required"
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["staff"], hazard, "submit", measures_taken="已整改",
+        services.transition(people["staff"], hazard, "submit", measures_taken="已整改",
                             files=[SimpleUploadedFile("fake.jpg", b"not an image")])  # fmt: skip
     assert Hazard.objects.get(pk=hazard.pk).status == S.RECTIFYING and not hazard.files.exists()
-    hazard = loop.transition(people["staff"], hazard, "submit", measures_taken="已整改", files=[photo()])
-    hazard = loop.transition(people["cadre"], hazard, "reject", comment="照片看不清")
+    hazard = services.transition(people["staff"], hazard, "submit", measures_taken="已整改", files=[photo()])
+    hazard = services.transition(people["cadre"], hazard, "reject", comment="照片看不清")
     assert hazard.status == S.REJECTED
-    hazard = loop.transition(people["staff"], hazard, "resume")
+    hazard = services.transition(people["staff"], hazard, "resume")
     assert hazard.status == S.RECTIFYING
 
 
@@ -187,9 +189,9 @@ def test_fixed_on_the_spot_still_needs_someone_else_to_accept(
     hazard = general(people, institutions, on_the_spot=True, files=[photo()])
     assert hazard.status == S.SUBMITTED and hazard.submitted_by == people["cadre"]
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["cadre"], hazard, "accept")
+        services.transition(people["cadre"], hazard, "accept")
     assert caught.value.code == "second_person"
-    hazard = loop.transition(people["inspector"], hazard, "accept")
+    hazard = services.transition(people["inspector"], hazard, "accept")
     assert hazard.status == S.ACCEPTED
 
 
@@ -200,28 +202,28 @@ def test_a_clause_of_the_criteria_makes_the_hazard_major_and_it_cannot_start_wit
     hazard = major(people, institutions)
     assert hazard.level == "major" and hazard.supervising_level == "county"
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["cadre"], hazard, "assign", requirement="清理整改到位", days=10)
+        services.transition(people["cadre"], hazard, "assign", requirement="清理整改到位", days=10)
     assert caught.value.code == "supervisor_required"
-    hazard = loop.transition(
+    hazard = services.transition(
         people["cadre"], hazard, "assign", requirement="清理整改到位", days=10, supervisor=people["officer"]
     )
-    loop.update_plan(people["cadre"], hazard, plan_responsible="院长 王某", plan_measures="拆除彩钢板")
+    services.update_plan(people["cadre"], hazard, plan_responsible="院长 王某", plan_measures="拆除彩钢板")
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["staff"], hazard, "start")
+        services.transition(people["staff"], hazard, "start")
     assert caught.value.code == "five_guarantees"
     assert "资金" in caught.value.message or "funds" in caught.value.message
     assert Hazard.objects.get(pk=hazard.pk).status == S.ASSIGNED
     with pytest.raises(IntegrityError), transaction.atomic():  # the database backs up the time limit
         Hazard.objects.filter(pk=hazard.pk).update(status=S.RECTIFYING)
-    loop.update_plan(people["staff"], hazard, plan_funds="20万元 财政补助", plan_deadline=dt.date(2026, 10, 30),
+    services.update_plan(people["staff"], hazard, plan_funds="20万元 财政补助", plan_deadline=dt.date(2026, 10, 30),
                          plan_contingency="临时转移住宿老人")  # fmt: skip
-    hazard = loop.transition(people["staff"], hazard, "start")
-    hazard = loop.transition(people["staff"], hazard, "submit", measures_taken="已拆除", files=[photo()])
+    hazard = services.transition(people["staff"], hazard, "start")
+    hazard = services.transition(people["staff"], hazard, "submit", measures_taken="已拆除", files=[photo()])
     with pytest.raises(DomainError) as caught:  # the cadre is not the supervising level
-        loop.transition(people["cadre"], hazard, "accept")
+        services.transition(people["cadre"], hazard, "accept")
     assert caught.value.code == "supervising_level"
-    hazard = loop.transition(people["officer"], hazard, "accept")
-    hazard = loop.transition(people["officer"], hazard, "close")
+    hazard = services.transition(people["officer"], hazard, "accept")
+    hazard = services.transition(people["officer"], hazard, "close")
     assert hazard.status == S.CLOSED
 
 
@@ -262,18 +264,18 @@ def test_the_api_reports_filters_and_names_the_rule(people: dict[str, User], ins
 def test_two_people_accepting_at_once_exactly_one_succeeds(
     people: dict[str, User], institutions: Any
 ) -> None:
-    hazard = loop.transition(
+    hazard = services.transition(
         people["cadre"], general(people, institutions), "assign", requirement="清理整改到位"
     )
-    hazard = loop.transition(people["staff"], hazard, "start")
-    hazard = loop.transition(people["staff"], hazard, "submit", measures_taken="已整改", files=[photo()])
+    hazard = services.transition(people["staff"], hazard, "start")
+    hazard = services.transition(people["staff"], hazard, "submit", measures_taken="已整改", files=[photo()])
     barrier = threading.Barrier(2)
     results: list[str] = []
 
     def accept(user: User) -> None:
         try:
             barrier.wait()
-            loop.transition(User.objects.get(pk=user.pk), Hazard.objects.get(pk=hazard.pk), "accept")
+            services.transition(User.objects.get(pk=user.pk), Hazard.objects.get(pk=hazard.pk), "accept")
             results.append("ok")
         except DomainError as exc:
             results.append(exc.code)
@@ -293,7 +295,7 @@ def test_two_people_accepting_at_once_exactly_one_succeeds(
 def test_a_notice_states_what_must_be_rectified(people: dict[str, User], institutions: Any) -> None:
     hazard = general(people, institutions)
     with pytest.raises(DomainError) as caught:
-        loop.transition(people["cadre"], hazard, "assign", requirement="  ", days=5)
+        services.transition(people["cadre"], hazard, "assign", requirement="  ", days=5)
     assert (caught.value.code, caught.value.field) == ("requirement_required", "requirement")
     hazard.refresh_from_db()
     assert (hazard.status, hazard.deadline, hazard.events.count()) == ("reported", None, 1)

@@ -1,5 +1,5 @@
 """Property test of the hazard move table: random sequences of attempted moves, by
-random people, through `loop.transition` never leave the table: a move either follows a row of
+random people, through `services.transition` never leave the table: a move either follows a row of
 MOVES exactly or is refused and changes nothing, closed and cancelled are final, and no hazard
 reaches acceptance or 销号 without the steps before it."""
 
@@ -20,8 +20,8 @@ from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError
 from minan.core.tests.properties import SERVICES
 from minan.duty import services as duty
+from minan.hazards import services
 from minan.hazards.models import Hazard, HazardEvent
-from minan.hazards.services import loop
 from minan.hazards.workflow import MOVES, moves_from
 
 S = Hazard.Status
@@ -78,7 +78,7 @@ attempts = st.lists(
 def test_no_sequence_of_attempted_moves_leaves_the_table(
     people: list[User], institutions: Any, on_the_spot: bool, tries: list[tuple[int, str | int, bool]]
 ) -> None:
-    hazard = loop.report(
+    hazard = services.report(
         people[0], institutions["rc_elderly"], source="duty_visit", category="fire", level="general",
         description="疏散通道堆放杂物", on_the_spot=on_the_spot, files=[photo()] if on_the_spot else [],
     )  # fmt: skip
@@ -101,7 +101,7 @@ def test_no_sequence_of_attempted_moves_leaves_the_table(
                 "files": [photo()],
             }
         try:
-            loop.transition(people[who], before, action, **extra)
+            services.transition(people[who], before, action, **extra)
         except DomainError:  # refusals of every kind (NotPermitted and OutOfScope are DomainErrors)
             after = Hazard.objects.get(pk=hazard.pk)
             assert after.status == before.status

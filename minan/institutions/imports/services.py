@@ -28,7 +28,7 @@ from minan.core.errors import DomainError
 from minan.core.xlsx import ImportRefused, file_error
 
 from ..models import Institution, InstitutionChange
-from ..services import registry
+from ..services import FACT_FIELDS, after_facts_changed, require
 from . import xlsx as excel
 from .xlsx import Row, parse_rows
 
@@ -56,7 +56,7 @@ def import_institutions(
     `progress(done, total)` is called every 500 rows checked and after every batch written; total is
     twice the number of rows (each row is checked, then written).
     """
-    registry.require(actor, "institutions.import_institution")
+    require(actor, "institutions.import_institution")
     display_name = Path(filename).name
     total = 2 * len(rows)
     institutions = excel.validate_rows(actor, rows, progress=progress, total=total)
@@ -84,7 +84,7 @@ def import_institutions(
                         institution=institution,
                         user=user,
                         action="import",
-                        changes=diff({}, snapshot(institution, registry.FACT_FIELDS)),
+                        changes=diff({}, snapshot(institution, FACT_FIELDS)),
                         reason=display_name[:200],
                     )  # fmt: skip
                     for institution in institutions
@@ -99,7 +99,7 @@ def import_institutions(
                 object_type="institutions.institution",
                 detail=f"{len(institutions)} rows from {display_name}",
             )
-            registry.after_facts_changed(institutions, actor, request)
+            after_facts_changed(institutions, actor, request)
     except IntegrityError as exc:
         # Checked a moment ago; someone else registered one of the codes meanwhile.
         raise file_error(

@@ -28,7 +28,7 @@ from minan.institutions.imports import xlsx as excel
 from minan.institutions.imports.services import import_institutions
 from minan.institutions.imports.xlsx import COLUMNS, HEADERS, parse_rows
 from minan.institutions.models import Institution, InstitutionChange, Ownership, Subtype
-from minan.institutions.services import registry
+from minan.institutions.services import FACT_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -541,7 +541,7 @@ def test_an_export_reads_back_value_for_value(client: Any, city_office: Any, tre
         row["name"] = "副本" + row["name"]
         row["uscc"] = uscc(int(row["uscc"][8:16]) + 1000)
     assert import_institutions(city_office, rows, filename="export.xlsx").created == 20
-    fields = [name.removesuffix("_id") for name in registry.FACT_FIELDS if name not in ("name", "uscc")]
+    fields = [name.removesuffix("_id") for name in FACT_FIELDS if name not in ("name", "uscc")]
     original = Institution.objects.get(name="测试养老院0003")
     copy = Institution.objects.get(name="副本测试养老院0003")
     assert {f: getattr(copy, f) for f in fields} == {f: getattr(original, f) for f in fields}

@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, OutOfScope
+from minan.institutions import services
 from minan.institutions.models import Commissioner, Institution, InstitutionChange, Subtype
-from minan.institutions.services import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def form_data(tree: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     ],
 )
 def test_valid_codes_of_every_form_are_accepted(rencheng_officer: Any, tree: Any, uscc: str) -> None:
-    institution = registry.create_institution(
+    institution = services.create_institution(
         rencheng_officer, name="测试机构", kind="elderly_care", region=tree["rencheng"], uscc=uscc.lower()
     )
     assert institution.uscc == uscc
@@ -57,7 +57,7 @@ def test_valid_codes_of_every_form_are_accepted(rencheng_officer: Any, tree: Any
 
 def test_wrong_check_character_is_refused_naming_the_expected_one(rencheng_officer: Any, tree: Any) -> None:
     with pytest.raises(DomainError) as info:
-        registry.create_institution(
+        services.create_institution(
             rencheng_officer,
             name="测试机构",
             kind="elderly_care",
@@ -124,7 +124,7 @@ def test_bad_input_writes_nothing(
 
 def test_subtype_must_match_kind(rencheng_officer: Any, tree: Any) -> None:
     with pytest.raises(DomainError) as info:
-        registry.create_institution(
+        services.create_institution(
             rencheng_officer, name="x", kind="elderly_care", region=tree["rencheng"],
             subtype=Subtype.objects.get(code="funeral_home"),
         )  # fmt: skip
@@ -135,14 +135,14 @@ def test_cannot_create_or_move_into_another_county(
     rencheng_officer: Any, tree: Any, institutions: Any
 ) -> None:
     with pytest.raises(OutOfScope):
-        registry.create_institution(rencheng_officer, name="x", kind="elderly_care", region=tree["zc_town"])
+        services.create_institution(rencheng_officer, name="x", kind="elderly_care", region=tree["zc_town"])
     own = institutions["rc_elderly"]
     with pytest.raises(OutOfScope):
-        registry.update_institution(rencheng_officer, own, region=tree["zc_town"])
+        services.update_institution(rencheng_officer, own, region=tree["zc_town"])
     own.refresh_from_db()
     assert own.region == tree["rc_town"]
     with pytest.raises(OutOfScope):
-        registry.update_institution(rencheng_officer, institutions["zc_elderly"], beds=1)
+        services.update_institution(rencheng_officer, institutions["zc_elderly"], beds=1)
 
 
 def test_commissioners_and_missing_flag(
@@ -151,27 +151,27 @@ def test_commissioners_and_missing_flag(
     institution = institutions["rc_elderly"]
     people = [make_user(f"p{i}", region=tree["rencheng"]) for i in range(4)]
     for role, person in zip(Commissioner.Role.values, people, strict=True):
-        registry.set_commissioner(rencheng_officer, institution, role, person)
+        services.set_commissioner(rencheng_officer, institution, role, person)
     login_client(client, rencheng_officer)
     missing = client.get(reverse("institutions:list") + "?missing_commissioners=1").content.decode()
     assert "任城区古槐敬老院" not in missing and "任城区殡仪馆" in missing
     outsider = make_user("outsider", region=tree["zoucheng"])
     with pytest.raises(DomainError):
-        registry.set_commissioner(rencheng_officer, institution, "safety", outsider)
+        services.set_commissioner(rencheng_officer, institution, "safety", outsider)
     assert Commissioner.objects.get(institution=institution, role="safety").user == people[1]
 
 
 def test_insurance_and_uninsured_filter(client: Any, rencheng_officer: Any, institutions: Any) -> None:
     today = timezone.localdate()
     insured = institutions["rc_elderly"]
-    registry.add_policy(
+    services.add_policy(
         rencheng_officer, insured,
-        registry.PolicyData("中国人民财产保险", "P-1", Decimal("1000000"), today - timedelta(days=10), today + timedelta(days=300)),
+        services.PolicyData("中国人民财产保险", "P-1", Decimal("1000000"), today - timedelta(days=10), today + timedelta(days=300)),
     )  # fmt: skip
     with pytest.raises(DomainError):
-        registry.add_policy(
+        services.add_policy(
             rencheng_officer, insured,
-            registry.PolicyData("中国人民财产保险", "P-2", Decimal("1"), today, today - timedelta(days=1)),
+            services.PolicyData("中国人民财产保险", "P-2", Decimal("1"), today, today - timedelta(days=1)),
         )  # fmt: skip
     assert insured.policies.count() == 1
     login_client(client, rencheng_officer)
@@ -257,13 +257,13 @@ def test_home_counts_by_county(client: Any, city_office: Any, institutions: Any)
 
 def test_insurance_overview_rate_and_expiring(client: Any, rencheng_officer: Any, institutions: Any) -> None:
     today = timezone.localdate()
-    registry.add_policy(
+    services.add_policy(
         None, institutions["rc_elderly"],
-        registry.PolicyData("人保", "E-1", Decimal("1000000"), today - timedelta(days=300), today + timedelta(days=10)),
+        services.PolicyData("人保", "E-1", Decimal("1000000"), today - timedelta(days=300), today + timedelta(days=10)),
     )  # fmt: skip
-    registry.add_policy(
+    services.add_policy(
         None, institutions["zc_elderly"],
-        registry.PolicyData("人保", "E-2", Decimal("1000000"), today - timedelta(days=300), today + timedelta(days=5)),
+        services.PolicyData("人保", "E-2", Decimal("1000000"), today - timedelta(days=300), today + timedelta(days=5)),
     )  # fmt: skip
     login_client(client, rencheng_officer)
     page = client.get(reverse("institutions:insurance")).content.decode()

@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from minan.firewatch.models import Alarm, AlarmEvent, Signal
+from minan.hazards import services as hazard_services
 from minan.hazards.models import Category, Hazard, Source
-from minan.hazards.services import loop as hazard_services
 from minan.regions import paths
 from minan.regions.models import Region
 

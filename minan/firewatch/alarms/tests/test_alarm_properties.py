@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from minan.core.errors import DomainError
 from minan.core.tests.properties import SERVICES
-from minan.firewatch.alarms import selectors
-from minan.firewatch.alarms.services import handling
+from minan.firewatch.alarms import selectors, services
 from minan.firewatch.ingest.services import SignalIn, record_signal
 from minan.firewatch.models import Alarm, AlarmEvent, Device
 from minan.firewatch.tests.board_helpers import device
@@ -63,12 +62,12 @@ def test_no_sequence_of_signals_and_moves_leaves_the_alarm_table(
             events = AlarmEvent.objects.filter(alarm=target).count()
             try:
                 if what == "acknowledge":
-                    handling.acknowledge(rencheng_officer, target, now=now)
+                    services.acknowledge(rencheng_officer, target, now=now)
                 elif what == "clear":
-                    handling.clear(rencheng_officer, target, now=now)
+                    services.clear(rencheng_officer, target, now=now)
                 else:
                     detail = GOOD_TEST_DETAIL if what == "close" else {"tested_by": ""}
-                    handling.close(rencheng_officer, target, "test", detail, now=now)
+                    services.close(rencheng_officer, target, "test", detail, now=now)
                 event(f"{what} done")
             except DomainError:
                 refused = Alarm.objects.get(pk=target.pk)

@@ -16,8 +16,7 @@ from openpyxl import load_workbook
 
 from conftest import login_client
 from minan.core.audit.models import AuditEvent
-from minan.firewatch.alarms import kinds
-from minan.firewatch.alarms.services import chains, escalation, findings, handling
+from minan.firewatch.alarms import kinds, services
 from minan.firewatch.ingest.services import SignalIn, record_signal
 from minan.firewatch.models import Alarm, AlarmEvent
 from minan.firewatch.tests.board_helpers import alarm, device, fire
@@ -119,7 +118,7 @@ def test_the_fragment_answers_204_while_nothing_changes_and_its_queries_are_boun
     assert unchanged <= 9 and full <= unchanged + 2, (unchanged, full)
 
     # Acknowledging changes the token.
-    handling.acknowledge(city_office, new)
+    services.acknowledge(city_office, new)
     assert client.get(url, {"since": token}).status_code == 200
 
 
@@ -137,7 +136,7 @@ def test_acknowledge_stops_the_escalation_and_is_audited(
     assert found.next_escalation_at is None
     assert AuditEvent.objects.filter(action="alarm.acknowledge", user=rencheng_officer).count() == 1
     assert AlarmEvent.objects.filter(alarm=found, action="acknowledged", actor=rencheng_officer).exists()
-    assert escalation.escalate_due(timezone.now() + dt.timedelta(hours=2)) == 0  # the chain stopped
+    assert services.escalate_due(timezone.now() + dt.timedelta(hours=2)) == 0  # the chain stopped
     cells = row(board(client), found.pk)
     assert 'data-state="active_ack"' in cells and rencheng_officer.display_name in cells
     assert "data-acknowledge" not in cells
@@ -222,7 +221,7 @@ def test_close_a_real_fire_and_a_false_alarm(client: Any, city_office: Any, home
         "repair_log": "更换探头",
     }
     assert f'id="alarm-{false.pk}"' not in board(client)  # closed alarms leave the board
-    causes = handling.false_alarm_causes()
+    causes = services.false_alarm_causes()
     assert (
         causes["cooking_smoke"]
         in client.get(reverse("firewatch:alarm_detail", args=[false.pk])).content.decode()
@@ -251,12 +250,12 @@ def test_the_alarm_page_has_the_timeline_and_the_hazard(
     t0 = timezone.now() - dt.timedelta(hours=30)
     record_signal(panel, SignalIn("fault", "bus"), now=t0)
     found = Alarm.objects.get(device=panel, kind="fault")
-    escalation.escalate_due(t0 + dt.timedelta(minutes=1))  # the first step, after the group wait
-    escalation.escalate_due(t0 + dt.timedelta(hours=5))
-    assert findings.fault_hazards() == 1
+    services.escalate_due(t0 + dt.timedelta(minutes=1))  # the first step, after the group wait
+    services.escalate_due(t0 + dt.timedelta(hours=5))
+    assert services.fault_hazards() == 1
     found.refresh_from_db()
     assert isinstance(found.hazard, Hazard)
-    handling.acknowledge(city_office, found)
+    services.acknowledge(city_office, found)
     page = (
         login_client(client, city_office)
         .get(reverse("firewatch:alarm_detail", args=[found.pk]))
@@ -266,7 +265,7 @@ def test_the_alarm_page_has_the_timeline_and_the_hazard(
     actions = [part.split('"')[0] for part in timeline.split('data-action="')[1:]]
     assert actions == ["raised", "escalated", "escalated", "hazard", "acknowledged"]
     assert _("Raised") in timeline and _("Became a hazard") in timeline and _("Escalated") in timeline
-    assert str(chains.RECIPIENTS["safety_commissioner"]) in timeline
+    assert str(services.RECIPIENTS["safety_commissioner"]) in timeline
     assert (
         f'data-hazard="{found.hazard_id}"' in page
         and reverse("hazards:detail", args=[found.hazard_id]) in page

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from conftest import login_client
 from minan.core.audit.models import AuditEvent
-from minan.firewatch.alarms.services import chains
+from minan.firewatch.alarms import services
 from minan.firewatch.models import EscalationChain
 from minan.regions.models import Region
 
@@ -22,7 +22,7 @@ def test_the_page_shows_the_built_in_defaults(
 ) -> None:
     page = login_client(client, city_office).get(reverse("firewatch:chains")).content.decode()
     fire = page.split('data-default="fire"')[1].split("</tr>")[0]
-    assert 'data-saved="0"' in fire and str(chains.RECIPIENTS["city_office"]) in fire
+    assert 'data-saved="0"' in fire and str(services.RECIPIENTS["city_office"]) in fire
     assert "任城区古槐敬老院" in page  # offered for an own chain
 
 

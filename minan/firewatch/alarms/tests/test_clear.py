@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 from conftest import login_client
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
-from minan.firewatch.alarms.services import handling
+from minan.firewatch.alarms import services
+from minan.firewatch.alarms.services.handling import _local
 from minan.firewatch.ingest.services import SignalIn, record_signal, sweep_offline
 from minan.firewatch.models import Alarm, AlarmEvent, Device
 from minan.firewatch.tests.board_helpers import device, fire
@@ -50,22 +51,22 @@ def test_refused_while_the_device_still_reports_it_then_cleared_with_who_and_whe
     signal(smoke, "alarm", "fire", 50)  # a repeat: the detector still reports it
 
     with pytest.raises(DomainError) as refused:
-        handling.clear(rencheng_officer, raised, now=sec(139))  # 89 s after the last report
+        services.clear(rencheng_officer, raised, now=sec(139))  # 89 s after the last report
     assert refused.value.code == "still_reported"
-    assert handling._local(sec(140)) in refused.value.message  # when it can be cleared
+    assert _local(sec(140)) in refused.value.message  # when it can be cleared
     unchanged = Alarm.objects.get(pk=raised.pk)
     assert (unchanged.cleared_at, unchanged.cleared_by) == (None, None)
     assert not AlarmEvent.objects.filter(alarm=raised, action="cleared").exists()
     assert not AuditEvent.objects.filter(action="alarm.clear").exists()
 
-    handling.clear(rencheng_officer, raised, now=sec(140))
+    services.clear(rencheng_officer, raised, now=sec(140))
     cleared = Alarm.objects.get(pk=raised.pk)
     assert (cleared.cleared_at, cleared.cleared_by) == (sec(140), rencheng_officer)
     assert cleared.acknowledged_at is None and cleared.next_escalation_at is not None  # it still escalates
     assert AlarmEvent.objects.filter(alarm=raised, action="cleared", actor=rencheng_officer).count() == 1
     assert AuditEvent.objects.filter(action="alarm.clear", user=rencheng_officer).count() == 1
     with pytest.raises(DomainError) as again:
-        handling.clear(rencheng_officer, raised, now=sec(200))
+        services.clear(rencheng_officer, raised, now=sec(200))
     assert again.value.code == "cleared"
 
     # A clear cannot be undone: a new trigger opens a new alarm; the cleared one awaits close-out.
@@ -89,7 +90,7 @@ def test_an_offline_alarm_is_refused_while_the_device_is_offline(
     assert sweep_offline(sec(200)) == 1
     offline = Alarm.objects.get(device=smoke, kind="offline")
     with pytest.raises(DomainError) as refused:
-        handling.clear(rencheng_officer, offline, now=sec(10_000))
+        services.clear(rencheng_officer, offline, now=sec(10_000))
     assert refused.value.code == "still_reported"
     assert refused.value.message == _(
         "The device is still offline; the alarm clears itself when the device is heard from."
@@ -104,7 +105,7 @@ def test_a_threshold_alarm_is_refused_while_the_latest_reading_is_outside(
     raised = signal(pump, "reading", "pressure", 0, "0.05").alarm
     assert raised is not None and raised.kind == "threshold:pressure"
     with pytest.raises(DomainError) as refused:
-        handling.clear(rencheng_officer, raised, now=sec(86_400))  # a day later: still the last reading
+        services.clear(rencheng_officer, raised, now=sec(86_400))  # a day later: still the last reading
     assert refused.value.code == "still_reported" and "0.05 MPa" in refused.value.message
     # A reading back in range clears it by itself, without a person.
     assert signal(pump, "reading", "pressure", 30, "0.3").cleared == 1
@@ -120,17 +121,17 @@ def test_without_permission_out_of_scope_or_closed_nothing_changes(
     theirs = signal(device(homes["zc"]), "alarm", "fire", 0).alarm
     later = sec(86_400)
     with pytest.raises(NotPermitted):
-        handling.clear(cadre, mine, now=later)
+        services.clear(cadre, mine, now=later)
     with pytest.raises(OutOfScope):
-        handling.clear(rencheng_officer, theirs, now=later)
+        services.clear(rencheng_officer, theirs, now=later)
     assert Alarm.objects.filter(cleared_at__isnull=False).count() == 0
-    handling.close(
+    services.close(
         city_office, mine, "test", {"tested_by": "张三", "maintenance_window": "例行测试"}, now=later
     )
     closed = Alarm.objects.get(pk=mine.pk)
     assert (closed.cleared_at, closed.cleared_by) == (later, city_office)  # closing cleared it
     with pytest.raises(DomainError) as refused:
-        handling.clear(rencheng_officer, mine, now=later)
+        services.clear(rencheng_officer, mine, now=later)
     assert refused.value.code == "closed"
 
 
@@ -148,8 +149,8 @@ def test_the_alarm_page_clears_and_shows_who(
     )
 
     refused = page.post(url, follow=True).content.decode()
-    reason = handling.still_reported(found, timezone.now())
-    assert reason and handling._local(found.last_at + dt.timedelta(seconds=300 + 60)) in reason
+    reason = services.still_reported(found, timezone.now())
+    assert reason and _local(found.last_at + dt.timedelta(seconds=300 + 60)) in reason
     assert escape(reason) in refused
     assert Alarm.objects.get(pk=found.pk).cleared_at is None
 

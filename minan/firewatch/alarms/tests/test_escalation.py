@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.duty.models import DutyAssignment
-from minan.firewatch.alarms.services import chains, escalation, findings, handling
+from minan.firewatch.alarms import services
 from minan.firewatch.ingest.services import SignalIn, record_signal, record_signals, sweep_offline
 from minan.firewatch.models import Alarm, AlarmEvent, Device, EscalationChain
 from minan.hazards.models import Hazard
@@ -70,23 +70,23 @@ def test_an_unacknowledged_fire_alarm_escalates_at_each_configured_time(
     Notification.objects.all().delete()
     assert (alarm.escalation_step, alarm.next_escalation_at) == (1, at(3))
     assert Notification.objects.filter(urgency="urgent").count() == 0
-    assert escalation.escalate_due(at(2.99)) == 0 and told() == []
-    assert escalation.escalate_due(at(3)) == 1 and told() == ["safety_man"]
-    assert escalation.escalate_due(at(3.5)) == 0  # sent once
+    assert services.escalate_due(at(2.99)) == 0 and told() == []
+    assert services.escalate_due(at(3)) == 1 and told() == ["safety_man"]
+    assert services.escalate_due(at(3.5)) == 0  # sent once
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(8)) == 1 and told() == ["cadre", "county"]  # not the other county
+    assert services.escalate_due(at(8)) == 1 and told() == ["cadre", "county"]  # not the other county
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(17.9)) == 0
-    assert escalation.escalate_due(at(18)) == 1 and told() == ["city"]
+    assert services.escalate_due(at(17.9)) == 0
+    assert services.escalate_due(at(18)) == 1 and told() == ["city"]
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(28)) == 1 and told() == ["city"]  # repeated every 10 minutes
+    assert services.escalate_due(at(28)) == 1 and told() == ["city"]  # repeated every 10 minutes
     alarm.refresh_from_db()
     assert (alarm.escalation_step, alarm.next_escalation_at) == (5, at(38))
     assert set(Notification.objects.values_list("urgency", flat=True)) == {"urgent"}
     steps = list(AlarmEvent.objects.filter(action="escalated").values_list("data__step", flat=True))
     assert steps == [1, 2, 3, 4, 5]
     # Acknowledging stops the chain.
-    handling.acknowledge(people["staff"], alarm, now=at(30))
+    services.acknowledge(people["staff"], alarm, now=at(30))
     alarm.refresh_from_db()
     assert (alarm.acknowledged_by, alarm.acknowledged_at, alarm.next_escalation_at) == (
         people["staff"],
@@ -94,23 +94,23 @@ def test_an_unacknowledged_fire_alarm_escalates_at_each_configured_time(
         None,
     )
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(120)) == 0 and told() == []
+    assert services.escalate_due(at(120)) == 0 and told() == []
     assert AuditEvent.objects.filter(action="alarm.acknowledge", user=people["staff"]).count() == 1
 
 
 def test_acknowledged_at_once_nobody_else_is_told(smoke: Device, people: dict[str, Any]) -> None:
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
-    handling.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
+    services.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
     Notification.objects.all().delete()
     for minute in (3, 8, 18, 28, 60):
-        assert escalation.escalate_due(at(minute)) == 0
+        assert services.escalate_due(at(minute)) == 0
     assert told() == []
 
 
 def test_a_late_sweep_tells_everyone_reached_in_one_message(smoke: Device, people: dict[str, Any]) -> None:
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(9)) == 1  # steps 1 and 2 are both due
+    assert services.escalate_due(at(9)) == 1  # steps 1 and 2 are both due
     assert told() == ["cadre", "county", "safety_man"]
     assert Alarm.objects.get().next_escalation_at == at(18)
 
@@ -120,19 +120,19 @@ def test_an_institutions_own_chain_replaces_the_default(
 ) -> None:
     admin = people["city"]
     with pytest.raises(DomainError):
-        chains.save_chain(admin, "fire", [{"wait_minutes": -1, "notify": ["cadre"]}], 5,
+        services.save_chain(admin, "fire", [{"wait_minutes": -1, "notify": ["cadre"]}], 5,
                               institution=institutions["rc_elderly"])  # fmt: skip
     assert not EscalationChain.objects.exists()
-    chains.save_chain(admin, "fire", [{"wait_minutes": 0, "notify": ["cadre"]},
+    services.save_chain(admin, "fire", [{"wait_minutes": 0, "notify": ["cadre"]},
                                           {"wait_minutes": 1, "notify": ["city_office"]}], 0,
                           institution=institutions["rc_elderly"])  # fmt: skip
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
     assert told() == ["cadre"]
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(1)) == 1 and told() == ["city"]
+    assert services.escalate_due(at(1)) == 1 and told() == ["city"]
     assert Alarm.objects.get().next_escalation_at is None  # no repeat
     with pytest.raises(NotPermitted):
-        chains.save_chain(people["staff"], "fire", [{"wait_minutes": 0, "notify": ["cadre"]}], 0)
+        services.save_chain(people["staff"], "fire", [{"wait_minutes": 0, "notify": ["cadre"]}], 0)
     assert AuditEvent.objects.filter(action="escalation_chain.save").count() == 1
 
 
@@ -141,8 +141,8 @@ def test_a_device_fault_follows_the_slower_chain(smoke: Device, people: dict[str
     alarm = Alarm.objects.get()
     # Not fire: the first step waits a minute for other alarms of the institution (grouping).
     assert (alarm.kind, alarm.severity, alarm.next_escalation_at) == ("fault", "major", at(1))
-    assert told() == [] and escalation.escalate_due(at(0.9)) == 0
-    assert escalation.escalate_due(at(1)) == 1
+    assert told() == [] and services.escalate_due(at(0.9)) == 0
+    assert services.escalate_due(at(1)) == 1
     assert Alarm.objects.get().next_escalation_at == at(241)
     assert told() == ["duty_staff", "safety_man"]
     assert set(Notification.objects.values_list("urgency", flat=True)) == {"normal"}
@@ -173,11 +173,11 @@ def test_close_out_needs_the_classification_and_its_detail(smoke: Device, people
     ]
     for classification, detail, field in cases:
         with pytest.raises(DomainError) as refused:
-            handling.close(staff, alarm, classification, detail, now=at(5))
+            services.close(staff, alarm, classification, detail, now=at(5))
         assert refused.value.field == field
     alarm.refresh_from_db()
     assert (alarm.closed_at, alarm.acknowledged_at, alarm.classification) == (None, None, "")
-    handling.close(staff, alarm, "false", {"cause": "cooking_smoke", "repair_log": "厨房油烟，已调整探头位置"},
+    services.close(staff, alarm, "false", {"cause": "cooking_smoke", "repair_log": "厨房油烟，已调整探头位置"},
                      now=at(5))  # fmt: skip
     alarm.refresh_from_db()
     assert (alarm.classification, alarm.closed_by, alarm.acknowledged_by, alarm.cleared_at) == (
@@ -185,7 +185,7 @@ def test_close_out_needs_the_classification_and_its_detail(smoke: Device, people
     )  # fmt: skip
     assert alarm.close_detail == {"cause": "cooking_smoke", "repair_log": "厨房油烟，已调整探头位置"}
     with pytest.raises(DomainError):
-        handling.close(staff, alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
+        services.close(staff, alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
     # A new trigger opens a new alarm.
     record_signal(Device.objects.get(pk=smoke.pk), SignalIn("alarm", "fire"), now=at(10))
     assert Alarm.objects.filter(closed_at__isnull=True).count() == 1 and Alarm.objects.count() == 2
@@ -195,9 +195,9 @@ def test_out_of_scope_and_unpermitted_people_change_nothing(smoke: Device, peopl
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
     alarm = Alarm.objects.get()
     with pytest.raises(OutOfScope):
-        handling.acknowledge(people["other_county"], alarm)
+        services.acknowledge(people["other_county"], alarm)
     with pytest.raises(NotPermitted):
-        handling.close(people["cadre"], alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
+        services.close(people["cadre"], alarm, "test", {"tested_by": "a", "maintenance_window": "b"})
     alarm.refresh_from_db()
     assert (alarm.acknowledged_at, alarm.closed_at) == (None, None)
 
@@ -208,9 +208,9 @@ def test_an_offline_fire_system_device_left_for_24_hours_becomes_one_hazard(
     record_signal(smoke, SignalIn("heartbeat"), now=at(0))
     assert sweep_offline(at(2)) == 1
     alarm = Alarm.objects.get(kind="offline")
-    assert findings.fault_hazards(at(2 + 23 * 60)) == 0
-    assert findings.fault_hazards(at(2 + 24 * 60)) == 1
-    assert findings.fault_hazards(at(2 + 25 * 60)) == 0  # once
+    assert services.fault_hazards(at(2 + 23 * 60)) == 0
+    assert services.fault_hazards(at(2 + 24 * 60)) == 1
+    assert services.fault_hazards(at(2 + 25 * 60)) == 0  # once
     hazard = Hazard.objects.get()
     alarm.refresh_from_db()
     assert alarm.hazard == hazard
@@ -224,7 +224,7 @@ def test_an_offline_fire_system_device_left_for_24_hours_becomes_one_hazard(
 def test_a_cleared_fault_raises_no_hazard(smoke: Device, people: dict[str, Any]) -> None:
     record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
     record_signal(Device.objects.get(pk=smoke.pk), SignalIn("restore", "fault"), now=at(60))
-    assert findings.fault_hazards(at(48 * 60)) == 0
+    assert services.fault_hazards(at(48 * 60)) == 0
     assert not Hazard.objects.exists()
 
 
@@ -237,7 +237,7 @@ def test_a_device_clock_far_off_and_a_late_sweep_cost_one_step_each(
     assert (alarm.first_at, alarm.next_escalation_at) == (at(0), at(3))
     assert alarm.detail["device_time"].startswith("2012-01-01")
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(3 * 24 * 60)) == 1  # three days later: everyone reached, once
+    assert services.escalate_due(at(3 * 24 * 60)) == 1  # three days later: everyone reached, once
     assert told() == ["cadre", "city", "county", "safety_man"]
     alarm.refresh_from_db()
     # 0, 3, 8, 18 then every 10 minutes: the next repeat after 4320 minutes is at 4328.
@@ -273,8 +273,8 @@ def test_alarms_other_than_fire_of_one_institution_go_out_as_one_message(
     record_signal(b, SignalIn("fault", "bus"), now=at(0.5))  # joins the group waiting since 0
     record_signal(elsewhere, SignalIn("fault", "bus"), now=at(0.5))  # another institution: its own group
     assert told("firewatch.alarms") == [] and told() == []
-    assert escalation.escalate_due(at(0.99)) == 0
-    assert escalation.escalate_due(at(1)) == 2  # a and b; the other institution's is due at 1.5
+    assert services.escalate_due(at(0.99)) == 0
+    assert services.escalate_due(at(1)) == 2  # a and b; the other institution's is due at 1.5
     # One message each to the two institution staff, listing both alarms.
     grouped = Notification.objects.filter(event="firewatch.alarms")
     assert sorted(grouped.values_list("recipient__username", flat=True)) == ["duty_staff", "safety_man"]
@@ -290,7 +290,7 @@ def test_alarms_other_than_fire_of_one_institution_go_out_as_one_message(
     assert set(AlarmEvent.objects.filter(action="escalated").values_list("alarm__device__serial", flat=True)) == {
         "G-1", "G-2",
     }  # fmt: skip
-    assert escalation.escalate_due(at(1.5)) == 1
+    assert services.escalate_due(at(1.5)) == 1
     assert told() == ["zc_staff"]  # alone: the single-alarm message
     # After the group went out, a new alarm starts a new group.
     record_signal(c, SignalIn("fault", "bus"), now=at(2))
@@ -303,14 +303,14 @@ def test_an_alarm_cleared_during_the_group_wait_pages_nobody(smoke: Device, peop
     record_signal(Device.objects.get(pk=smoke.pk), SignalIn("heartbeat"), now=at(2.5))  # back within the wait
     alarm = Alarm.objects.get(kind="offline")
     assert alarm.cleared_at == at(2.5)
-    assert escalation.escalate_due(at(3)) == 0
+    assert services.escalate_due(at(3)) == 0
     assert told() == [] and told("firewatch.alarms") == []
     alarm.refresh_from_db()
     assert alarm.next_escalation_at is None and alarm.escalation_step == 0
     assert list(AlarmEvent.objects.filter(alarm=alarm).values_list("action", flat=True)) == [
         "raised", "cleared", "unpaged",
     ]  # fmt: skip
-    assert escalation.escalate_due(at(600)) == 0  # and never later
+    assert services.escalate_due(at(600)) == 0  # and never later
 
 
 def test_fire_is_never_delayed_nor_grouped(
@@ -344,7 +344,7 @@ def test_a_large_group_is_one_message_listing_twenty_in_few_queries(
     for n in range(22):
         record_signal(_detector(home, f"L-{n}", f"烟感{n}"), SignalIn("fault", "bus"), now=at(0))
     with CaptureQueriesContext(connection) as queries:
-        assert escalation.escalate_due(at(1)) == 22
+        assert services.escalate_due(at(1)) == 22
     assert len(queries) <= 16  # not one round of queries per alarm
     note = Notification.objects.get(event="firewatch.alarms", recipient=people["staff"])
     assert note.subject == "任城区古槐敬老院：22 条报警"
@@ -357,10 +357,10 @@ def test_without_acknowledgement_expiry_an_acknowledged_alarm_is_quiet(
     smoke: Device, people: dict[str, Any]
 ) -> None:
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
-    handling.acknowledge(people["commissioner"], Alarm.objects.get(), now=at(1))
+    services.acknowledge(people["commissioner"], Alarm.objects.get(), now=at(1))
     assert Alarm.objects.get().next_escalation_at is None  # the default: off
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(600)) == 0 and told() == []
+    assert services.escalate_due(at(600)) == 0 and told() == []
 
 
 def test_an_expired_acknowledgement_reminds_until_the_alarm_is_cleared(
@@ -368,11 +368,11 @@ def test_an_expired_acknowledgement_reminds_until_the_alarm_is_cleared(
 ) -> None:
     settings.FIRE_ACK_EXPIRY_MINUTES = 15
     record_signal(smoke, SignalIn("alarm", "fire"), now=at(0))
-    handling.acknowledge(people["cadre"], Alarm.objects.get(), now=at(2))
+    services.acknowledge(people["cadre"], Alarm.objects.get(), now=at(2))
     assert Alarm.objects.get().next_escalation_at == at(17)
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(16)) == 0 and told() == []
-    assert escalation.escalate_due(at(17)) == 1
+    assert services.escalate_due(at(16)) == 0 and told() == []
+    assert services.escalate_due(at(17)) == 1
     # Whoever acknowledged it and the first step's people (the institution's staff), once each.
     assert told() == ["cadre", "duty_staff", "safety_man"]
     note = Notification.objects.filter(recipient=people["cadre"]).get()
@@ -380,24 +380,24 @@ def test_an_expired_acknowledgement_reminds_until_the_alarm_is_cleared(
     alarm = Alarm.objects.get()
     assert alarm.next_escalation_at == at(32) and alarm.escalation_step == 1  # the chain did not move on
     assert AlarmEvent.objects.filter(alarm=alarm, action="reminded").count() == 1
-    assert escalation.escalate_due(at(32)) == 1 and len(told()) == 6  # again every 15 minutes
+    assert services.escalate_due(at(32)) == 1 and len(told()) == 6  # again every 15 minutes
     # Cleared (a restore): no more reminders.
     record_signal(Device.objects.get(pk=smoke.pk), SignalIn("restore", "fire"), now=at(40))
     Notification.objects.all().delete()
-    assert escalation.escalate_due(at(47)) == 0 and told() == []
+    assert services.escalate_due(at(47)) == 0 and told() == []
     assert Alarm.objects.get().next_escalation_at is None
-    assert escalation.escalate_due(at(600)) == 0
+    assert services.escalate_due(at(600)) == 0
 
 
 def test_acknowledgement_expiry_is_per_kind(smoke: Device, people: dict[str, Any], settings: Any) -> None:
     settings.FIRE_ACK_EXPIRY_MINUTES = 15  # fire only: a fault's acknowledgement does not expire
     record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
-    handling.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
+    services.acknowledge(people["staff"], Alarm.objects.get(), now=at(1))
     assert Alarm.objects.get().next_escalation_at is None
     settings.ALARM_ACK_EXPIRY_MINUTES = 60
     second = _detector(smoke.institution, "S-9", "9F 烟感")
     record_signal(second, SignalIn("fault", "bus"), now=at(0))
-    acked = handling.acknowledge(people["staff"], Alarm.objects.get(device=second), now=at(1))
+    acked = services.acknowledge(people["staff"], Alarm.objects.get(device=second), now=at(1))
     assert acked.next_escalation_at == at(61)
 
 
@@ -406,7 +406,7 @@ def test_each_recipient_reads_the_alarm_kind_in_their_own_language(
 ) -> None:
     UserSettings.objects.create(user=people["commissioner"], language="en")
     record_signal(smoke, SignalIn("fault", "bus"), now=at(0))
-    assert escalation.escalate_due(at(1)) == 1
+    assert services.escalate_due(at(1)) == 1
     subjects = dict(Notification.objects.values_list("recipient__username", "subject"))
     assert (
         subjects

@@ -2,7 +2,7 @@
 with its filters and xlsx export.
 
 Alarms are read through `Alarm.objects.for_user` (ScopedViewMixin): one outside the scope is a 404.
-Closing goes through `handling.close`; a refusal is shown next to its field and changes nothing.
+Closing goes through `services.close`; a refusal is shown next to its field and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from minan.firewatch.models import Alarm, AlarmEvent
 from minan.institutions.models import Institution
 from minan.regions.models import Region
 
-from .. import kinds, selectors
+from .. import kinds, selectors, services
 from ..forms import CloseForm
-from ..services import chains, handling
 
 
 def _people(codes: Any) -> str:
-    return "、".join(str(chains.RECIPIENTS.get(code, code)) for code in codes or [])
+    return "、".join(str(services.RECIPIENTS.get(code, code)) for code in codes or [])
 
 
 def timeline(alarm: Alarm) -> list[dict[str, Any]]:
@@ -113,7 +112,7 @@ class AlarmCloseView(AlarmMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                handling.close(
+                services.close(
                     current_user(request), alarm, data.get("classification") or "", form.detail(),
                     note=data.get("note") or "", request=request,
                 )  # fmt: skip

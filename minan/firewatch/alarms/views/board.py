@@ -6,7 +6,7 @@ two aggregate queries); a poll sending the current token gets 204 and nothing is
 unchanged board costs a handful of small queries. New unacknowledged fire alarms flash a banner and,
 once the user has enabled sound, beep (`minan/firewatch.js`, WebAudio; no audio files).
 
-Acknowledging is a plain POST (works without JavaScript) through `handling.acknowledge`.
+Acknowledging is a plain POST (works without JavaScript) through `services.acknowledge`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from minan.core.errors import DomainError, NotPermitted
 from minan.core.views import ScopedViewMixin, current_user, deny
 from minan.firewatch.models import Alarm
 
-from .. import kinds, selectors
-from ..services import handling
+from .. import kinds, selectors, services
 
 POLL_SECONDS = 1
 
@@ -114,7 +113,7 @@ class AlarmActionView(ScopedViewMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         alarm = get_object_or_404(self.get_queryset(), pk=pk)
         try:
-            getattr(handling, self.action)(current_user(request), alarm, request=request)
+            getattr(services, self.action)(current_user(request), alarm, request=request)
         except NotPermitted as exc:
             deny(request, "firewatch.alarm", f"{self.action} {request.path}: {exc.message}")
         except DomainError as exc:

@@ -1,10 +1,10 @@
 """The escalation-chain editor: the deployment's default chain for
-each kind (a saved row, else `chains.DEFAULT_CHAINS`), the institutions in scope with their own,
+each kind (a saved row, else `services.DEFAULT_CHAINS`), the institutions in scope with their own,
 and a form for the steps (wait minutes and who is told) and the repeat.
 
 Chains are deployment configuration, not region data (PermissionPageMixin); the institutions offered
 are read through `Institution.objects.for_user`, one outside the scope is a 404. Writes go through
-`chains.save_chain` / `reset_chain` only.
+`services.save_chain` / `reset_chain` only.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from minan.core.views import PermissionPageMixin, current_user, deny
 from minan.firewatch.models import EscalationChain
 from minan.institutions.models import Institution
 
+from .. import services
 from ..forms import ChainStepsForm, recipient_choices
-from ..services import chains
 
 PERMISSION = "firewatch.change_escalationchain"
 
@@ -36,7 +36,7 @@ def describe(chain: dict[str, Any]) -> list[dict[str, Any]]:
         elapsed += int(step.get("wait_minutes") or 0)
         rows.append({
             "number": number, "wait": step.get("wait_minutes"), "at": elapsed,
-            "notify": [str(chains.RECIPIENTS.get(c, c)) for c in step.get("notify") or []],
+            "notify": [str(services.RECIPIENTS.get(c, c)) for c in step.get("notify") or []],
         })  # fmt: skip
     return rows
 
@@ -73,7 +73,7 @@ class ChainListView(PermissionPageMixin, View):
             chain = (
                 {"steps": row.steps, "repeat_minutes": row.repeat_minutes}
                 if row
-                else chains.DEFAULT_CHAINS[kind]
+                else services.DEFAULT_CHAINS[kind]
             )
             defaults.append({"kind": kind, "label": label, "saved": row is not None, "chain": chain,
                              "steps": describe(chain)})  # fmt: skip
@@ -96,15 +96,15 @@ class ChainListView(PermissionPageMixin, View):
 
 class ChainEditView(PermissionPageMixin, View):
     """GET `?kind=fire&institution=<id>` (no institution: the default): the form, filled with the chain
-    that applies now. POST saves it through `chains.save_chain`; errors are shown, nothing saved."""
+    that applies now. POST saves it through `services.save_chain`; errors are shown, nothing saved."""
 
     permission = PERMISSION
     object_type = "firewatch.escalationchain"
 
     def _current(self, kind: str, institution: Institution | None) -> dict[str, Any]:
-        rows = chains.chains_for({institution.pk} if institution else set())
+        rows = services.chains_for({institution.pk} if institution else set())
         key_own = (institution.pk if institution else None, kind)
-        chain = rows.get(key_own) or rows.get((None, kind)) or chains.DEFAULT_CHAINS[kind]
+        chain = rows.get(key_own) or rows.get((None, kind)) or services.DEFAULT_CHAINS[kind]
         return {
             "steps": list(chain["steps"]),
             "repeat_minutes": chain["repeat_minutes"],
@@ -144,7 +144,7 @@ class ChainEditView(PermissionPageMixin, View):
         form = ChainStepsForm(request.POST)
         steps, repeat = form.steps(), form.repeat_minutes()
         try:
-            chains.save_chain(
+            services.save_chain(
                 current_user(request), kind, steps, repeat, institution=institution, request=request
             )
         except OutOfScope as exc:
@@ -169,7 +169,7 @@ class ChainResetView(PermissionPageMixin, View):
         kind = _kind(request.POST.get("kind"))
         institution = _institution(request, request.POST.get("institution"))
         try:
-            chains.reset_chain(current_user(request), kind, institution=institution, request=request)
+            services.reset_chain(current_user(request), kind, institution=institution, request=request)
         except OutOfScope as exc:
             raise Http404 from exc
         except NotPermitted as exc:

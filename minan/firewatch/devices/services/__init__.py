@@ -1,1 +1,68 @@
-"""The device writers by concept: the registry, the spreadsheet import, credentials, unregistered senders."""
+"""The device writers by concept: the registry, the spreadsheet import, credentials, unregistered senders.
+Callers use the names re-exported here: `from minan.firewatch.devices import services`."""
+
+from .credentials import check_bearer, check_signature, has_credential, issue, revoke, sign
+from .registry import (
+    ADD_PERMISSION,
+    CHANGE_PERMISSION,
+    IMPORT_PERMISSION,
+    SILENCE_PERMISSION,
+    DeviceInvalid,
+    clear_maintenance,
+    create_device,
+    in_maintenance_now,
+    problems,
+    reactivate,
+    retire,
+    set_maintenance,
+    update_device,
+)
+from .senders import DENY, Sighting, answer_setting, note_sightings
+from .sheets import (
+    COLUMNS,
+    EXPORT_ONLY,
+    HEADERS,
+    MAX_ROWS,
+    PROTOCOL_NAMES,
+    SHEET_TITLE,
+    TYPE_NAMES,
+    export_rows,
+    import_devices,
+    template_bytes,
+)
+
+__all__ = [
+    "ADD_PERMISSION",
+    "CHANGE_PERMISSION",
+    "COLUMNS",
+    "DENY",
+    "EXPORT_ONLY",
+    "HEADERS",
+    "IMPORT_PERMISSION",
+    "MAX_ROWS",
+    "PROTOCOL_NAMES",
+    "SHEET_TITLE",
+    "SILENCE_PERMISSION",
+    "TYPE_NAMES",
+    "DeviceInvalid",
+    "Sighting",
+    "answer_setting",
+    "check_bearer",
+    "check_signature",
+    "clear_maintenance",
+    "create_device",
+    "export_rows",
+    "has_credential",
+    "import_devices",
+    "in_maintenance_now",
+    "issue",
+    "note_sightings",
+    "problems",
+    "reactivate",
+    "retire",
+    "revoke",
+    "set_maintenance",
+    "sign",
+    "template_bytes",
+    "update_device",
+]

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from rest_framework.test import APIClient
 
 from minan.core.audit.models import AuditEvent
-from minan.firewatch.devices.services import credentials
+from minan.firewatch.devices import services
 from minan.firewatch.models import Device
 from minan.firewatch.tests.device_helpers import raw, register
 
@@ -93,12 +93,12 @@ def test_credential_is_returned_once_and_revoked(rencheng_officer: Any, institut
     assert issued.status_code == 201 and issued["Cache-Control"] == "private, no-store"
     token = issued.json()["token"]
     device.refresh_from_db()
-    assert credentials.check_bearer(device, token)
+    assert services.check_bearer(device, token)
     shown = client.get(f"{URL}{device.pk}/").json()
     assert shown["has_credential"] is True and token not in str(shown)
     assert client.delete(f"{URL}{device.pk}/credential/").status_code == 204
     device.refresh_from_db()
-    assert not credentials.check_bearer(device, token)
+    assert not services.check_bearer(device, token)
 
 
 def test_maintenance_by_staff_and_permissions(rencheng_officer: Any, staff: Any, make_user: Any, tree: Any,

@@ -16,7 +16,7 @@ from conftest import login_client
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted
 from minan.core.xlsx import ImportRefused
-from minan.firewatch.devices.services import sheets
+from minan.firewatch.devices import services
 from minan.firewatch.models import Device
 from minan.firewatch.tests.device_helpers import raw, register
 from minan.institutions.models import Institution
@@ -28,7 +28,7 @@ USCC = "52370811MJ0000001X"
 def xlsx(rows: list[list[Any]], headers: list[str] | None = None) -> bytes:
     book = Workbook()
     sheet = book.active
-    sheet.append(headers or sheets.HEADERS)
+    sheet.append(headers or services.HEADERS)
     for row in rows:
         sheet.append(row)
     out = io.BytesIO()
@@ -45,7 +45,7 @@ def row(institution: str, type_: str, name: str, serial: str, protocol: str, **m
         "protocol": protocol,
         **more,
     }
-    return [cells.get(field) for field, _header in sheets.COLUMNS]
+    return [cells.get(field) for field, _header in services.COLUMNS]
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_a_good_file_registers_every_row_with_panels_from_the_same_file(
             thresholds='{"pressure": {"min": 0.1, "max": 1.2, "for_seconds": 60}}'),
         row("任城区殡仪馆", "gas", "厨房燃气", "IM-G1", "http", grace_seconds=0),
     ])  # fmt: skip
-    result = sheets.import_devices(rencheng_officer, data, "设备.xlsx")
+    result = services.import_devices(rencheng_officer, data, "设备.xlsx")
     assert (result.created, result.updated) == (4, 0)
     smoke = Device.objects.get(serial="IM-S1")
     assert (smoke.type, smoke.protocol, smoke.gb_address, smoke.gb_component, smoke.floor) == (
@@ -95,7 +95,7 @@ def test_any_bad_row_refuses_the_whole_file_with_every_problem_listed(
         row(USCC, "smoke", "", "BAD-7", "", heartbeat_seconds="abc"),
     ])  # fmt: skip
     with pytest.raises(ImportRefused) as caught:
-        sheets.import_devices(rencheng_officer, data, "设备.xlsx")
+        services.import_devices(rencheng_officer, data, "设备.xlsx")
     found = {(e.line, e.column) for e in caught.value.errors}
     assert found == {
         (3, "机构"), (4, "设备类型"), (5, "部件地址"), (6, "传输装置地址"), (7, "阈值(JSON)"), (8, "序列号/IMEI"),
@@ -119,7 +119,7 @@ def test_any_bad_row_refuses_the_whole_file_with_every_problem_listed(
 def test_a_registered_serial_in_scope_is_updated(rencheng_officer: Any, home: Institution) -> None:
     device = register(rencheng_officer, home, "UP-1", name="旧名")
     data = xlsx([row(USCC, "water_pressure", "新名", "UP-1", "mqtt", room="泵房")])
-    result = sheets.import_devices(rencheng_officer, data, "设备.xlsx")
+    result = services.import_devices(rencheng_officer, data, "设备.xlsx")
     assert (result.created, result.updated) == (0, 1)
     device.refresh_from_db()
     assert (device.name, device.room) == ("新名", "泵房")
@@ -128,7 +128,7 @@ def test_a_registered_serial_in_scope_is_updated(rencheng_officer: Any, home: In
 
 def test_the_whole_file_problems(rencheng_officer: Any, home: Institution) -> None:
     cases = [
-        (xlsx([], headers=sheets.HEADERS), "a.xlsx", _("The file has no data rows.")),
+        (xlsx([], headers=services.HEADERS), "a.xlsx", _("The file has no data rows.")),
         (
             xlsx([["x"]], headers=["机构", "颜色"]),
             "a.xlsx",
@@ -139,7 +139,7 @@ def test_the_whole_file_problems(rencheng_officer: Any, home: Institution) -> No
     ]
     for data, name, message in cases:
         with pytest.raises(ImportRefused) as caught:
-            sheets.import_devices(rencheng_officer, data, name)
+            services.import_devices(rencheng_officer, data, name)
         assert message in [e.message for e in caught.value.errors]
     assert not Device.objects.exists()
 
@@ -147,7 +147,7 @@ def test_the_whole_file_problems(rencheng_officer: Any, home: Institution) -> No
 def test_import_needs_the_import_permission(make_user: Any, tree: dict[str, Any], home: Institution) -> None:
     lead = make_user("lead", roles=["sector_lead"], region=tree["city"])
     with pytest.raises(NotPermitted):
-        sheets.import_devices(lead, xlsx([row(USCC, "smoke", "x", "S-1", "mqtt")]), "a.xlsx")
+        services.import_devices(lead, xlsx([row(USCC, "smoke", "x", "S-1", "mqtt")]), "a.xlsx")
     assert not Device.objects.exists()
 
 
@@ -159,7 +159,7 @@ def test_an_export_reads_back_unchanged(client: Any, rencheng_officer: Any, home
              panel=panel, thresholds={"temp": {"max": 60}})  # fmt: skip
     login_client(client, rencheng_officer)
     exported = client.get(reverse("firewatch:device_export")).content
-    result = sheets.import_devices(rencheng_officer, exported, "export.xlsx")
+    result = services.import_devices(rencheng_officer, exported, "export.xlsx")
     assert (result.created, result.updated) == (0, 2)
     assert not AuditEvent.objects.filter(action="device.change").exists()  # nothing differed
 
@@ -169,7 +169,7 @@ def test_the_import_page_and_template(client: Any, rencheng_officer: Any, home: 
     template = client.get(reverse("firewatch:device_import_template"))
     assert template.status_code == 200
     headers = next(load_workbook(io.BytesIO(template.content)).worksheets[0].iter_rows(values_only=True))
-    assert list(headers) == sheets.HEADERS
+    assert list(headers) == services.HEADERS
     assert client.get(reverse("firewatch:device_import")).status_code == 200
     bad = xlsx([row(USCC, "smoke", "ok", "P-1", "mqtt"), row(USCC, "nope", "bad", "P-2", "mqtt")])
     page = client.post(reverse("firewatch:device_import"), {"file": SimpleUploadedFile("d.xlsx", bad)})

@@ -20,9 +20,9 @@ from minan.core.audit.models import AuditEvent
 from minan.core.errors import NotPermitted, OutOfScope
 from minan.core.navigation import menu_for
 from minan.firewatch import demo
-from minan.firewatch.alarms.services import findings
-from minan.firewatch.alarms.services.handling import clean_close_detail
-from minan.firewatch.devices.services import credentials, registry, sheets
+from minan.firewatch.alarms.services import clean_close_detail, unanswered_duty_checks
+from minan.firewatch.devices import services
+from minan.firewatch.devices.services.registry import _values_of
 from minan.firewatch.figures import selectors as figures
 from minan.firewatch.models import Alarm, AlarmEvent, Device, DeviceEvent, Signal
 from minan.firewatch.tests.device_helpers import raw, register
@@ -112,7 +112,7 @@ def test_bad_values_are_refused_on_their_field_and_nothing_is_written(
 ) -> None:
     values = dict(fields)
     serial = values.pop("serial", "X-1")
-    with pytest.raises(registry.DeviceInvalid) as caught:
+    with pytest.raises(services.DeviceInvalid) as caught:
         register(rencheng_officer, institutions["rc_elderly"], serial, **values)
     assert field in {f for f, _m in caught.value.problems}
     if message is not None:
@@ -127,12 +127,12 @@ def test_serial_and_gb_address_are_unique_with_a_clear_message(
     home = institutions["rc_elderly"]
     register(rencheng_officer, home, "S-1")
     register(rencheng_officer, home, "T-1", type="transmitter", protocol="gb26875", gb_address=7)
-    with pytest.raises(registry.DeviceInvalid) as caught:
+    with pytest.raises(services.DeviceInvalid) as caught:
         register(rencheng_officer, home, "S-1")
     assert caught.value.problems == [
         ("serial", _("Serial number %(serial)s is already registered.") % {"serial": "S-1"})
     ]
-    with pytest.raises(registry.DeviceInvalid) as caught:
+    with pytest.raises(services.DeviceInvalid) as caught:
         register(rencheng_officer, home, "T-2", type="transmitter", protocol="gb26875", gb_address=7)
     assert caught.value.field == "gb_component"
     assert Device.objects.count() == 2
@@ -143,7 +143,7 @@ def test_the_panel_must_be_a_panel_of_the_same_institution(rencheng_officer: Any
     other_panel = register(rencheng_officer, other, "P-2", type="panel")
     not_a_panel = register(rencheng_officer, home, "S-0", type="smoke")
     for panel in (other_panel, not_a_panel):
-        with pytest.raises(registry.DeviceInvalid) as caught:
+        with pytest.raises(services.DeviceInvalid) as caught:
             register(rencheng_officer, home, "S-1", type="smoke", panel=panel)
         assert caught.value.problems == [
             ("panel", _("Choose a fire-alarm control panel of the same institution."))
@@ -155,30 +155,30 @@ def test_scope_and_permissions_guard_every_write(
     rencheng_officer: Any, reader: Any, staff: Any, institutions: Any
 ) -> None:
     outside = raw(institutions["zc_elderly"], "ZC-1")
-    with pytest.raises(registry.DeviceInvalid) as caught:
+    with pytest.raises(services.DeviceInvalid) as caught:
         register(rencheng_officer, institutions["zc_elderly"], "X-1")
     assert caught.value.field == "institution"
     with pytest.raises(OutOfScope):
-        registry.update_device(rencheng_officer, outside, name="改名")
+        services.update_device(rencheng_officer, outside, name="改名")
     with pytest.raises(OutOfScope):
-        registry.retire(rencheng_officer, outside)
+        services.retire(rencheng_officer, outside)
     with pytest.raises(OutOfScope):
-        registry.set_maintenance(
+        services.set_maintenance(
             rencheng_officer, outside, None, timezone.now() + dt.timedelta(hours=1), "检修"
         )
     mine = register(rencheng_officer, institutions["rc_elderly"], "RC-1")
-    with pytest.raises(registry.DeviceInvalid) as caught:  # moving it out of the scope
-        registry.update_device(rencheng_officer, mine, institution=institutions["zc_elderly"])
+    with pytest.raises(services.DeviceInvalid) as caught:  # moving it out of the scope
+        services.update_device(rencheng_officer, mine, institution=institutions["zc_elderly"])
     assert caught.value.field == "institution"
     for actor in (reader, staff):  # may read, not register or change
         with pytest.raises(NotPermitted):
             register(actor, institutions["rc_elderly"], "X-2")
         with pytest.raises(NotPermitted):
-            registry.update_device(actor, mine, name="改名")
+            services.update_device(actor, mine, name="改名")
         with pytest.raises(NotPermitted):
-            registry.retire(actor, mine)
+            services.retire(actor, mine)
     with pytest.raises(NotPermitted):
-        registry.set_maintenance(reader, mine, None, timezone.now() + dt.timedelta(hours=1), "检修")
+        services.set_maintenance(reader, mine, None, timezone.now() + dt.timedelta(hours=1), "检修")
     assert (
         Device.objects.get(pk=outside.pk).name == "烟感" and Device.objects.get(pk=mine.pk).name == "管网压力"
     )
@@ -195,11 +195,11 @@ def test_update_records_the_changes_and_a_bad_update_changes_nothing(
     device = register(
         rencheng_officer, institutions["rc_elderly"], "RC-1", thresholds={"pressure": {"min": 0.1}}
     )
-    registry.update_device(
+    services.update_device(
         rencheng_officer, device, name="水泵房压力", thresholds={"pressure": {"min": 0.2, "max": 1}}
     )
-    with pytest.raises(registry.DeviceInvalid):
-        registry.update_device(rencheng_officer, device, name="再改", heartbeat_seconds=1)
+    with pytest.raises(services.DeviceInvalid):
+        services.update_device(rencheng_officer, device, name="再改", heartbeat_seconds=1)
     device.refresh_from_db()
     assert (device.name, device.heartbeat_seconds, device.thresholds) == (
         "水泵房压力",
@@ -208,7 +208,7 @@ def test_update_records_the_changes_and_a_bad_update_changes_nothing(
     )
     change = AuditEvent.objects.get(action="device.change")
     assert change.changes["name"] == ["管网压力", "水泵房压力"] and "thresholds" in change.changes
-    registry.update_device(rencheng_officer, device, name="水泵房压力")  # no change: no event
+    services.update_device(rencheng_officer, device, name="水泵房压力")  # no change: no event
     assert actions() == ["device.create", "device.change"]
 
 
@@ -228,16 +228,16 @@ def test_maintenance_window_rules(rencheng_officer: Any, staff: Any, institution
         (now, now + dt.timedelta(hours=1), "  ", "reason", "State the reason for the maintenance."),
     ]
     for start, end, reason, field, message in cases:
-        with pytest.raises(registry.DeviceInvalid) as caught:
-            registry.set_maintenance(staff, device, start, end, reason)
+        with pytest.raises(services.DeviceInvalid) as caught:
+            services.set_maintenance(staff, device, start, end, reason)
         assert (field, _(message)) in caught.value.problems
     device.refresh_from_db()
     assert device.maintenance_until is None
     # Institution staff hold silence_device for their own devices.
-    registry.set_maintenance(staff, device, None, now + dt.timedelta(hours=4), "喷淋管网检修")
+    services.set_maintenance(staff, device, None, now + dt.timedelta(hours=4), "喷淋管网检修")
     device.refresh_from_db()
-    assert device.maintenance_reason == "喷淋管网检修" and registry.in_maintenance_now(device)
-    registry.clear_maintenance(staff, device)
+    assert device.maintenance_reason == "喷淋管网检修" and services.in_maintenance_now(device)
+    services.clear_maintenance(staff, device)
     device.refresh_from_db()
     assert (device.maintenance_from, device.maintenance_until, device.maintenance_reason) == (None, None, "")
     assert actions() == ["device.create", "device.maintenance", "device.maintenance_clear"]
@@ -245,10 +245,10 @@ def test_maintenance_window_rules(rencheng_officer: Any, staff: Any, institution
 
 def test_retire_and_reactivate(rencheng_officer: Any, institutions: Any) -> None:
     device = register(rencheng_officer, institutions["rc_elderly"], "RC-1")
-    registry.retire(rencheng_officer, device)
-    registry.retire(rencheng_officer, device)  # already retired: nothing more
+    services.retire(rencheng_officer, device)
+    services.retire(rencheng_officer, device)  # already retired: nothing more
     assert not Device.objects.get(pk=device.pk).active
-    registry.reactivate(rencheng_officer, device)
+    services.reactivate(rencheng_officer, device)
     assert Device.objects.get(pk=device.pk).active
     assert actions() == ["device.create", "device.retire", "device.reactivate"]
 
@@ -264,7 +264,7 @@ def test_list_filters_and_scope(client: Any, rencheng_officer: Any, institutions
     quiet = register(
         rencheng_officer, institutions["rc_funeral"], "RC-G", type="gas", name="厨房燃气", protocol="http"
     )
-    registry.set_maintenance(rencheng_officer, quiet, None, timezone.now() + dt.timedelta(hours=1), "检修")
+    services.set_maintenance(rencheng_officer, quiet, None, timezone.now() + dt.timedelta(hours=1), "检修")
     raw(institutions["zc_elderly"], "ZC-1", name="邹城烟感")
     login_client(client, rencheng_officer)
     url = reverse("firewatch:device_list")
@@ -314,7 +314,7 @@ def test_export_is_the_filtered_list(client: Any, rencheng_officer: Any, institu
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][: len(sheets.HEADERS)] == tuple(sheets.HEADERS)
+    assert rows[0][: len(services.HEADERS)] == tuple(services.HEADERS)
     assert [r[3] for r in rows[1:]] == ["RC-1"] and rows[1][14] == '{"pressure": {"max": 1.2}}'
     assert AuditEvent.objects.filter(action="export", object_type="firewatch.device").exists()
 
@@ -453,12 +453,12 @@ def test_the_push_token_is_shown_once_and_revoking_invalidates_it(
     html = page.content.decode()
     assert token in html and "/api/v1/ingest/signals/" in html and "X-MinAn-Signature" in html
     device.refresh_from_db()
-    assert credentials.check_bearer(device, token) and token not in device.token_hash
+    assert services.check_bearer(device, token) and token not in device.token_hash
     detail = client.get(reverse("firewatch:device_detail", args=[device.pk])).content.decode()
     assert token not in detail and 'data-credential="1"' in detail
     assert client.post(url, {"action": "revoke"}).status_code == 302
     device.refresh_from_db()
-    assert not credentials.check_bearer(device, token)
+    assert not services.check_bearer(device, token)
     assert actions() == ["device.create", "device.credential_issue", "device.credential_revoke"]
 
 
@@ -497,7 +497,7 @@ def test_demo_devices_are_valid_and_seeded_once(make_user: Any, tree: dict[str, 
         "邹城市儿童福利院",
     }
     for device in Device.objects.all():
-        assert registry.problems(registry._values_of(device), device=device) == [], device.serial
+        assert services.problems(_values_of(device), device=device) == [], device.serial
         assert device.serial.startswith(f"JN-{device.institution_id}-")
     assert Device.objects.filter(maintenance_until__isnull=False).count() == 2
     panel = Device.objects.filter(type="panel").first()
@@ -519,7 +519,7 @@ def test_demo_devices_are_valid_and_seeded_once(make_user: Any, tree: dict[str, 
     assert (total.alarms, total.fire_closed) == (made, fire.count())
     assert total.fire_false == fire.filter(classification="false").count()
     # The 查岗 of two nights: one unanswered, which the worker's first run makes a finding.
-    assert findings.unanswered_duty_checks(now) == 1
+    assert unanswered_duty_checks(now) == 1
     (finding,) = Hazard.objects.filter(source_ref__startswith="dutycheck:")
     assert "查岗未应答" in finding.description
     assert Signal.objects.filter(code="duty_check_sent", value="answered").count() >= 1

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from minan.firewatch.alarms.services import findings
+from minan.firewatch.alarms import services as alarm_services
 from minan.firewatch.ingest import gb26875 as gb
 from minan.firewatch.ingest import gb_server
 from minan.firewatch.ingest.gb_client import GbDevice
@@ -294,9 +294,9 @@ def test_duty_check_on_demand_and_its_answer(devices: dict[str, Device]) -> None
     )  # the server's time, not the centre clock's
     assert (answer.type, answer.code) == ("event", "duty_check_answer")
     # Judged once its window has passed: answered, no finding.
-    assert findings.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=9)) == 0
+    assert alarm_services.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=9)) == 0
     assert Signal.objects.get(pk=sent.pk).value == ""  # not yet judged
-    assert findings.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=11)) == 0
+    assert alarm_services.unanswered_duty_checks(timezone.now() + dt.timedelta(minutes=11)) == 0
     assert Signal.objects.get(pk=sent.pk).value == "answered" and not Hazard.objects.exists()
 
 
@@ -311,7 +311,7 @@ def test_an_unanswered_duty_check_is_one_finding_at_a_time(devices: dict[str, De
     run(scenario)
     first, second = Signal.objects.filter(code="duty_check_sent").order_by("received_at", "id")
     later = timezone.now() + dt.timedelta(minutes=11)
-    assert findings.unanswered_duty_checks(later) == 2
+    assert alarm_services.unanswered_duty_checks(later) == 2
     assert set(Signal.objects.filter(code="duty_check_sent").values_list("value", flat=True)) == {
         "unanswered"
     }
@@ -322,7 +322,7 @@ def test_an_unanswered_duty_check_is_one_finding_at_a_time(devices: dict[str, De
     )  # fmt: skip
     assert "查岗" in hazard.description and transmitter.serial in hazard.description
     assert hazard.found_by.username == "minan-monitor"
-    assert findings.unanswered_duty_checks(later) == 0  # judged once
+    assert alarm_services.unanswered_duty_checks(later) == 0  # judged once
 
 
 def test_periodic_duty_check(devices: dict[str, Device]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from minan.core.audit.models import AuditEvent
-from minan.firewatch.devices.services import credentials
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.ingest.push import MAX_BODY_BYTES
 from minan.firewatch.models import Alarm, Device, Signal
 
@@ -31,7 +31,7 @@ def smoke(institutions: dict[str, Any]) -> Device:
 
 @pytest.fixture
 def token(smoke: Device, city_office: Any) -> str:
-    return credentials.issue(city_office, smoke)
+    return device_services.issue(city_office, smoke)
 
 
 def reading(n: int, **extra: Any) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def push_bearer(token: str, payload: Any, serial: str = "S-1") -> Any:
 def push_signed(token: str, payload: dict[str, Any], serial: str = "S-1") -> Any:
     body = json.dumps(payload).encode()
     return api().generic("POST", URL, body, content_type="application/json", HTTP_X_MINAN_DEVICE=serial,
-                               HTTP_X_MINAN_SIGNATURE=credentials.sign(token, body))  # fmt: skip
+                               HTTP_X_MINAN_SIGNATURE=device_services.sign(token, body))  # fmt: skip
 
 
 def test_bearer_push_records_the_signals_and_brings_the_device_online(smoke: Device, token: str) -> None:
@@ -74,7 +74,7 @@ def test_signed_push_works_and_the_signature_covers_the_body(smoke: Device, toke
     assert response.json()["accepted"] == 1
     body = json.dumps({"signals": [reading(2)]}).encode()
     tampered = api().generic("POST", URL, body + b" ", content_type="application/json",
-                                   HTTP_X_MINAN_DEVICE="S-1", HTTP_X_MINAN_SIGNATURE=credentials.sign(token, body))  # fmt: skip
+                                   HTTP_X_MINAN_DEVICE="S-1", HTTP_X_MINAN_SIGNATURE=device_services.sign(token, body))  # fmt: skip
     assert tampered.status_code == 401
     assert list(Signal.objects.values_list("message_id", flat=True)) == ["m-1"]
 

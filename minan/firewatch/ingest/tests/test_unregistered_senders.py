@@ -16,7 +16,7 @@ from django.utils import timezone
 
 import minan.settings
 from conftest import login_client
-from minan.firewatch.devices.services import senders
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.ingest import gb26875 as gb
 from minan.firewatch.ingest import gb_server
 from minan.firewatch.ingest.gb_client import GbDevice
@@ -116,8 +116,8 @@ def test_the_setting_refuses_other_values(monkeypatch: Any) -> None:
 @pytest.fixture
 def sighting(institutions: dict[str, Any]) -> UnregisteredSender:
     now = timezone.now()
-    senders.note_sightings([senders.Sighting(STRANGER, "10.1.2.3", 4, now, now)], "deny")
-    senders.note_sightings([senders.Sighting(STRANGER, "10.1.2.4", 2, now, now)], "deny")
+    device_services.note_sightings([device_services.Sighting(STRANGER, "10.1.2.3", 4, now, now)], "deny")
+    device_services.note_sightings([device_services.Sighting(STRANGER, "10.1.2.4", 2, now, now)], "deny")
     return UnregisteredSender.objects.get()
 
 

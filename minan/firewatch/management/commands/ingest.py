@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
-from minan.firewatch.alarms.services import escalation
+from minan.firewatch.alarms import services as alarm_services
 from minan.firewatch.ingest import gb_server, services
 from minan.firewatch.ingest.mqtt import MqttAdapter, PipelinedMqttAdapter
 
@@ -185,6 +185,6 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 services.sweep_offline()
-                escalation.escalate_due()
+                alarm_services.escalate_due()
             except Exception:  # the database may be briefly unreachable; try again next round
                 log.exception("housekeeping sweep failed")

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from minan.accounts import services as account_services
 from minan.accounts.models import User
 from minan.accounts.roles import CITY_SAFETY_OFFICE
-from minan.firewatch.devices.services import credentials
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.models import Device
 from minan.firewatch.simulator.gb_devices import run_gb_devices
 from minan.firewatch.simulator.json_devices import HttpSender, MqttSender, Plan, Sender, SimDevice, run
@@ -67,10 +67,10 @@ def http_tokens(devices: list[Device]) -> dict[str, str]:
     tokens: dict[str, str] = {}
     actor = None
     for device in devices:
-        token = crypto.decrypt(device.token_sealed) if credentials.has_credential(device) else ""
+        token = crypto.decrypt(device.token_sealed) if device_services.has_credential(device) else ""
         if not token:
             actor = actor or simulator_account()
-            token = credentials.issue(actor, device)
+            token = device_services.issue(actor, device)
         tokens[device.serial] = token
     return tokens
 

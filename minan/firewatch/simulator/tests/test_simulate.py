@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 
 from minan.core.audit.models import AuditEvent
 from minan.core.management.commands.serve import local_url
-from minan.firewatch.devices.services import credentials
+from minan.firewatch.devices import services as device_services
 from minan.firewatch.management.commands.simulate import SIMULATOR_USERNAME, Command
 from minan.firewatch.models import Alarm, Device, Signal
 from minan.firewatch.simulator.json_devices import Plan, SimDevice
@@ -72,7 +72,7 @@ def test_a_short_http_run_brings_devices_online_and_a_forced_fire_raises_one_ala
     assert summary in out.getvalue()
 
     # Tokens were issued once, by the simulator's own account, and are reused by the next run.
-    assert all(credentials.has_credential(d) for d in Device.objects.all())
+    assert all(device_services.has_credential(d) for d in Device.objects.all())
     issued = AuditEvent.objects.filter(action="device.credential_issue")
     assert issued.count() == 3 and {e.user.username for e in issued} == {SIMULATOR_USERNAME}
     fresh = list(Device.objects.order_by("pk"))

@@ -16,9 +16,9 @@ from conftest import login_client
 from minan.accounts.models import User
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
+from minan.hazards import services
 from minan.hazards.criteria import services as criteria
 from minan.hazards.models import Clause, CriteriaSet, Hazard
-from minan.hazards.services import loop
 from minan.inspections.models import ChecklistTemplate
 
 pytestmark = pytest.mark.django_db
@@ -309,7 +309,7 @@ def test_a_clause_a_hazard_refers_to_cannot_be_deleted(
     client: Any, city_office: User, institutions: dict[str, Any]
 ) -> None:
     used = Clause.objects.get(key="MCA2023-4-3")
-    hazard = loop.report(
+    hazard = services.report(
         fresh(city_office), institutions["rc_elderly"], source="inspection", category="building", level="general",
         description="住宿楼为彩钢板房", clause=used,
     )  # fmt: skip
@@ -489,7 +489,7 @@ def test_the_rules_of_a_set(city_office: User) -> None:
 
 def test_hazards_keep_their_clause_when_the_set_is_superseded(city_office: User, institutions: Any) -> None:
     clause = Clause.objects.get(key="MCA2023-4-1")
-    hazard = loop.report(
+    hazard = services.report(
         fresh(city_office), institutions["rc_elderly"], source="inspection", category="building", level="general",
         description="危房", clause=clause,
     )  # fmt: skip

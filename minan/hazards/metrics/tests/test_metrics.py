@@ -24,9 +24,9 @@ from conftest import login_client
 from minan.accounts.models import User
 from minan.core import calendar
 from minan.core.errors import DomainError
+from minan.hazards import services
 from minan.hazards.metrics import selectors as metrics
 from minan.hazards.models import Hazard
-from minan.hazards.services import loop
 
 pytestmark = pytest.mark.django_db
 
@@ -60,11 +60,11 @@ def fresh(user: Any) -> User:
 
 def report(actor: Any, institution: Any, **kwargs: Any) -> Hazard:
     values = {"source": "inspection", "category": "fire", "level": "general", "description": "灭火器过期"}
-    return loop.report(fresh(actor), institution, **{**values, **kwargs})
+    return services.report(fresh(actor), institution, **{**values, **kwargs})
 
 
 def move(actor: Any, hazard: Hazard, action: str, **kwargs: Any) -> Hazard:
-    return loop.transition(fresh(actor), hazard, action, **kwargs)
+    return services.transition(fresh(actor), hazard, action, **kwargs)
 
 
 def rectify(staff: User, hazard: Hazard) -> Hazard:

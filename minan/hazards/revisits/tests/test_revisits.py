@@ -20,10 +20,10 @@ from minan.accounts.models import User, UserScope
 from minan.core.audit.models import AuditEvent
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
+from minan.hazards import services
 from minan.hazards.models import Hazard, HazardEvent, Revisit
 from minan.hazards.revisits import selectors as revisit_selectors
 from minan.hazards.revisits import services as revisit_services
-from minan.hazards.services import loop
 
 
 def photo() -> SimpleUploadedFile:
@@ -47,19 +47,19 @@ def people(make_user: Any, tree: dict[str, Any], institutions: Any, city_office:
 
 def closed_hazard(people: dict[str, User], institutions: Any, n: int, major: bool = False) -> Hazard:
     cadre, staff, officer = people["cadre"], people["staff"], people["officer"]
-    hazard = loop.report(cadre, institutions["rc_elderly"], source="duty_visit", category="fire",
+    hazard = services.report(cadre, institutions["rc_elderly"], source="duty_visit", category="fire",
                              level="major" if major else "general", description=f"隐患{n}")  # fmt: skip
-    hazard = loop.transition(
+    hazard = services.transition(
         cadre, hazard, "assign", requirement="清理整改到位", days=5, supervisor=officer if major else None
     )
     if major:
-        loop.update_plan(officer, hazard, plan_responsible="院长", plan_measures="整改", plan_funds="1万元",
+        services.update_plan(officer, hazard, plan_responsible="院长", plan_measures="整改", plan_funds="1万元",
                              plan_deadline=dt.date(2026, 10, 30), plan_contingency="预案")  # fmt: skip
-    hazard = loop.transition(staff, hazard, "start")
-    hazard = loop.transition(staff, hazard, "submit", measures_taken="已整改", files=[photo()])
+    hazard = services.transition(staff, hazard, "start")
+    hazard = services.transition(staff, hazard, "submit", measures_taken="已整改", files=[photo()])
     closer = officer if major else cadre
-    hazard = loop.transition(closer, hazard, "accept")
-    return loop.transition(closer, hazard, "close")
+    hazard = services.transition(closer, hazard, "accept")
+    return services.transition(closer, hazard, "close")
 
 
 @pytest.mark.django_db

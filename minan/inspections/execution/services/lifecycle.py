@@ -17,8 +17,8 @@ from minan.core.audit.services import record
 from minan.core.errors import DomainError, NotPermitted, OutOfScope
 from minan.core.uploads import Refused, check_file
 from minan.duty import services as duty
+from minan.hazards import services as hazards
 from minan.hazards.models import Hazard
-from minan.hazards.services import loop as hazards
 from minan.hazards.workflow import OPEN_STATES
 from minan.institutions.models import Institution
 

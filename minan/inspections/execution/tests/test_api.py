@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.translation import gettext as _
 from rest_framework.test import APIClient
 
+from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardEvent
-from minan.hazards.services import loop as hazards
 from minan.inspections.execution.tests.helpers import fresh, make_people, photo, signature
 from minan.inspections.models import (
     Answer,

@@ -15,8 +15,8 @@ from minan.accounts.models import User, UserScope
 from minan.core.errors import DomainError, NotPermitted
 from minan.duty import services as duty
 from minan.duty.models import DutyAssignment, DutyVisit
+from minan.hazards import services as hazards
 from minan.hazards.models import Clause, Hazard, HazardEvent
-from minan.hazards.services import loop as hazards
 from minan.inspections.execution import services
 from minan.inspections.models import Answer, ChecklistItem, Expert, Inspection
 from minan.inspections.tests.factories import make_template

@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 
 from conftest import login_client
 from minan.core.audit.models import AuditEvent
+from minan.hazards import services as hazards
 from minan.hazards.models import Hazard, HazardEvent
-from minan.hazards.services import loop as hazards
 from minan.hazards.tests.test_pages import pdf_text
 from minan.inspections.checklists.selectors import current_template
 from minan.inspections.execution import services
