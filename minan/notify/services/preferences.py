@@ -29,12 +29,12 @@ DEFAULT_MEDIA: dict[str, list[str]] = {
 }
 
 
+# --- who gets what, how ---------------------------------------------------------------------------------------
+
+
 def _language(user: User) -> str:
     user_settings = getattr(user, "notify_settings", None)
     return (user_settings.language if user_settings else "") or settings.LANGUAGE_CODE
-
-
-# --- who gets what, how ---------------------------------------------------------------------------------------
 
 
 def media_for(
