@@ -7,9 +7,10 @@ covered without editing this file. Which role may open a route comes from the ro
 (`scope_action` / `action_scope`, else view). Per route:
 
 - a list (no object in the URL) answers 200 to every role holding that permission and 403 to the others;
-  a listing shows the inside place's rows to every role that opens it (API: their ids; pages: the place's
-  tag, xlsx/zip members included) and never the outside place's (searched by the place's unique tag and
-  region name in the body; API: also the JSON ids);
+  a listing shows the inside place's row of its model to every role that opens it (API: its id; pages
+  and files: the row's own texts or links to its pages, outside the page's choice lists, xlsx/zip members
+  included) and never the outside place's rows (searched by the place's unique tag and region name in
+  the body; API: also the JSON ids);
 - an object route opens the inside object for every role holding that permission (200, or a redirect
   to another page of the same object) and answers 403 to the others; it answers 404 for the outside
   object (pages and API alike) to every role that holds the permission the view checks or that reached
@@ -29,6 +30,7 @@ its inspection task there; the supervision group member has 任城区 through it
 from __future__ import annotations
 
 import io
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -58,6 +60,7 @@ ANONYMOUS = "anonymous"
 # supervision group member its group's county (任城区).
 DERIVED = (CADRE, EXPERT, SUPERVISION_MEMBER)
 WRITE_METHODS = ("post", "put", "patch", "delete")
+CHOICES = re.compile(r"<(select|datalist)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 
 # The URL's object is not the view's model: which row `pk` names (model label of Place.objects/extra).
 PARAM_OBJECT = {
@@ -261,8 +264,12 @@ def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -
 # --- requests -----------------------------------------------------------------------------------------
 
 
+def object_label(route: Route) -> str:
+    return PARAM_OBJECT.get(route.name) or route.model._meta.label_lower
+
+
 def object_of(route: Route, place: Place) -> Any:
-    label = PARAM_OBJECT.get(route.name) or route.model._meta.label_lower
+    label = object_label(route)
     return place.objects.get(label) or place.extra[label]
 
 
@@ -301,10 +308,33 @@ def markers(place: Place) -> list[str]:
     return [place.tag, place.region.name]
 
 
-def row_markers(place: Place, label: str) -> list[str]:
-    """What the place's own rows put into a listing: the tag (a region row: its name). Unlike `markers`,
-    not the region's name for other rows, which filter choices and headers show on an empty list too."""
-    return [place.region.name] if label == "regions.region" else [place.tag]
+def row_markers(place: Place, label: str, page: bool) -> list[str]:
+    """What the place's row of the listed model puts into a listing: its own texts that carry the tag (a
+    hazard's description, a device's name; a region: its name) and, on a page, links to its pages; else
+    the tag. Unlike `markers`, not the region's name or the institution's name for other rows: filter
+    choices, headers and the rows of other models show them on an empty list too."""
+    row = place.objects.get(label)
+    if row is None:
+        return [place.tag]
+    own = [
+        value
+        for f in type(row)._meta.concrete_fields
+        if isinstance(value := getattr(row, f.attname), str) and place.tag in value and value != place.tag
+    ]
+    if label == "regions.region":
+        own.append(place.region.name)
+    links = [
+        f'"{url_for(r, place)}'
+        for r in ROUTES
+        if page and not r.api and r.object_param and "get" in r.methods and object_label(r) == label
+    ]
+    return own + links or [place.tag]
+
+
+def without_choices(text: str) -> str:
+    """The page without its choice lists (a filter's <select> names the institutions in scope even when
+    the listing below it is empty)."""
+    return CHOICES.sub("", text)
 
 
 def api_ids(response: Any, route: Route) -> set[str] | None:
@@ -377,7 +407,8 @@ def check_collection(world: World, route: Route) -> None:
         if ids is not None and label in inside.objects:
             shown = str(getattr(inside.objects[label], route.lookup)) in ids
         else:
-            shown = any(m in text for m in row_markers(inside, label))
+            page = response.get("Content-Type", "").startswith("text/html")
+            shown = any(m in without_choices(text) for m in row_markers(inside, label, page))
         assert shown, (
             f"{url} does not show the inside place's rows to {role}; a listing? else add to NOT_A_LISTING"
         )
