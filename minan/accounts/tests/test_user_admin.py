@@ -149,6 +149,25 @@ def test_api_create_in_own_county(rencheng_officer: User) -> None:
     assert response.json()["phone"] == "139****1234" and response.json()["region"] == "370811"
 
 
+def test_api_changes_an_account_with_patch_and_offers_no_put(
+    client: Any, rencheng_officer: User, make_user: Any, tree: Any
+) -> None:
+    colleague = make_user("colleague", region=tree["rc_town"])
+    api = APIClient()
+    api.force_authenticate(rencheng_officer)
+    url = f"/api/v1/users/{colleague.pk}/"
+    full = {"username": "colleague", "display_name": "全量", "region": "370811001", "phone": "", "email": ""}
+    put = api.put(url, full, format="json")
+    assert put.status_code == 405 and put["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+    colleague.refresh_from_db()
+    assert colleague.display_name != "全量"
+    patched = api.patch(url, {"display_name": "新名字"}, format="json")
+    assert patched.status_code == 200 and patched.json()["display_name"] == "新名字"
+    schema = client.get(reverse("schema"), {"format": "json"}).json()
+    operations = schema["paths"]["/api/v1/users/{id}/"]
+    assert {m for m in operations if m != "parameters"} == {"get", "patch"}
+
+
 def test_openapi_schema_is_valid(client: Any) -> None:
     from io import StringIO
 

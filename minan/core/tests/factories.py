@@ -17,8 +17,9 @@ from django.db import models
 from django.utils import timezone
 
 from minan.accounts import services as account_services
+from minan.accounts.models import UserScope
 from minan.core.audit.services import record
-from minan.duty.models import DutyAssignment, DutyVisit, DutyVisitPhoto, SupervisionGroup
+from minan.duty.models import DutyAssignment, DutyVisit, DutyVisitPhoto, GroupCounty, SupervisionGroup
 from minan.firewatch.models import Alarm, Device, UnregisteredSender
 from minan.hazards.models import Extension, Hazard, HazardFile, Pause, Revisit, RevisitDraw
 from minan.inspections.models import (
@@ -82,8 +83,10 @@ def make_person(
     institution: Any = None,
     roles: tuple[str, ...] = (),
     display_name: str = "",
+    granted: bool = True,
 ) -> Any:
-    """A user at a place, scoped to it (its institution if given, else its region)."""
+    """A user at a place, scoped to it (its institution if given, else its region); `granted=False`: no
+    scope granted, the user's scope follows a record (a duty assignment, a supervision group, a task)."""
 
     user = account_services.create_user(
         None, username=username, display_name=display_name or username, password="Minan@Test2026",
@@ -91,9 +94,9 @@ def make_person(
     )  # fmt: skip
     for role in roles:
         account_services.grant_role(None, user, role)
-    if institution is not None:
+    if granted and institution is not None:
         account_services.add_scope(None, user, institution=institution)
-    else:
+    elif granted:
         account_services.add_scope(None, user, region=region)
     user.refresh_from_db()
     return user
@@ -131,9 +134,13 @@ class Place:
         return [self.tag, self.institution.name]
 
 
-def make_place(tag: str, institution: Any, *, template: Any, lead: Any = None) -> Place:
-    """One full, valid row of every scoped model at `institution` (region-level rows at its region); the
-    inspection's lead is `lead` (default: the place's staff member)."""
+def make_place(
+    tag: str, institution: Any, *, template: Any, lead: Any = None, cadre: Any = None, assignee: Any = None
+) -> Place:
+    """One full, valid row of every scoped model at `institution` (region-level rows at its region). The
+    place's staff member is the inspection's lead, the responsible cadre and the task's assignee unless
+    `lead`, `cadre` or `assignee` is given; a given cadre and assignee get the institution in scope from
+    their assignment and task, as the duty and inspection services grant it."""
 
     region = institution.region
     path = institution.region_path
@@ -154,8 +161,10 @@ def make_place(tag: str, institution: Any, *, template: Any, lead: Any = None) -
         starts_on=today - dt.timedelta(days=300), ends_on=today + dt.timedelta(days=20),
     )  # fmt: skip
     o["duty.dutyassignment"] = DutyAssignment.objects.create(
-        **of, cadre=person, starts_on=today - dt.timedelta(days=60)
+        **of, cadre=cadre or person, starts_on=today - dt.timedelta(days=60)
     )
+    if cadre is not None:
+        account_services.grant_derived_scope(cadre, UserScope.Source.DUTY, institution=institution)
     o["duty.supervisiongroup"] = SupervisionGroup.objects.create(**at, name=f"{tag}督查组", leader=person)
     visit = DutyVisit.objects.create(**of, cadre=person, visited_on=today, checked=["fire"], findings=tag)
     o["duty.dutyvisit"] = visit
@@ -204,9 +213,11 @@ def make_place(tag: str, institution: Any, *, template: Any, lead: Any = None) -
     task = InspectionTask.objects.create(
         **of, plan=plan, kind="duty", period_start=today.replace(day=1),
         period_end=today.replace(day=1) + dt.timedelta(days=27), due_on=today + dt.timedelta(days=5),
-        assignee=person,
+        assignee=assignee or person,
     )  # fmt: skip
     o["inspections.inspectiontask"] = task
+    if assignee is not None:
+        account_services.grant_derived_scope(assignee, UserScope.Source.INSPECTION, institution=institution)
     inspection = Inspection.objects.create(
         **of, kind="duty", template=template, lead=lead or person, started_at=now - dt.timedelta(hours=1),
         summary=tag, representative=f"{tag}负责人", status="submitted", finished_at=now, result="pass",
@@ -235,6 +246,14 @@ def make_place(tag: str, institution: Any, *, template: Any, lead: Any = None) -
     )
     o["audit.auditevent"] = record("matrix.seed", obj=institution, detail=tag)
     return place
+
+
+def cover_county(group: Any, county: Region, member: Any) -> None:
+    """The supervision group covers `county` and `member` joins it: the member's scope is the county, as
+    the duty services keep it."""
+    GroupCounty.objects.create(group=group, county=county, since=timezone.localdate())
+    group.members.add(member)
+    account_services.set_derived_regions(member, UserScope.Source.GROUP, [county.pk])
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:

@@ -2,50 +2,65 @@
 x one object inside and one outside the role's scope.
 
 Generated from the URL resolver (pages) and the DRF router (API, each action and method): a new route is
-covered without editing this file. Per route:
+covered without editing this file. Which role may open a route comes from the role's permissions
+(`minan.accounts.roles`): the permission the scoping base classes check for a GET on the route's model
+(`scope_action` / `action_scope`, else view). Per route:
 
-- a list (no object in the URL) shows the inside place's rows to every role that may open it and never
-  the outside place's (searched by the place's unique tag and region name in the body, xlsx/zip members
-  included; API: also the JSON ids);
-- an object route answers 404 for the outside object (pages and API alike) to every role that holds the
-  permission the view checks or that reached the inside object, 403 to the others, and never serves it;
+- a list (no object in the URL) answers 200 to every role holding that permission and 403 to the others;
+  a listing shows the inside place's row of its model to every role that opens it (API: its id; pages
+  and files: the row's own texts or links to its pages, outside the page's choice lists, xlsx/zip members
+  included) and never the outside place's rows (searched by the place's unique tag and region name in
+  the body; API: also the JSON ids);
+- an object route opens the inside object for every role holding that permission (200, or a redirect
+  to another page of the same object) and answers 403 to the others; it answers 404 for the outside
+  object (pages and API alike) to every role that holds the permission the view checks or that reached
+  the inside object, 403 to the others, and never serves it;
 - every write method and extra action on the outside object is refused (403/404/405), the row is
   unchanged afterwards, and no audit event other than `permission.denied` was written;
 - anonymous gets the login redirect (pages) or 401/403 (API);
 - and, so that none of this holds vacuously, some role opens (or writes to) the inside object.
 
 Data: three places built once per module in one transaction that is rolled back at the end. Region roles
-are scoped to 任城区 (inside: 矩阵甲 in 古槐街道; outside: 矩阵丙 in 邹城市); institution staff are scoped
-to the 矩阵甲 institution (outside: 矩阵乙, another institution of 任城区, and 矩阵丙).
+are scoped to 任城区 (inside: 矩阵甲 in 古槐街道; outside: 矩阵丙 in 邹城市). Roles whose scope is one
+institution have the 矩阵甲 institution (outside: 矩阵乙, another institution of 任城区, and 矩阵丙):
+institution staff by a grant, the responsible cadre through its duty assignment there, the expert through
+its inspection task there; the supervision group member has 任城区 through its group.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from conftest import login_client
-from minan.accounts.roles import INSTITUTION_STAFF, ROLE_PERMISSIONS
+from minan.accounts.roles import CADRE, EXPERT, INSTITUTION_STAFF, ROLE_PERMISSIONS, SUPERVISION_MEMBER
 from minan.core.api import ACTION_FOR_METHOD
 from minan.core.audit.models import AuditEvent
-from minan.core.scoping import permission_for
+from minan.core.scoping import permission_for, scope_entries
 from minan.core.tests import factories
 from minan.core.tests.factories import Place
 
 ANONYMOUS = "anonymous"
+# Roles whose scope follows a record of the inside place instead of a grant: the responsible cadre its
+# duty assignment (the 矩阵甲 institution), the expert its inspection task there (the institution), the
+# supervision group member its group's county (任城区).
+DERIVED = (CADRE, EXPERT, SUPERVISION_MEMBER)
 WRITE_METHODS = ("post", "put", "patch", "delete")
+CHOICES = re.compile(r"<(select|datalist)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 
 # The URL's object is not the view's model: which row `pk` names (model label of Place.objects/extra).
 PARAM_OBJECT = {
@@ -179,16 +194,20 @@ class World:
 
     def outside(self, role: str) -> list[Place]:
         """The places outside the role's scope; the first is the one object routes are tried with."""
-        if role == INSTITUTION_STAFF:
-            return [self.places["b"], self.places["c"]]
+        if all(entry.institution_id is not None for entry in scope_entries(self.users[role])):
+            return [self.places["b"], self.places["c"]]  # scoped to the 矩阵甲 institution only
         return [self.places["c"]]
 
 
 @pytest.fixture(scope="module")
 def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[World]:
     """Three places and one signed-in client per role, in a transaction rolled back after the module."""
-    media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")))
-    media.enable()
+    # Clients sign in without a password: the users' passwords need not be hashed slowly.
+    overrides = override_settings(
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    )
+    overrides.enable()
     with django_db_blocker.unblock():
         atomic = transaction.atomic()
         atomic.__enter__()
@@ -212,27 +231,45 @@ def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -
                         f"mx-{role}", region=tree["rc_town"], institution=homes["a"], roles=(role,)
                     )
                 else:
-                    users[role] = factories.make_person(f"mx-{role}", region=tree["rencheng"], roles=(role,))
-                clients[role] = login_client(APIClient(), users[role])
+                    users[role] = factories.make_person(
+                        f"mx-{role}", region=tree["rencheng"], roles=(role,), granted=role not in DERIVED
+                    )
+            # The scope of the roles in DERIVED follows records of the inside place, as in real use; the
+            # institution's own staff lead its inspection: the lead-only routes reach it.
             places = {
-                # The institution's own staff lead its inspection: the lead-only routes reach it.
-                key: factories.make_place(
-                    tag, homes[key], template=template, lead=users[INSTITUTION_STAFF] if key == "a" else None
-                )
-                for key, tag in (("a", "矩阵甲"), ("b", "矩阵乙"), ("c", "矩阵丙"))
+                "a": factories.make_place(
+                    "矩阵甲",
+                    homes["a"],
+                    template=template,
+                    lead=users[INSTITUTION_STAFF],
+                    cadre=users[CADRE],
+                    assignee=users[EXPERT],
+                ),
+                "b": factories.make_place("矩阵乙", homes["b"], template=template),
+                "c": factories.make_place("矩阵丙", homes["c"], template=template),
             }
+            factories.cover_county(
+                places["a"].objects["duty.supervisiongroup"], tree["rencheng"], users[SUPERVISION_MEMBER]
+            )
+            for role, user in users.items():
+                user.refresh_from_db()  # scope entries read afresh
+                clients[role] = login_client(APIClient(), user)
             yield World(places=places, clients=clients, users=users)
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)
-            media.disable()
+            overrides.disable()
 
 
 # --- requests -----------------------------------------------------------------------------------------
 
 
+def object_label(route: Route) -> str:
+    return PARAM_OBJECT.get(route.name) or route.model._meta.label_lower
+
+
 def object_of(route: Route, place: Place) -> Any:
-    label = PARAM_OBJECT.get(route.name) or route.model._meta.label_lower
+    label = object_label(route)
     return place.objects.get(label) or place.extra[label]
 
 
@@ -269,6 +306,35 @@ def body_text(response: Any) -> str:
 
 def markers(place: Place) -> list[str]:
     return [place.tag, place.region.name]
+
+
+def row_markers(place: Place, label: str, page: bool) -> list[str]:
+    """What the place's row of the listed model puts into a listing: its own texts that carry the tag (a
+    hazard's description, a device's name; a region: its name) and, on a page, links to its pages; else
+    the tag. Unlike `markers`, not the region's name or the institution's name for other rows: filter
+    choices, headers and the rows of other models show them on an empty list too."""
+    row = place.objects.get(label)
+    if row is None:
+        return [place.tag]
+    own = [
+        value
+        for f in type(row)._meta.concrete_fields
+        if isinstance(value := getattr(row, f.attname), str) and place.tag in value and value != place.tag
+    ]
+    if label == "regions.region":
+        own.append(place.region.name)
+    links = [
+        f'"{url_for(r, place)}'
+        for r in ROUTES
+        if page and not r.api and r.object_param and "get" in r.methods and object_label(r) == label
+    ]
+    return own + links or [place.tag]
+
+
+def without_choices(text: str) -> str:
+    """The page without its choice lists (a filter's <select> names the institutions in scope even when
+    the listing below it is empty)."""
+    return CHOICES.sub("", text)
 
 
 def api_ids(response: Any, route: Route) -> set[str] | None:
@@ -319,7 +385,8 @@ def check_collection(world: World, route: Route) -> None:
     shown_inside = False
     for role in ROLE_PERMISSIONS:
         response = world.clients[role].get(url)
-        assert response.status_code in {200, 403}, (role, url, response.status_code)
+        expected = 200 if may_open(world, role, route) else 403
+        assert response.status_code == expected, (role, url, response.status_code, "expected", expected)
         if response.status_code != 200:
             continue
         text = body_text(response)
@@ -336,10 +403,12 @@ def check_collection(world: World, route: Route) -> None:
                     assert outside_id not in ids, f"{url} lists {label} {outside_id} of {place.tag} to {role}"
         if route.name in NOT_A_LISTING:
             continue
-        shown = any(m in text for m in markers(inside))
-        if ids is not None and route.model is not None:
-            label = route.model._meta.label_lower
-            shown |= label in inside.objects and str(getattr(inside.objects[label], route.lookup)) in ids
+        label = route.model._meta.label_lower if route.model is not None else ""
+        if ids is not None and label in inside.objects:
+            shown = str(getattr(inside.objects[label], route.lookup)) in ids
+        else:
+            page = response.get("Content-Type", "").startswith("text/html")
+            shown = any(m in without_choices(text) for m in row_markers(inside, label, page))
         assert shown, (
             f"{url} does not show the inside place's rows to {role}; a listing? else add to NOT_A_LISTING"
         )
@@ -358,6 +427,32 @@ def needed_permission(route: Route, method: str) -> str:
     return permission_for(route.model, action)
 
 
+def may_open(world: World, role: str, route: Route) -> bool:
+    """Whether the role's permissions let it open the route (GET): its own objects answer 200, its lists
+    show its rows; without the permission the answer is a 403. A route without a model (the home page)
+    checks no permission but the login."""
+    if route.model is None:
+        return True
+    return bool(world.users[role].has_perm(needed_permission(route, "get")))
+
+
+def opens(response: Any, url: str) -> bool:
+    """The object route served its object: 200, or a redirect to another page of the same object (a run
+    page sends everyone but the lead of a draft to the inspection's detail page)."""
+    if response.status_code == 200:
+        return True
+    if response.status_code != 302:
+        return False
+    here, there = resolve(url), resolve(urlsplit(response["Location"]).path)
+    same_object = {k: str(v) for k, v in here.kwargs.items() if k in {"pk", "code"}}
+    return (
+        there.namespace == here.namespace
+        and there.url_name != here.url_name
+        and {k: str(v) for k, v in there.kwargs.items() if k in same_object} == same_object
+        and bool(same_object)
+    )
+
+
 def reaches(status: int) -> bool:
     """The route found its object (a page, a redirect, a refusal of the input), not a 403/404/405."""
     return status not in {403, 404, 405}
@@ -374,7 +469,17 @@ def check_object(world: World, route: Route) -> None:
         target = object_of(route, outside)
         for method in route.methods:
             probe = None
-            if not reached_inside:
+            if method == "get":
+                # Every role whose permissions let it open the route opens its own object; the others get 403.
+                response = send(client, method, inside_url, route)
+                probe = response.status_code
+                if may_open(world, role, route):
+                    assert opens(response, inside_url), (role, inside_url, probe, "expected 200")
+                else:
+                    assert probe == 403, (role, inside_url, probe, "expected 403")
+                reached_inside |= reaches(probe)
+                probes.append((role, method, probe))
+            elif not reached_inside:
                 # The inside object first (a write rolled back), until some role reaches it: proves the route
                 # finds its object, so that the outside 404 is not vacuous.
                 with transaction.atomic():

@@ -4,10 +4,11 @@ route serves to each role is checked by `test_permission_matrix`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.views import APIView
 
 from minan.core.api import ScopedViewSet
@@ -82,3 +83,32 @@ def _source(fn: Any) -> str:
 def test_unscoped_names_exist() -> None:
     for name in ("set_language", "schema", "swagger-ui"):
         reverse(name)
+
+
+def method_names(callback: Any) -> set[str]:
+    """The HTTP methods the view class dispatches at all (`http_method_names`); others answer 405."""
+    return set(callback.initkwargs.get("http_method_names", view_class(callback).http_method_names))
+
+
+def answered_methods(callback: Any) -> set[str]:
+    """The methods an API route answers (not with 405): a viewset route's methods the router maps to a
+    handler and the view dispatches; a plain view's own handlers."""
+    if hasattr(callback, "actions"):
+        found = set(callback.actions) & method_names(callback)
+    else:
+        found = {m.lower() for m in view_class(callback)(**callback.initkwargs).allowed_methods}
+    return found - {"head", "options", "trace"}
+
+
+@pytest.mark.django_db
+def test_api_schema_lists_exactly_the_methods_each_route_answers(client: Any) -> None:
+    """The served OpenAPI schema offers, per path, exactly the methods the route answers, and a viewset
+    route maps no method its view then refuses with 405 (the router would offer it, the schema not)."""
+    schema = client.get(reverse("schema"), {"format": "json"}).json()
+    assert len(schema["paths"]) > 50
+    for path, operations in schema["paths"].items():
+        callback = resolve(re.sub(r"\{[^}/]+\}", "1", path)).func
+        listed = {m for m in operations if m in {"get", "post", "put", "patch", "delete"}}
+        assert listed == answered_methods(callback), path
+        refused = set(getattr(callback, "actions", {})) - method_names(callback)
+        assert not refused, f"{path}: the router maps {sorted(refused)}, which the view answers with 405"

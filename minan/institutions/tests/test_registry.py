@@ -249,6 +249,25 @@ def test_api_filters_create_and_errors(rencheng_officer: Any, tree: Any, institu
     )
 
 
+def test_api_changes_an_institution_with_patch_and_offers_no_put(
+    client: Any, rencheng_officer: Any, institutions: Any
+) -> None:
+    api = APIClient()
+    api.force_authenticate(rencheng_officer)
+    home = institutions["rc_elderly"]
+    url = f"/api/v1/institutions/{home.pk}/"
+    full = {"name": "全量替换敬老院", "kind": "elderly_care", "region": "370811001", "beds": 30}
+    put = api.put(url, full, format="json")
+    assert put.status_code == 405 and put["Allow"] == "GET, PATCH, HEAD, OPTIONS"
+    home.refresh_from_db()
+    assert home.name == "任城区古槐敬老院"
+    patched = api.patch(url, {"beds": 30}, format="json")
+    assert patched.status_code == 200 and patched.json()["beds"] == 30
+    schema = client.get(reverse("schema"), {"format": "json"}).json()
+    operations = schema["paths"]["/api/v1/institutions/{id}/"]
+    assert {m for m in operations if m != "parameters"} == {"get", "patch"}
+
+
 def test_home_counts_by_county(client: Any, city_office: Any, institutions: Any) -> None:
     login_client(client, city_office)
     page = client.get("/").content.decode()
