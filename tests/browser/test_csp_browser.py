@@ -66,6 +66,7 @@ def setup(
             reverse("institutions:detail", args=[home.pk]),
             reverse("hazards:detail", args=[hazard.pk]),
             reverse("firewatch:alarm_detail", args=[alarm.pk]),
+            reverse("firewatch:board") + "?mode=wall",  # the duty-room screen: a page of its own
             reverse("hazards:metrics"),
             reverse("firewatch:figures"),
             reverse("institutions:classes"),

@@ -198,23 +198,46 @@ class DeviceStatusSerializer(serializers.Serializer):
     maintenance = serializers.IntegerField(help_text="inside their maintenance window now")
 
 
+class BoardAlarmSerializer(AlarmSerializer):
+    section = serializers.SerializerMethodField(help_text=" | ".join(selectors.SECTIONS))
+
+    class Meta(AlarmSerializer.Meta):
+        fields = [*AlarmSerializer.Meta.fields, "section"]
+        read_only_fields = fields
+
+    def get_section(self, obj: Alarm) -> str:
+        return selectors.section_of(obj)
+
+
 @extend_schema_serializer(many=False)
 class AlarmBoardSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="send back as `since`: 204 while nothing has changed")
-    alarms = AlarmSerializer(many=True, help_text="open alarms, fire first, then by severity, newest first")
+    alarms = BoardAlarmSerializer(
+        many=True,
+        help_text="open alarms in the board's order: unacknowledged (fire first, then by severity, the highest "
+        "escalation step and the oldest first), then being handled (acknowledged, not cleared: by severity, "
+        "oldest first), then restored and acknowledged (by severity, restored longest ago first)",
+    )
     fire_unacknowledged = serializers.ListField(child=serializers.IntegerField())
     devices = DeviceStatusSerializer(many=True)
 
 
 class AlarmBoardViewSet(ScopedViewSet):
-    """The live board for polling clients: the open alarms in your scope (at most 200, the most urgent
-    first) and the device status per institution. `?since=<token>` answers 204 while nothing changed."""
+    """The live board for polling clients: the open alarms in your scope in the board's order and
+    sections (at most 200, the most urgent first), filtered like the page (`severity`, `state`: a
+    section, `county`: a county code in your scope, another is ignored), and the device status per
+    institution. `?since=<token>` answers 204 while nothing changed."""
 
     queryset = Alarm.objects.all()  # names the model for the permission check; rows come from for_user()
     pagination_class = None
 
     @extend_schema(
-        parameters=[OpenApiParameter("since", OpenApiTypes.STR, description="the token of the last answer")],
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.STR, description="the token of the last answer"),
+            OpenApiParameter("severity", OpenApiTypes.STR, description=" | ".join(Alarm.Severity.values)),
+            OpenApiParameter("state", OpenApiTypes.STR, description=" | ".join(selectors.SECTIONS)),
+            OpenApiParameter("county", OpenApiTypes.STR, description="county code (in your scope)"),
+        ],
         responses={200: AlarmBoardSerializer, 204: None},
     )
     def list(self, request: Request) -> Response:
@@ -223,7 +246,8 @@ class AlarmBoardViewSet(ScopedViewSet):
         token = selectors.board_token(user, now)
         if request.query_params.get("since") == token:
             return Response(status=204)
-        alarms = list(selectors.open_alarms(user)[: selectors.BOARD_LIMIT])
+        filters = selectors.board_filters(user, request.query_params)
+        alarms = list(selectors.board_alarms(user, filters)[: selectors.BOARD_LIMIT])
         body = {
             "token": token,
             "alarms": alarms,

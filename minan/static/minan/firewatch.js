@@ -1,6 +1,7 @@
 // The live alarm board: a flashing banner and a beep (WebAudio, no audio files) for new unacknowledged
-// fire alarms, and the close-out form showing only the fields of the chosen class.
-// Browsers block sound until the user acts on the page, hence the "Enable sound" button.
+// fire alarms, the alarms' ages kept current between refreshes, the filters inline on screens, the
+// duty-room screen's clock and full-screen button, and the close-out form showing only the fields of
+// the chosen class. Browsers block sound until the user acts on the page, hence the "Enable sound" button.
 (function () {
   "use strict";
   var KEY = "minan.firewatch.sound";
@@ -90,6 +91,63 @@
     });
     document.body.addEventListener("htmx:afterSettle", check);
     check();
+  }
+
+  // Ages ("12 分钟前"): the board is re-rendered only when something changes, so they are renewed here
+  // every 30 s with the steps of selectors.age (minutes below an hour, hours below two days, then days).
+  var relative = null;
+  try {
+    relative = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "always" });
+  } catch (e) { relative = null; }
+  function ages() {
+    var board = document.getElementById("board");
+    if (!board || !relative) return;
+    var now = Date.now();
+    board.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = Date.parse(el.dataset.since);
+      if (isNaN(since)) return;
+      var minutes = Math.max(0, Math.floor((now - since) / 60000));
+      var hours = Math.floor(minutes / 60);
+      if (minutes < 1) el.textContent = board.dataset.justNow || "";
+      else if (minutes < 60) el.textContent = relative.format(-minutes, "minute");
+      else if (hours < 48) el.textContent = relative.format(-hours, "hour");
+      else el.textContent = relative.format(-Math.floor(hours / 24), "day");
+    });
+  }
+  if (document.getElementById("board")) window.setInterval(ages, 30000);
+
+  // The filters: a <details> folded behind its button on phones, always open on wider screens.
+  var filters = document.querySelector("details[data-board-filters]");
+  if (filters && window.matchMedia) {
+    var wide = window.matchMedia("(min-width: 641px)");
+    var place = function () {
+      filters.classList.toggle("inline", wide.matches);
+      if (wide.matches) filters.open = true;
+    };
+    if (wide.addEventListener) wide.addEventListener("change", place);
+    place();
+  }
+
+  // The duty-room screen: a clock, and full screen on a click (browsers allow it only after one).
+  var clock = document.querySelector("[data-wall-clock]");
+  if (clock) {
+    // In the server's time zone, as every time on the board.
+    var format = null;
+    try {
+      format = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+                                                  timeZone: clock.dataset.timeZone || undefined });
+    } catch (e) { format = null; }
+    var tick = function () { if (format) clock.textContent = format.format(new Date()); };
+    tick();
+    window.setInterval(tick, 10000);
+  }
+  var full = document.querySelector("[data-fullscreen]");
+  if (full && document.fullscreenEnabled) {
+    full.hidden = false;
+    full.addEventListener("click", function () {
+      if (document.fullscreenElement) document.exitFullscreen();
+      else document.documentElement.requestFullscreen().catch(function () { /* refused */ });
+    });
   }
 
   // The close-out form: only the chosen class's fields (all of them without JavaScript).

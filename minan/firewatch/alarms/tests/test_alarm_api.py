@@ -128,4 +128,9 @@ def test_the_board_for_polling_clients(city_office: Any, homes: dict[str, Any]) 
     assert len(queries) <= 6
     client.post(f"/api/v1/alarms/{burning.pk}/acknowledge/")
     after = client.get("/api/v1/alarm-board/", {"since": body["token"]}).json()
-    assert after["fire_unacknowledged"] == [] and after["alarms"][0]["state"] == "active_ack"
+    # Acknowledged, the fire alarm moves below the unacknowledged gas alarm (the board's sections).
+    assert after["fire_unacknowledged"] == []
+    assert [(a["id"], a["state"], a["section"]) for a in after["alarms"]] == [
+        (gas.pk, "active_unack", "unacknowledged"),
+        (burning.pk, "active_ack", "handling"),
+    ]

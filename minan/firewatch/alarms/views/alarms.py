@@ -50,7 +50,8 @@ def timeline(alarm: Alarm) -> list[dict[str, Any]]:
         elif event.action == "hazard":
             what = _("Hazard #%(pk)s") % {"pk": data.get("hazard", "")}
         elif event.action in {"raised", "repeated"} and data:
-            what = ", ".join(f"{k}: {v}" for k, v in sorted(data.items()))[:200]
+            facts = kinds.detail_facts(alarm.kind, data, alarm.device)
+            what = "；".join(f"{label}：{text}" for label, text in facts)[:300]
         rows.append(
             {"event": event, "label": selectors.EVENT_LABELS.get(event.action, event.action), "what": what}
         )
@@ -81,7 +82,7 @@ class AlarmMixin(ScopedViewMixin):
         user = current_user(request)
         context = {
             "alarm": alarm,
-            "label": kinds.alarm_label(alarm.kind),
+            "label": kinds.alarm_title(alarm.kind),
             "state_label": selectors.state_label(alarm),
             "state": selectors.state_of(alarm),
             "location": selectors.location(alarm.device),
@@ -91,7 +92,7 @@ class AlarmMixin(ScopedViewMixin):
             "can_acknowledge": user.has_perm("firewatch.acknowledge_alarm"),
             "can_close": user.has_perm("firewatch.close_alarm"),
             "can_clear": user.has_perm("firewatch.clear_alarm"),
-            "detail_items": sorted((alarm.detail or {}).items()),
+            "facts": kinds.detail_facts(alarm.kind, alarm.detail, alarm.device),
         }
         return render(request, "firewatch/alarm_detail.html", context, status=status)
 
@@ -178,7 +179,7 @@ class AlarmExportView(ScopedViewMixin, View):
         classes = dict(Alarm.Classification.choices)
         severities = dict(Alarm.Severity.choices)
         headers = [
-            _("No."), _("Institution"), _("Device"), _("Serial"), _("Location"), _("Alarm"), _("Severity"),
+            _("No."), _("Institution"), _("Device"), _("Serial"), pgettext("place in a building", "Location"), _("Alarm"), _("Severity"),
             _("First at"), _("Last at"), _("Count"), _("State"), _("Acknowledged at"), _("Acknowledged by"),
             _("Cleared at"), _("Cleared by"), _("Closed at"), _("Closed by"), _("Classification"), _("Close-out detail"),
         ]  # fmt: skip
